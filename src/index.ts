@@ -1,0 +1,3 @@
+export * as protocol from './protocol';
+export * from './server';
+export * as sim from './sim';

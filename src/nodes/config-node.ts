@@ -1,0 +1,15 @@
+/** The goip-config node as flow nodes see it. */
+import type { GoipEvent, GoipServer } from '../server';
+import type { Node, NodeStatus } from './red';
+
+/** What flow nodes see of their config node. */
+export interface GoipConfigNode extends Node {
+  server: GoipServer | null;
+  /** Receives every device event; returns the unsubscribe function. */
+  subscribe(listener: (event: GoipEvent) => void): () => void;
+  /** Keeps `node`'s status in step with the server's (listening, lines online, errors). */
+  register(node: Node): void;
+  deregister(node: Node): void;
+  statusText(): NodeStatus;
+}
+

@@ -1,0 +1,61 @@
+/** Turns the goip-config node's properties and credentials into server options. Pure. */
+import type { DeviceCredential, GoipServerOptions } from '../server';
+
+export class ConfigError extends Error {}
+
+/**
+ * The `devices` credential: a JSON array `[{"id":"goip01","password":"secret"}]`. Errors name the
+ * offending entry by position and id, never by password.
+ */
+export function parseDevices(text: string | undefined): DeviceCredential[] {
+  if (text === undefined || text.trim() === '') return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ConfigError('the lines list (devices credential) is not valid JSON');
+  }
+  if (!Array.isArray(value)) throw new ConfigError('the lines list (devices credential) must be a JSON array');
+  const seen = new Set<string>();
+  return value.map((entry: unknown, index) => {
+    const item = (entry ?? {}) as { id?: unknown; password?: unknown };
+    const id = typeof item.id === 'string' ? item.id.trim() : '';
+    if (id === '') throw new ConfigError(`line #${index + 1} has no id`);
+    if (/[;\s]/.test(id)) throw new ConfigError(`line id "${id}" contains a space or ';'`);
+    if (seen.has(id)) throw new ConfigError(`line id "${id}" is listed twice`);
+    seen.add(id);
+    if (typeof item.password !== 'string') throw new ConfigError(`line "${id}" has no password`);
+    return { id, password: item.password };
+  });
+}
+
+function seconds(value: unknown, fallback: number, min: number): number {
+  const n = typeof value === 'string' ? Number(value.trim()) : typeof value === 'number' ? value : Number.NaN;
+  if (value === '' || value === undefined || !Number.isFinite(n)) return fallback;
+  if (n < min) throw new ConfigError(`timing value ${n} s is below the minimum of ${min} s`);
+  return n;
+}
+
+export interface ConfigProperties {
+  bind?: unknown;
+  port?: unknown;
+  ackStatus?: unknown;
+  offlineAfter?: unknown;
+  dedupWindow?: unknown;
+}
+
+export function serverOptions(props: ConfigProperties, devices: DeviceCredential[]): GoipServerOptions {
+  const bind = typeof props.bind === 'string' && props.bind.trim() !== '' ? props.bind.trim() : '0.0.0.0';
+  const port = props.port === undefined || props.port === '' ? 44444 : Number(props.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port "${String(props.port)}" is not a UDP port (0-65535)`);
+  const ackStatus = props.ackStatus === undefined || props.ackStatus === '' ? '0' : String(props.ackStatus).trim();
+  if (!/^\d{1,6}$/.test(ackStatus)) throw new ConfigError(`keepalive ok-code "${ackStatus}" must be a number`);
+  return {
+    bind,
+    port,
+    devices,
+    ackStatus,
+    offlineAfterMs: seconds(props.offlineAfter, 92, 0.05) * 1000,
+    dedupWindowMs: seconds(props.dedupWindow, 600, 0.05) * 1000,
+  };
+}

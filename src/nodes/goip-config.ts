@@ -1,0 +1,117 @@
+/** goip-config: owns the GoipServer (one UDP socket) and shares it with the flow nodes. */
+import { type GoipEvent, GoipServer } from '../server';
+import { ConfigError, type ConfigProperties, parseDevices, serverOptions } from './config-options';
+import type { GoipConfigNode } from './config-node';
+import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
+
+const SOCKET_ERROR_LOG_INTERVAL_MS = 10_000;
+
+export = function register(RED: NodeAPI): void {
+  function GoipConfig(this: GoipConfigNode, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const users = new Set<Node>();
+    const listeners = new Set<(event: GoipEvent) => void>();
+    let failure: string | null = null;
+    let listeningPort: number | null = null;
+    let lastSocketErrorLog = 0;
+    node.server = null;
+
+    const refreshUsers = (): void => {
+      const status = node.statusText();
+      for (const user of users) user.status(status);
+    };
+
+    node.statusText = (): NodeStatus => {
+      if (failure !== null) return { fill: 'red', shape: 'ring', text: failure };
+      const server = node.server;
+      if (server === null || listeningPort === null) return { fill: 'yellow', shape: 'ring', text: 'starting' };
+      const online = server.onlineCount();
+      const text = `listening :${listeningPort} · ${online}/${server.lineCount} lines`;
+      if (server.lineCount === 0) return { fill: 'yellow', shape: 'ring', text: `:${listeningPort} · no lines set` };
+      return { fill: online > 0 ? 'green' : 'yellow', shape: online > 0 ? 'dot' : 'ring', text };
+    };
+    node.register = (user) => {
+      users.add(user);
+      user.status(node.statusText());
+    };
+    node.deregister = (user) => {
+      users.delete(user);
+    };
+    node.subscribe = (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    };
+
+    try {
+      const devices = parseDevices(node.credentials?.devices);
+      const server = new GoipServer(serverOptions(def as ConfigProperties, devices));
+      node.server = server;
+      server.on('event', (event) => {
+        for (const listener of listeners) listener(event);
+      });
+      server.on('lines', refreshUsers);
+      server.on('socketError', (err) => {
+        const now = Date.now();
+        if (now - lastSocketErrorLog < SOCKET_ERROR_LOG_INTERVAL_MS) return;
+        lastSocketErrorLog = now;
+        node.warn(`GoIP socket: ${err.message}`);
+      });
+      if (devices.length === 0) node.warn('no GoIP lines are configured: every line will be refused');
+      server
+        .start()
+        .then((address) => {
+          listeningPort = address.port;
+          node.log(`GoIP SMS server listening on ${address.address}:${address.port} for ${devices.length} line(s)`);
+          refreshUsers();
+        })
+        .catch((err: Error) => {
+          failure = shortReason(err.message);
+          node.error(`GoIP server not started: ${err.message}`);
+          refreshUsers();
+        });
+    } catch (err) {
+      const message = err instanceof ConfigError ? err.message : String(err);
+      failure = shortReason(message);
+      node.error(`GoIP configuration error: ${message}`);
+    }
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      listeners.clear();
+      users.clear();
+      const server = node.server;
+      node.server = null;
+      if (server === null) {
+        done();
+        return;
+      }
+      server.removeAllListeners();
+      server.stop().then(done, done);
+    });
+  }
+
+  RED.nodes.registerType('goip-config', GoipConfig as (this: Node, def: NodeDef) => void, {
+    credentials: { devices: { type: 'text' } },
+  });
+
+  RED.httpAdmin.get('/goip/:id/lines', RED.auth.needsPermission('goip-config.read'), (req, res) => {
+    const node = RED.nodes.getNode(req.params.id) as GoipConfigNode | null;
+    if (node === null || node.type !== 'goip-config') {
+      res.status(404).json({ error: 'no deployed goip-config node with this id' });
+      return;
+    }
+    const server = node.server;
+    res.json({
+      listening: server?.address() ?? null,
+      status: node.statusText(),
+      lines: server?.lines() ?? [],
+      counters: server?.counters ?? null,
+    });
+  });
+};
+
+/** Status text stays short: the first clause of the reason. */
+function shortReason(message: string): string {
+  const first = message.split(/[:(]/)[0].trim();
+  return first.length > 32 ? `${first.slice(0, 31)}…` : first;
+}

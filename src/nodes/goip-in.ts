@@ -1,0 +1,31 @@
+/** goip-in: device events of one goip-config as messages, filtered by event and line. */
+import type { GoipConfigNode } from './config-node';
+import { eventMessage, parseEventFilter } from './messages';
+import type { Node, NodeAPI, NodeDef } from './red';
+
+export = function register(RED: NodeAPI): void {
+  function GoipIn(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const config = RED.nodes.getNode(String(def.server ?? '')) as GoipConfigNode | null;
+    if (config === null) {
+      node.status({ fill: 'red', shape: 'ring', text: 'no GoIP server set' });
+      node.error('goip-in has no goip-config (server) node');
+      return;
+    }
+    const events = parseEventFilter(def.events);
+    const line = String(def.line ?? '').trim();
+    config.register(node);
+    const unsubscribe = config.subscribe((event) => {
+      if (events !== null && !events.has(event.event)) return;
+      if (line !== '' && event.line !== line) return;
+      node.send(eventMessage(event));
+    });
+    node.on('close', (_removed: boolean, done: () => void) => {
+      unsubscribe();
+      config.deregister(node);
+      done();
+    });
+  }
+  RED.nodes.registerType('goip-in', GoipIn);
+};

@@ -1,0 +1,13 @@
+/** goip-send: not implemented in this version. It says so in its status and rejects every input. */
+import type { Node, NodeAPI, NodeDef } from './red';
+
+export = function register(RED: NodeAPI): void {
+  function GoipSend(this: Node, def: NodeDef): void {
+    RED.nodes.createNode(this, def);
+    this.status({ fill: 'grey', shape: 'ring', text: 'not available yet' });
+    this.on('input', (_msg, _send, done) => {
+      done(new Error('goip-send is not available yet in this version of the package'));
+    });
+  }
+  RED.nodes.registerType('goip-send', GoipSend);
+};

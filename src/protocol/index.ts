@@ -1,0 +1,5 @@
+export * from './fields';
+export * from './reports';
+export * from './commands';
+export * from './device';
+export * from './server';

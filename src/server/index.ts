@@ -1,0 +1,3 @@
+export * from './goip-server';
+export * from './lines';
+export * from './dedup';
