@@ -11,5 +11,7 @@ export interface GoipConfigNode extends Node {
   register(node: Node): void;
   deregister(node: Node): void;
   statusText(): NodeStatus;
+  /** `goip:status` (NodeStatus) fires whenever the status flow nodes show changes. */
+  emit(event: 'goip:status', status: NodeStatus): boolean;
 }
 

@@ -20,6 +20,7 @@ export = function register(RED: NodeAPI): void {
     const refreshUsers = (): void => {
       const status = node.statusText();
       for (const user of users) user.status(status);
+      node.emit('goip:status', status);
     };
 
     node.statusText = (): NodeStatus => {

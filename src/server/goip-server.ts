@@ -77,6 +77,8 @@ export interface GoipServerEvents {
   lines: [];
   /** A socket error after start (never thrown). */
   socketError: [Error];
+  /** Every datagram the server sends, for tracing and tests. */
+  datagramOut: [text: string, address: string, port: number];
 }
 
 /** UDP payloads cannot be larger; anything near it is hostile or broken. */
@@ -100,6 +102,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
   private readonly byAddress = new Map<string, LineState>();
   private readonly lastRejectReply = new Map<string, number>();
   private socket: dgram.Socket | null = null;
+  private bound: AddressInfo | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
 
   constructor(options: GoipServerOptions) {
@@ -141,7 +144,8 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
         const sweepMs = Math.max(50, Math.min(1000, Math.floor(this.options.offlineAfterMs / 10)));
         this.sweepTimer = setInterval(() => this.sweepOffline(), sweepMs);
         this.sweepTimer.unref?.();
-        resolve(socket.address());
+        this.bound = socket.address();
+        resolve(this.bound);
       });
     });
   }
@@ -151,14 +155,16 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     this.sweepTimer = null;
     const socket = this.socket;
     this.socket = null;
+    this.bound = null;
     if (socket === null) return Promise.resolve();
     return new Promise((resolve) => {
       socket.close(() => resolve());
     });
   }
 
+  /** Where the socket is bound, null before start() resolves and after stop(). */
   address(): AddressInfo | null {
-    return this.socket === null ? null : this.socket.address();
+    return this.bound;
   }
 
   lines(): LineInfo[] {
@@ -347,6 +353,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
   private sendTo(text: string, address: string, port: number): void {
     const socket = this.socket;
     if (socket === null) return;
+    this.emit('datagramOut', text, address, port);
     socket.send(text, port, address, (err) => {
       if (err) {
         this.counters.sendErrors++;
