@@ -36,15 +36,14 @@ export function splitFields(body: string, options: SplitOptions = {}): SplitResu
     const segment = body.slice(start, end);
     const colon = segment.indexOf(':');
     if (colon === -1) {
-      const trimmed = segment.trim();
-      if (trimmed !== '') positional.push(trimmed);
+      if (segment.trim() !== '') positional.push(segment);
     } else {
       const key = segment.slice(0, colon).trim();
       if (tailKeys !== undefined && tailKeys.has(key)) {
         if (!(key in fields)) fields[key] = body.slice(start + colon + 1);
         break;
       }
-      if (key !== '' && !(key in fields)) fields[key] = cleanValue(segment.slice(colon + 1).trim());
+      if (key !== '' && !(key in fields)) fields[key] = cleanValue(segment.slice(colon + 1));
     }
     start = end + 1;
   }

@@ -44,6 +44,8 @@ export interface GoipServerOptions {
   dedupMaxEntries?: number;
   /** Least interval between two rejection replies to one source address, default 1 s. */
   rejectReplyIntervalMs?: number;
+  /** Socket receive buffer asked of the OS (capped by it), default 4 MiB: bursts from many lines queue there. */
+  receiveBufferBytes?: number;
 }
 
 export interface GoipEvent {
@@ -117,6 +119,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       dedupWindowMs: options.dedupWindowMs ?? 600_000,
       dedupMaxEntries: options.dedupMaxEntries ?? 4096,
       rejectReplyIntervalMs: options.rejectReplyIntervalMs ?? 1000,
+      receiveBufferBytes: options.receiveBufferBytes ?? 4 * 1024 * 1024,
     };
     for (const device of options.devices) {
       this.passwords.set(device.id, Buffer.from(device.password, 'utf8'));
@@ -139,6 +142,11 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       socket.once('error', onStartError);
       socket.bind(port, bind, () => {
         socket.off('error', onStartError);
+        try {
+          socket.setRecvBufferSize(this.options.receiveBufferBytes);
+        } catch {
+          // The OS keeps its own limit; a smaller buffer only matters under bursts.
+        }
         socket.on('error', (err) => this.emit('socketError', err));
         socket.on('message', (buffer, rinfo) => this.onDatagram(buffer, rinfo));
         const sweepMs = Math.max(50, Math.min(1000, Math.floor(this.options.offlineAfterMs / 10)));
