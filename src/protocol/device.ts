@@ -167,17 +167,23 @@ export function formatKeepalive(k: KeepaliveFields): string {
 }
 
 /**
- * `VERB:$id;id:..;password:..;k:v...`. Fields whose key is the verb's tail key go last without a
- * trailing `;`, as real firmware sends `msg:`.
+ * `VERB:$id;id:..;password:..;k:v...`. The verb's tail field goes last without a trailing `;`, as
+ * real firmware sends `msg:`. `passwordKey` 'pass' spells the password as the seed's example does.
  */
-export function formatReport(verb: string, reportId: number | string, id: string, password: string, fields: Fields = {}): string {
+export function formatReport(
+  verb: string,
+  reportId: number | string,
+  id: string,
+  password: string,
+  fields: Fields = {},
+  passwordKey: 'password' | 'pass' = 'password',
+): string {
   const tail = definitionFor(verb).tailKey;
-  const ordered = Object.entries(fields).filter(([k]) => k !== tail);
-  const head = `${verb}:${reportId};`;
-  const auth = verb === 'AT' && 'count' in fields ? `count:${fields.count};id:${id};password:${password};` : `id:${id};password:${password};`;
-  const body = fieldText(Object.fromEntries(ordered.filter(([k]) => !(verb === 'AT' && k === 'count'))));
+  const { count, ...rest } = fields;
+  const head = verb === 'AT' && count !== undefined ? `${verb}:${reportId};count:${count};` : `${verb}:${reportId};`;
+  const body = fieldText(Object.fromEntries(Object.entries(verb === 'AT' ? rest : fields).filter(([k]) => k !== tail)));
   const tailText = tail !== undefined && tail in fields ? `${tail}:${fields[tail]}` : '';
-  return head + auth + body + tailText;
+  return `${head}id:${id};${passwordKey}:${password};${body}${tailText}`;
 }
 
 /** `VERB $sendid args...\n` as the device answers a request. */

@@ -108,8 +108,7 @@ export class BulkSessions {
       this.sendStatus(sendId, telId, known);
       return;
     }
-    const status: { current: TelStatus } = { current: { kind: 'WAIT' } };
-    this.remember(session, telId, status.current);
+    this.remember(session, telId, { kind: 'WAIT' });
     this.reply('WAIT', sendId, telId);
     this.radio.enqueue({ number, text: session.text, sendId, telId }, (result) => this.finished(session, telId, number, result));
   }

@@ -254,8 +254,8 @@ export interface SimLineEvents {
   smsFailed: [FailedSms];
   /** A report was acked, refused or given up. */
   report: [ReportResult];
-  /** A control command was answered (`reply` is the first datagram of the answer). */
-  command: [name: string, sendId: number, reply: string];
+  /** A control command was answered; `repeated` when a retransmission was answered from memory. */
+  command: [name: string, sendId: number, reply: string, repeated: boolean];
   /** A bulk session ended: DONE from the server, or silence for sessionExpiryMs. */
   sessionClosed: [sendId: number, reason: 'done' | 'expired'];
   /** Every datagram the line sends (before faults) and accepts (after faults and the source check). */

@@ -26,6 +26,12 @@ export class Radio {
     return this.queue.length + (this.busy ? 1 : 0);
   }
 
+  /** Forgets waiting jobs (the line stops; its timers are already cleared). */
+  clear(): void {
+    this.queue.length = 0;
+    this.busy = false;
+  }
+
   enqueue(job: RadioJob, done: (result: RadioResult) => void): void {
     this.queue.push({ job, done });
     this.next();

@@ -86,12 +86,7 @@ export class ReportSender {
 
   private format(verb: string, reportId: string, fields: Fields): string {
     const { id, password, reportPasswordKey } = this.ctx.options;
-    const text = formatReport(verb, reportId, id, password, fields);
-    if (reportPasswordKey === 'password') return text;
-    // The codec always writes `password:`; old firmware (and the seed's example) spells `pass:`.
-    const head = `${verb}:${reportId};id:${id};`;
-    const spelled = `${head}password:`;
-    return text.startsWith(spelled) ? `${head}pass:${text.slice(spelled.length)}` : text;
+    return formatReport(verb, reportId, id, password, fields, reportPasswordKey);
   }
 }
 
