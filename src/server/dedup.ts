@@ -5,7 +5,9 @@
  */
 export class DedupWindow {
   /** key -> time first seen. Map keeps insertion order, which is time order. */
-  private readonly seen = new Map<string, number>();
+  private readonly seen = new Map<number, number>();
+  /** When the oldest entry expires; nothing needs pruning before then. */
+  private nextExpiry = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly windowMs: number,
@@ -13,13 +15,13 @@ export class DedupWindow {
   ) {}
 
   /** True when `key` was seen within the window; otherwise records it and returns false. */
-  seenBefore(key: string, now: number): boolean {
-    this.prune(now);
-    const at = this.seen.get(key);
-    if (at !== undefined) return true;
+  seenBefore(key: number, now: number): boolean {
+    if (now >= this.nextExpiry) this.prune(now);
+    if (this.seen.has(key)) return true;
     this.seen.set(key, now);
+    if (this.seen.size === 1) this.nextExpiry = now + this.windowMs;
     if (this.seen.size > this.maxEntries) {
-      const oldest = this.seen.keys().next().value as string;
+      const oldest = this.seen.keys().next().value as number;
       this.seen.delete(oldest);
     }
     return false;
@@ -30,8 +32,12 @@ export class DedupWindow {
   }
 
   private prune(now: number): void {
+    this.nextExpiry = Number.POSITIVE_INFINITY;
     for (const [key, at] of this.seen) {
-      if (now - at < this.windowMs) break;
+      if (now - at < this.windowMs) {
+        this.nextExpiry = at + this.windowMs;
+        break;
+      }
       this.seen.delete(key);
     }
   }

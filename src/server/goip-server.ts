@@ -2,7 +2,6 @@
  * The GoIP "SMS server": one UDP socket, the registry of lines, authentication, acks and
  * de-duplication of device reports. Knows nothing of Node-RED; emits typed events.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import dgram from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -40,7 +39,7 @@ export interface GoipServerOptions {
   offlineAfterMs?: number;
   /** How long a report id is remembered for de-duplication, default 10 min (devices resend for ~12 s). */
   dedupWindowMs?: number;
-  /** Remembered report ids per line at most, default 4096. */
+  /** Remembered report ids per line at most, default 1024 (devices resend within ~12 s). */
   dedupMaxEntries?: number;
   /** Least interval between two rejection replies to one source address, default 1 s. */
   rejectReplyIntervalMs?: number;
@@ -68,6 +67,7 @@ export interface ServerCounters {
   emitted: number;
   /** Replies from an address no line registered. */
   strayReplies: number;
+  /** Socket errors after start (send failures among them). */
   sendErrors: number;
 }
 
@@ -99,7 +99,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
   };
 
   private readonly options: Required<Omit<GoipServerOptions, 'devices'>>;
-  private readonly passwords = new Map<string, Buffer>();
+  private readonly passwords = new Map<string, string>();
   private readonly lineStates = new Map<string, LineState>();
   private readonly byAddress = new Map<string, LineState>();
   private readonly lastRejectReply = new Map<string, number>();
@@ -117,12 +117,12 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       rejectStatus: options.rejectStatus ?? (ackStatus === '200' ? '404' : '1'),
       offlineAfterMs: options.offlineAfterMs ?? 92_000,
       dedupWindowMs: options.dedupWindowMs ?? 600_000,
-      dedupMaxEntries: options.dedupMaxEntries ?? 4096,
+      dedupMaxEntries: options.dedupMaxEntries ?? 1024,
       rejectReplyIntervalMs: options.rejectReplyIntervalMs ?? 1000,
       receiveBufferBytes: options.receiveBufferBytes ?? 4 * 1024 * 1024,
     };
     for (const device of options.devices) {
-      this.passwords.set(device.id, Buffer.from(device.password, 'utf8'));
+      this.passwords.set(device.id, device.password);
       this.lineStates.set(device.id, new LineState(device.id, this.options.dedupWindowMs, this.options.dedupMaxEntries));
     }
   }
@@ -147,7 +147,10 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
         } catch {
           // The OS keeps its own limit; a smaller buffer only matters under bursts.
         }
-        socket.on('error', (err) => this.emit('socketError', err));
+        socket.on('error', (err) => {
+          this.counters.sendErrors++;
+          this.emit('socketError', err);
+        });
         socket.on('message', (buffer, rinfo) => this.onDatagram(buffer, rinfo));
         const sweepMs = Math.max(50, Math.min(1000, Math.floor(this.options.offlineAfterMs / 10)));
         this.sweepTimer = setInterval(() => this.sweepOffline(), sweepMs);
@@ -195,7 +198,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
 
   /** The line's password, for requests that carry it (bulk PASSWORD, commands). */
   passwordOf(id: string): string | undefined {
-    return this.passwords.get(id)?.toString('utf8');
+    return this.passwords.get(id);
   }
 
   /**
@@ -245,9 +248,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
 
   private authenticate(id: string, password: string): LineState | undefined {
     const expected = this.passwords.get(id);
-    if (expected === undefined) return undefined;
-    const given = Buffer.from(password, 'utf8');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
+    if (expected === undefined || !constantTimeEqual(password, expected)) return undefined;
     return this.lineStates.get(id);
   }
 
@@ -263,7 +264,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     line.counters.keepalives++;
     this.sendTo(formatRegAck(k.count, this.options.ackStatus), rinfo.address, rinfo.port);
     this.markSeen(line);
-    this.publish({ event: 'keepalive', line: line.id, payload: line.info(), fields: { ...k.fields, id: k.id, req: k.count } });
+    this.publish({ event: 'keepalive', line: line.id, payload: line.info(), fields: Object.assign(k.fields, { id: k.id, req: k.count }) });
   }
 
   private onReport(report: Report, text: string, rinfo: dgram.RemoteInfo): void {
@@ -292,7 +293,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     }
     line.counters.reports++;
     if (definition.event === 'sms') line.counters.sms++;
-    const fields: Fields = { ...report.fields, id: report.id, verb: report.verb, reportId: report.reportId };
+    const fields: Fields = Object.assign(report.fields, { id: report.id, verb: report.verb, reportId: report.reportId });
     const event: Omit<GoipEvent, 'receivedAt'> = {
       event: definition.event,
       line: line.id,
@@ -355,27 +356,55 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
 
   private publish(event: Omit<GoipEvent, 'receivedAt'>): void {
     this.counters.emitted++;
-    this.emit('event', { ...event, receivedAt: Date.now() });
+    (event as GoipEvent).receivedAt = Date.now();
+    this.emit('event', event as GoipEvent);
   }
 
   private sendTo(text: string, address: string, port: number): void {
     const socket = this.socket;
     if (socket === null) return;
     this.emit('datagramOut', text, address, port);
-    socket.send(text, port, address, (err) => {
-      if (err) {
-        this.counters.sendErrors++;
-        this.emit('socketError', err);
-      }
-    });
+    // No per-send callback (it costs a closure and a completion per ack): send errors reach the
+    // socket's 'error' listener instead.
+    socket.send(text, port, address);
   }
 }
 
-/** The same report resent carries the same verb, id and bytes; a new one differs in at least one. */
-function dedupKey(report: Report, text: string): string {
-  if (report.verb === 'AT') return `AT ${report.reportId} ${report.fields.count ?? ''}`;
-  const digest = createHash('sha1').update(text).digest('base64');
-  return `${report.verb} ${report.reportId} ${digest}`;
+/**
+ * The same report resent carries the same verb, id and bytes; a new one differs in at least one.
+ * The key is a 53-bit hash of all three (FNV-1a and a Murmur-style mix): numbers cost the garbage collector
+ * far less than strings kept for minutes, and a collision (odds ~1e-10 within one line's window)
+ * would at worst drop a report of that authenticated line, so a cryptographic hash buys nothing.
+ */
+function dedupKey(report: Report, text: string): number {
+  const identity = report.verb === 'AT' ? `AT ${report.reportId} ${report.fields.count ?? ''}` : text;
+  return fnv1a(identity) * 0x200000 + (murmurMix(identity) & 0x1fffff);
+}
+
+/** Compares without an early exit, so timing does not tell how much of a password was right. */
+function constantTimeEqual(given: string, expected: string): boolean {
+  let diff = given.length ^ expected.length;
+  for (let i = 0; i < expected.length; i++) diff |= (given.charCodeAt(i) | 0) ^ expected.charCodeAt(i);
+  return diff === 0;
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function murmurMix(text: string): number {
+  let hash = 0x9747b28c ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    hash = Math.imul(hash ^ text.charCodeAt(i), 0x5bd1e995);
+    hash ^= hash >>> 15;
+  }
+  hash = Math.imul(hash ^ (hash >>> 13), 0x5bd1e995);
+  return (hash ^ (hash >>> 15)) >>> 0;
 }
 
 export function describeBindError(err: NodeJS.ErrnoException, bind: string, port: number): string {
