@@ -1,19 +1,8 @@
 import assert from 'node:assert/strict';
 import { formatKeepalive, formatReport, parseDeviceMessage } from '../src/protocol';
 import { type GoipEvent, GoipServer } from '../src/server';
+import { mulberry32 as prng } from '../src/sim/prng';
 import { UdpPeer } from './helpers/udp';
-
-/** mulberry32: a small seeded PRNG so every run sends the same hostile traffic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID_SHAPES = [
   'req:12;id:goip01;pass:secret;num:;signal:29;gsm_status:LOGIN;voip_status:LOGOUT;imei:867495023958030;pro:POL;',

@@ -17,6 +17,7 @@ import {
   type Reply,
   type Report,
 } from '../protocol';
+import { fnv1a, murmurMix } from '../util/hash';
 import { addressKey, type LineInfo, LineState } from './lines';
 
 export interface DeviceCredential {
@@ -386,25 +387,6 @@ function constantTimeEqual(given: string, expected: string): boolean {
   let diff = given.length ^ expected.length;
   for (let i = 0; i < expected.length; i++) diff |= (given.charCodeAt(i) | 0) ^ expected.charCodeAt(i);
   return diff === 0;
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-function murmurMix(text: string): number {
-  let hash = 0x9747b28c ^ text.length;
-  for (let i = 0; i < text.length; i++) {
-    hash = Math.imul(hash ^ text.charCodeAt(i), 0x5bd1e995);
-    hash ^= hash >>> 15;
-  }
-  hash = Math.imul(hash ^ (hash >>> 13), 0x5bd1e995);
-  return (hash ^ (hash >>> 15)) >>> 0;
 }
 
 export function describeBindError(err: NodeJS.ErrnoException, bind: string, port: number): string {

@@ -12,12 +12,5 @@ export function mulberry32(seed: number): Random {
   };
 }
 
-/** A stable 32-bit number for a string (FNV-1a), to derive per-line seeds and identities. */
-export function hashString(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
+/** A stable 32-bit number for a string, to derive per-line seeds and identities. */
+export { fnv1a as hashString } from '../util/hash';
