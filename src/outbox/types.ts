@@ -1,0 +1,85 @@
+/**
+ * The durable outbound queue as the bulk-send engine and the goip-send node see it. One
+ * implementation (SQLite, ./sqlite-outbox.ts); the engine never touches SQL.
+ *
+ * Life of a recipient: queued -> claimed (line + sendId + telId committed BEFORE the SEND leaves)
+ * -> sent (smsNo) | failed (reason) | queued again (failover, the line added to excludedLines)
+ * -> delivered/undeliverable later by a delivery report.
+ */
+
+export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed';
+
+export interface NewBatch {
+  batchId: string;
+  text: string;
+  /** Only this line may send it; null = any line. */
+  line: string | null;
+  /** goip-send node that gets the results. */
+  nodeId: string;
+  /** Small JSON-able bits of the input msg to restore on results (_msgid, topic). */
+  meta: Record<string, unknown>;
+  segments: number;
+  encoding: 'GSM-7' | 'UCS-2';
+  recipients: Array<{ messageId: string; number: string }>;
+}
+
+export interface Recipient {
+  messageId: string;
+  batchId: string;
+  /** Position in the batch (msg.parts.index). */
+  index: number;
+  /** Recipients in the batch (msg.parts.count). */
+  count: number;
+  number: string;
+  text: string;
+  /** Pinned line of the batch, null = any. */
+  pinnedLine: string | null;
+  nodeId: string;
+  meta: Record<string, unknown>;
+  segments: number;
+  encoding: 'GSM-7' | 'UCS-2';
+  state: RecipientState;
+  line: string | null;
+  sendId: number | null;
+  telId: number | null;
+  smsNo: number | null;
+  error: string | null;
+  /** Claims so far (each claim by a line is one attempt). */
+  attempts: number;
+  excludedLines: string[];
+  /** Delivery report: TP-Status and when it came (ms epoch), null before. */
+  deliveryState: number | null;
+  deliveredAt: number | null;
+  updatedAt: number;
+}
+
+export interface Outbox {
+  /** Commits the batch and all its recipients in one transaction (durable when it returns). */
+  enqueue(batch: NewBatch): void;
+  /**
+   * Claims up to `limit` queued recipients of ONE batch that `line` may send (not pinned
+   * elsewhere, line not excluded), oldest first, and records line/sendId/telIds (telIds given in
+   * order) in the same transaction. Returns the claimed recipients (possibly fewer, maybe none).
+   */
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[];
+  /** Recipients claimed before a restart: resume them with the SAME line/sendId/telId. */
+  claimedRecipients(): Recipient[];
+  markSent(messageId: string, smsNo: number | null): Recipient;
+  markFailed(messageId: string, reason: string): Recipient;
+  /** Back to queued, `line` excluded from now on; attempts kept. */
+  requeue(messageId: string, excludeLine: string): Recipient;
+  /** The recipient a delivery report of `line` with `smsNo` belongs to: the latest sent within `windowMs`. */
+  correlateDelivery(line: string, smsNo: number, windowMs: number, now: number): Recipient | null;
+  markDelivery(messageId: string, tpStatus: number, at: number): Recipient;
+  /** Next sendId for the line, persisted so a restart never reuses a recent one. */
+  nextSendId(line: string): number;
+  /** SMS the line sent on `day` (YYYY-MM-DD, local) and the increment after a send. */
+  sentToday(line: string, day: string): number;
+  countSent(line: string, day: string): void;
+  queuedCount(): number;
+  claimedCount(): number;
+  get(messageId: string): Recipient | undefined;
+  /** Recipients in a final state older than `olderThanMs` are deleted (the store stays small). */
+  purge(olderThanMs: number, now: number): number;
+  close(): void;
+}

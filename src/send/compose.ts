@@ -1,0 +1,113 @@
+/**
+ * Turns what a flow hands goip-send into a batch ready to store: recipients parsed and
+ * normalised by a configurable rule, text checked and measured. Pure: no I/O.
+ */
+import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js';
+import { SegmentedMessage } from 'sms-segments-calculator';
+import { MAX_MESSAGE_BYTES } from '../protocol';
+
+/** How numbers go on the wire. The seed asks for international format; some carriers want the local form. */
+export type NumberFormat = 'e164' | 'digits' | 'national' | 'asis';
+
+export interface NumberRule {
+  /** ISO 3166 country assumed for numbers without a country code ('' = none: they must carry +). */
+  country: string;
+  format: NumberFormat;
+}
+
+export const NUMBER_FORMATS: readonly NumberFormat[] = ['e164', 'digits', 'national', 'asis'];
+const COUNTRIES = new Set<string>(getCountries());
+
+/** Short codes (carrier services, `10086`) are dialled as they are; no numbering plan applies. */
+const MAX_SHORT_CODE_DIGITS = 6;
+
+export class InputError extends Error {}
+
+export function checkRule(rule: NumberRule): NumberRule {
+  const country = rule.country.trim().toUpperCase();
+  if (country !== '' && !COUNTRIES.has(country)) throw new InputError(`unknown country code "${rule.country}" (use ISO 3166, e.g. CN, UA, GB)`);
+  if (!NUMBER_FORMATS.includes(rule.format)) throw new InputError(`unknown number format "${rule.format}" (${NUMBER_FORMATS.join(', ')})`);
+  return { country, format: rule.format };
+}
+
+function isShortCode(raw: string): boolean {
+  if (raw.length === 0 || raw.length > MAX_SHORT_CODE_DIGITS) return false;
+  for (const ch of raw) if (ch < '0' || ch > '9') return false;
+  return true;
+}
+
+/** The number as it goes on the wire, or an InputError naming it. */
+export function normalizeNumber(raw: string, rule: NumberRule): string {
+  const number = raw.trim();
+  if (number === '') throw new InputError('an empty recipient number');
+  if (isShortCode(number)) return number;
+  const parsed = parsePhoneNumberFromString(number, rule.country === '' ? undefined : (rule.country as CountryCode));
+  if (parsed === undefined) {
+    const hint = !number.startsWith('+') && rule.country === '' ? ' (no country code and no default country set)' : '';
+    throw new InputError(`"${number}" is not a phone number${hint}`);
+  }
+  if (!parsed.isPossible()) throw new InputError(`"${number}" is not a possible phone number for ${parsed.country ?? `+${parsed.countryCallingCode}`}`);
+  switch (rule.format) {
+    case 'e164':
+      return parsed.number;
+    case 'digits':
+      return parsed.number.slice(1);
+    case 'national':
+      // The library formats for reading ("138 0013 8000"); the wire wants the digits alone.
+      return [...parsed.formatNational()].filter((ch) => ch >= '0' && ch <= '9').join('');
+    case 'asis':
+      return number;
+  }
+}
+
+/** Recipients from a string (comma, semicolon or newline separated) or an array. */
+export function parseRecipients(value: unknown): string[] {
+  const items = Array.isArray(value) ? value : typeof value === 'string' || typeof value === 'number' ? String(value).split(/[,;\n]/) : [];
+  return items.map((item) => String(item ?? '').trim()).filter((item) => item !== '');
+}
+
+export interface MeasuredText {
+  bytes: number;
+  segments: number;
+  encoding: 'GSM-7' | 'UCS-2';
+}
+
+export function measureText(text: string): MeasuredText {
+  const message = new SegmentedMessage(text);
+  return {
+    bytes: Buffer.byteLength(text, 'utf8'),
+    segments: message.segmentsCount,
+    encoding: message.encodingName === 'GSM-7' ? 'GSM-7' : 'UCS-2',
+  };
+}
+
+export interface SendRequest {
+  text: unknown;
+  to: unknown;
+  line: unknown;
+}
+
+export interface ComposedBatch extends MeasuredText {
+  text: string;
+  /** Normalised, duplicates removed, in input order. */
+  numbers: string[];
+  line: string | null;
+}
+
+/**
+ * Everything goip-send checks before anything is stored. Throws InputError with a reason a
+ * user can act on.
+ */
+export function composeBatch(request: SendRequest, rule: NumberRule, knownLines: ReadonlySet<string>): ComposedBatch {
+  if (typeof request.text !== 'string' && typeof request.text !== 'number') throw new InputError('no text: set msg.payload (or payload.text) to the SMS text');
+  const text = String(request.text);
+  if (text.trim() === '') throw new InputError('the SMS text is empty');
+  const measured = measureText(text);
+  if (measured.bytes > MAX_MESSAGE_BYTES) throw new InputError(`the SMS text is ${measured.bytes} UTF-8 bytes; GoIP takes at most ${MAX_MESSAGE_BYTES}`);
+  const raw = parseRecipients(request.to);
+  if (raw.length === 0) throw new InputError('no recipients: set msg.to to a number, an array or a comma-separated list');
+  const numbers = [...new Set(raw.map((number) => normalizeNumber(number, rule)))];
+  const line = request.line === undefined || request.line === null || String(request.line).trim() === '' ? null : String(request.line).trim();
+  if (line !== null && !knownLines.has(line)) throw new InputError(`unknown line "${line}": it is not in the GoIP server's lines list`);
+  return { ...measured, text, numbers, line };
+}

@@ -1,0 +1,444 @@
+import assert from 'node:assert/strict';
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { SqliteOutbox, type NewBatch } from '../src/outbox';
+import {
+  CHURN_BATCH_SIZE,
+  CHURN_CLAIM,
+  CRASH_BATCH,
+  churnMessageId,
+  crashBatchRecipient,
+  type ChildMessage,
+} from './helpers/outbox-crash-child';
+
+/** The raw driver, to inspect or tamper with a store file behind the outbox's back. */
+const Database = require('better-sqlite3');
+
+const HOUR = 3_600_000;
+
+function newBatch(batchId: string, size: number, extra: Partial<NewBatch> = {}): NewBatch {
+  return {
+    batchId,
+    text: `text of ${batchId}`,
+    line: null,
+    nodeId: 'send1',
+    meta: { _msgid: `msg-${batchId}`, topic: 'promo' },
+    segments: 1,
+    encoding: 'GSM-7',
+    recipients: Array.from({ length: size }, (_, i) => ({ messageId: `${batchId}-${i}`, number: `+3809600000${i}` })),
+    ...extra,
+  };
+}
+
+/** A unique store path in a not-yet-existing directory; `remove()` deletes the directory. */
+function tempStore(): { file: string; remove: () => void } {
+  const dir = path.join(os.tmpdir(), `goip-outbox-${process.pid}-${randomUUID()}`);
+  return { file: path.join(dir, 'nested', 'outbox.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+describe('SqliteOutbox', () => {
+  let clock: number;
+  let outbox: SqliteOutbox;
+
+  beforeEach(() => {
+    clock = 1_700_000_000_000;
+    outbox = SqliteOutbox.open(':memory:', { now: () => clock });
+  });
+  afterEach(() => outbox.close());
+
+  describe('enqueue / get', () => {
+    it('stores every recipient of the batch, queued, with the batch fields', () => {
+      outbox.enqueue(newBatch('b1', 3, { line: 'goip01', segments: 2, encoding: 'UCS-2' }));
+      assert.equal(outbox.queuedCount(), 3);
+      assert.deepEqual(outbox.get('b1-2'), {
+        messageId: 'b1-2',
+        batchId: 'b1',
+        index: 2,
+        count: 3,
+        number: '+38096000002',
+        text: 'text of b1',
+        pinnedLine: 'goip01',
+        nodeId: 'send1',
+        meta: { _msgid: 'msg-b1', topic: 'promo' },
+        segments: 2,
+        encoding: 'UCS-2',
+        state: 'queued',
+        line: null,
+        sendId: null,
+        telId: null,
+        smsNo: null,
+        error: null,
+        attempts: 0,
+        excludedLines: [],
+        deliveryState: null,
+        deliveredAt: null,
+        updatedAt: clock,
+      });
+    });
+
+    it('returns undefined for an unknown messageId', () => {
+      assert.equal(outbox.get('nope'), undefined);
+    });
+
+    it('stores nothing of a batch that fails half-way (one transaction)', () => {
+      const batch = newBatch('b1', 3);
+      batch.recipients[2].messageId = batch.recipients[0].messageId;
+      assert.throws(() => outbox.enqueue(batch), /UNIQUE/);
+      assert.equal(outbox.queuedCount(), 0);
+      assert.equal(outbox.get('b1-0'), undefined);
+      outbox.enqueue(newBatch('b1', 1)); // the batch id was not taken either
+    });
+
+    it('refuses a duplicate batch id', () => {
+      outbox.enqueue(newBatch('b1', 1));
+      assert.throws(() => outbox.enqueue(newBatch('b1', 1, { recipients: [{ messageId: 'other', number: '+1' }] })), /UNIQUE/);
+      assert.equal(outbox.get('other'), undefined);
+    });
+  });
+
+  describe('claim', () => {
+    it('claims in index order with consecutive telIds, one attempt each', () => {
+      outbox.enqueue(newBatch('b1', 5));
+      const claimed = outbox.claim('goip01', 4711, 7, 3);
+      assert.deepEqual(
+        claimed.map((r) => [r.messageId, r.state, r.line, r.sendId, r.telId, r.attempts, r.count]),
+        [
+          ['b1-0', 'claimed', 'goip01', 4711, 7, 1, 5],
+          ['b1-1', 'claimed', 'goip01', 4711, 8, 1, 5],
+          ['b1-2', 'claimed', 'goip01', 4711, 9, 1, 5],
+        ],
+      );
+      assert.equal(outbox.queuedCount(), 2);
+      assert.equal(outbox.claimedCount(), 3);
+      assert.deepEqual(outbox.claim('goip02', 1, 1, 10).map((r) => r.messageId), ['b1-3', 'b1-4']);
+      assert.deepEqual(outbox.claim('goip02', 2, 1, 10), []);
+    });
+
+    it('takes the oldest batch first and never mixes batches in one claim', () => {
+      outbox.enqueue(newBatch('b1', 2));
+      outbox.enqueue(newBatch('b2', 2));
+      assert.deepEqual(outbox.claim('goip01', 1, 1, 10).map((r) => r.messageId), ['b1-0', 'b1-1']);
+      assert.deepEqual(outbox.claim('goip01', 2, 1, 10).map((r) => r.messageId), ['b2-0', 'b2-1']);
+    });
+
+    it('skips a batch pinned to another line; the pinned line takes it', () => {
+      outbox.enqueue(newBatch('pinned', 2, { line: 'goip02' }));
+      outbox.enqueue(newBatch('free', 1));
+      assert.deepEqual(outbox.claim('goip01', 1, 1, 10).map((r) => r.messageId), ['free-0']);
+      assert.deepEqual(outbox.claim('goip01', 2, 1, 10), []);
+      assert.deepEqual(outbox.claim('goip02', 3, 1, 10).map((r) => r.messageId), ['pinned-0', 'pinned-1']);
+    });
+
+    it('skips recipients that exclude the line, even in an older batch', () => {
+      outbox.enqueue(newBatch('b1', 2));
+      outbox.enqueue(newBatch('b2', 1));
+      outbox.claim('goip01', 1, 1, 2);
+      outbox.requeue('b1-0', 'goip01');
+      outbox.requeue('b1-1', 'goip01');
+      assert.deepEqual(outbox.claim('goip01', 2, 1, 10).map((r) => r.messageId), ['b2-0']);
+      assert.deepEqual(outbox.claim('goip02', 3, 1, 10).map((r) => [r.messageId, r.attempts]), [['b1-0', 2], ['b1-1', 2]]);
+    });
+
+    it('with a batchId claims only from that batch, still honouring pin and exclusions', () => {
+      outbox.enqueue(newBatch('b1', 2));
+      outbox.enqueue(newBatch('b2', 2));
+      outbox.enqueue(newBatch('pinned', 1, { line: 'goip02' }));
+      assert.deepEqual(outbox.claim('goip01', 1, 1, 10, 'b2').map((r) => r.messageId), ['b2-0', 'b2-1']);
+      assert.deepEqual(outbox.claim('goip01', 2, 1, 10, 'pinned'), []);
+      assert.deepEqual(outbox.claim('goip01', 3, 1, 10, 'unknown'), []);
+      outbox.claim('goip01', 4, 1, 1, 'b1');
+      outbox.requeue('b1-0', 'goip01');
+      assert.deepEqual(outbox.claim('goip01', 5, 1, 10, 'b1').map((r) => r.messageId), ['b1-1']);
+    });
+
+    it('claims nothing for a limit of 0', () => {
+      outbox.enqueue(newBatch('b1', 2));
+      assert.deepEqual(outbox.claim('goip01', 1, 1, 0), []);
+      assert.equal(outbox.queuedCount(), 2);
+    });
+
+    it('lists claimed recipients with their line, sendId and telId for resume', () => {
+      outbox.enqueue(newBatch('b1', 4));
+      outbox.claim('goip02', 20, 1, 2);
+      outbox.claim('goip01', 10, 5, 2);
+      outbox.markSent('b1-0', 1);
+      assert.deepEqual(
+        outbox.claimedRecipients().map((r) => [r.messageId, r.line, r.sendId, r.telId]),
+        [
+          ['b1-2', 'goip01', 10, 5],
+          ['b1-3', 'goip01', 10, 6],
+          ['b1-1', 'goip02', 20, 2],
+        ],
+      );
+    });
+  });
+
+  describe('markSent / markFailed / requeue', () => {
+    beforeEach(() => {
+      outbox.enqueue(newBatch('b1', 3));
+      outbox.claim('goip01', 100, 1, 2);
+    });
+
+    it('markSent records smsNo (or null from old firmware) and leaves the claimed list', () => {
+      clock += 1000;
+      const sent = outbox.markSent('b1-0', 42);
+      assert.deepEqual([sent.state, sent.smsNo, sent.line, sent.sendId, sent.telId, sent.updatedAt], ['sent', 42, 'goip01', 100, 1, clock]);
+      assert.equal(outbox.markSent('b1-1', null).smsNo, null);
+      assert.equal(outbox.claimedCount(), 0);
+    });
+
+    it('markSent on a sent recipient returns it unchanged (late duplicate OK)', () => {
+      const first = outbox.markSent('b1-0', 42);
+      clock += 1000;
+      assert.deepEqual(outbox.markSent('b1-0', 43), first);
+    });
+
+    it('markSent and markFailed need a claimed recipient', () => {
+      assert.throws(() => outbox.markSent('b1-2', 1), /markSent\(b1-2\) needs a claimed recipient, it is queued/);
+      assert.throws(() => outbox.markFailed('b1-2', 'x'), /markFailed\(b1-2\) needs a claimed recipient, it is queued/);
+      outbox.markFailed('b1-0', 'errorstatus:3');
+      assert.throws(() => outbox.markSent('b1-0', 1), /it is failed/);
+      assert.throws(() => outbox.markFailed('b1-0', 'again'), /it is failed/);
+      outbox.markSent('b1-1', 1);
+      assert.throws(() => outbox.markFailed('b1-1', 'late'), /it is sent/);
+      assert.throws(() => outbox.markSent('nope', 1), /no recipient with messageId nope/);
+    });
+
+    it('markFailed records the reason', () => {
+      const failed = outbox.markFailed('b1-0', 'GSM_LOGOUT');
+      assert.deepEqual([failed.state, failed.error, failed.attempts], ['failed', 'GSM_LOGOUT', 1]);
+    });
+
+    it('requeue clears the claim, excludes the line and keeps attempts', () => {
+      const requeued = outbox.requeue('b1-0', 'goip01');
+      assert.deepEqual(
+        [requeued.state, requeued.line, requeued.sendId, requeued.telId, requeued.attempts, requeued.excludedLines],
+        ['queued', null, null, null, 1, ['goip01']],
+      );
+      outbox.claim('goip02', 200, 1, 1);
+      const again = outbox.requeue('b1-0', 'goip02');
+      assert.deepEqual([again.attempts, again.excludedLines], [2, ['goip01', 'goip02']]);
+      assert.throws(() => outbox.requeue('b1-0', 'goip03'), /requeue\(b1-0\) needs a claimed recipient, it is queued/);
+    });
+  });
+
+  describe('delivery reports', () => {
+    function sendOne(batchId: string, line: string, smsNo: number | null): string {
+      outbox.enqueue(newBatch(batchId, 1));
+      const [recipient] = outbox.claim(line, 1, 1, 1, batchId);
+      outbox.markSent(recipient.messageId, smsNo);
+      return recipient.messageId;
+    }
+
+    it('correlates line + sms_no to the latest send within the window', () => {
+      const old = sendOne('old', 'goip01', 7);
+      clock += 2 * HOUR;
+      const otherLine = sendOne('other', 'goip02', 7);
+      assert.equal(outbox.correlateDelivery('goip01', 7, 6 * HOUR, clock)?.messageId, old);
+      clock += HOUR;
+      const recent = sendOne('recent', 'goip01', 7); // sms_no wrapped round to 7 again
+      assert.equal(outbox.correlateDelivery('goip01', 7, 6 * HOUR, clock)?.messageId, recent);
+      assert.equal(outbox.correlateDelivery('goip02', 7, 6 * HOUR, clock)?.messageId, otherLine);
+      assert.equal(outbox.correlateDelivery('goip01', 8, 6 * HOUR, clock), null);
+    });
+
+    it('ignores sends older than the window (the window edge is inside)', () => {
+      const id = sendOne('b', 'goip01', 3);
+      const sentAt = clock;
+      assert.equal(outbox.correlateDelivery('goip01', 3, HOUR, sentAt + HOUR)?.messageId, id);
+      assert.equal(outbox.correlateDelivery('goip01', 3, HOUR, sentAt + HOUR + 1), null);
+    });
+
+    it('never matches a recipient that is not sent', () => {
+      outbox.enqueue(newBatch('b', 1));
+      outbox.claim('goip01', 1, 1, 1);
+      outbox.markFailed('b-0', 'x');
+      assert.equal(outbox.correlateDelivery('goip01', 0, HOUR, clock), null);
+    });
+
+    it('markDelivery stores the TP-Status and its time; a later report overwrites', () => {
+      const id = sendOne('b', 'goip01', 5);
+      const pending = outbox.markDelivery(id, 48, clock + 10);
+      assert.deepEqual([pending.state, pending.deliveryState, pending.deliveredAt], ['sent', 48, clock + 10]);
+      const delivered = outbox.markDelivery(id, 0, clock + 20);
+      assert.deepEqual([delivered.deliveryState, delivered.deliveredAt], [0, clock + 20]);
+      outbox.enqueue(newBatch('q', 1));
+      assert.throws(() => outbox.markDelivery('q-0', 0, clock), /markDelivery\(q-0\) needs a sent recipient/);
+    });
+  });
+
+  describe('line counters', () => {
+    it('nextSendId starts in 1..9000 per line and increments', () => {
+      const first = outbox.nextSendId('goip01');
+      assert.ok(first >= 1 && first <= 9000, `first sendId ${first}`);
+      assert.equal(outbox.nextSendId('goip01'), first + 1);
+      assert.equal(outbox.nextSendId('goip01'), first + 2);
+      const other = outbox.nextSendId('goip02');
+      assert.ok(other >= 1 && other <= 9000);
+      assert.equal(outbox.nextSendId('goip01'), first + 3);
+    });
+
+    it('sentToday counts per line and day', () => {
+      assert.equal(outbox.sentToday('goip01', '2024-05-01'), 0);
+      outbox.countSent('goip01', '2024-05-01');
+      outbox.countSent('goip01', '2024-05-01');
+      outbox.countSent('goip02', '2024-05-01');
+      outbox.countSent('goip01', '2024-05-02');
+      assert.equal(outbox.sentToday('goip01', '2024-05-01'), 2);
+      assert.equal(outbox.sentToday('goip02', '2024-05-01'), 1);
+      assert.equal(outbox.sentToday('goip01', '2024-05-02'), 1);
+    });
+  });
+
+  describe('purge', () => {
+    it('deletes final recipients older than the age, then batches left empty', () => {
+      outbox.enqueue(newBatch('done', 2));
+      outbox.enqueue(newBatch('mixed', 3));
+      outbox.claim('goip01', 1, 1, 2, 'done');
+      outbox.markSent('done-0', 1);
+      outbox.markFailed('done-1', 'x');
+      outbox.claim('goip01', 2, 1, 2, 'mixed');
+      outbox.markSent('mixed-0', 2); // mixed-1 stays claimed, mixed-2 queued
+      const finishedAt = clock;
+      clock += HOUR;
+      outbox.claim('goip01', 3, 1, 1, 'mixed');
+      outbox.markSent('mixed-2', 3); // recent: kept
+
+      assert.equal(outbox.purge(HOUR, finishedAt + HOUR), 0, 'the age bound is exclusive');
+      assert.equal(outbox.purge(HOUR, finishedAt + HOUR + 1), 3);
+      assert.deepEqual(['done-0', 'done-1', 'mixed-0', 'mixed-1', 'mixed-2'].map((id) => outbox.get(id)?.state), [undefined, undefined, undefined, 'claimed', 'sent']);
+      assert.equal(outbox.get('mixed-1')?.count, 3, 'parts count survives a partial purge');
+      outbox.enqueue(newBatch('done', 1)); // the empty batch row is gone, its id free again
+      assert.equal(outbox.purge(0, clock + 10 * HOUR), 1, 'never queued or claimed recipients');
+      assert.equal(outbox.claimedCount(), 1);
+      assert.equal(outbox.queuedCount(), 1);
+    });
+  });
+
+  describe('on disk', () => {
+    let store: ReturnType<typeof tempStore>;
+    beforeEach(() => (store = tempStore()));
+    afterEach(() => store.remove());
+
+    it('creates parent directories and keeps everything across close and reopen', () => {
+      const first = SqliteOutbox.open(store.file);
+      first.enqueue(newBatch('b1', 3, { line: 'goip01' }));
+      first.claim('goip01', 77, 4, 2);
+      first.markSent('b1-0', 9);
+      first.countSent('goip01', '2024-05-01');
+      const sendId = first.nextSendId('goip01');
+      first.close();
+
+      const reopened = SqliteOutbox.open(store.file);
+      try {
+        assert.deepEqual(reopened.claimedRecipients().map((r) => [r.messageId, r.line, r.sendId, r.telId]), [['b1-1', 'goip01', 77, 5]]);
+        assert.deepEqual([reopened.get('b1-0')?.state, reopened.get('b1-0')?.smsNo], ['sent', 9]);
+        assert.equal(reopened.queuedCount(), 1);
+        assert.equal(reopened.sentToday('goip01', '2024-05-01'), 1);
+        assert.equal(reopened.nextSendId('goip01'), sendId + 1);
+      } finally {
+        reopened.close();
+      }
+    });
+
+    it('uses WAL and records the schema version', () => {
+      SqliteOutbox.open(store.file).close();
+      const db = new Database(store.file);
+      try {
+        assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+        assert.equal(db.pragma('user_version', { simple: true }), 1);
+      } finally {
+        db.close();
+      }
+    });
+
+    it('refuses a store written by a newer schema version', () => {
+      SqliteOutbox.open(store.file).close();
+      const db = new Database(store.file);
+      db.pragma('user_version = 99');
+      db.close();
+      assert.throws(() => SqliteOutbox.open(store.file), /schema version 99 is newer/);
+    });
+
+    it('wraps sendIds below 1,000,000', () => {
+      const first = SqliteOutbox.open(store.file);
+      first.nextSendId('goip01');
+      first.close();
+      const db = new Database(store.file);
+      db.prepare(`UPDATE send_ids SET last = 999998 WHERE line = 'goip01'`).run();
+      db.close();
+      const reopened = SqliteOutbox.open(store.file);
+      try {
+        assert.deepEqual([reopened.nextSendId('goip01'), reopened.nextSendId('goip01'), reopened.nextSendId('goip01')], [999999, 1, 2]);
+      } finally {
+        reopened.close();
+      }
+    });
+
+    it('keeps every committed row intact after a kill -9 amid commits', async () => {
+      const child = fork(path.join(__dirname, 'helpers', 'outbox-crash-child.js'), [store.file], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+      const [committed, churning] = await Promise.all([nextMessage(child, 'committed'), nextMessage(child, 'churning')]);
+      child.kill('SIGKILL');
+      assert.equal(await exited, 'SIGKILL');
+
+      const db = new Database(store.file);
+      try {
+        assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
+      } finally {
+        db.close();
+      }
+      const reopened = SqliteOutbox.open(store.file);
+      try {
+        for (let i = 0; i < CRASH_BATCH.size; i++) {
+          const recipient = reopened.get(crashBatchRecipient(i).messageId);
+          assert.ok(recipient, `recipient ${i} survived`);
+          assert.deepEqual([recipient.index, recipient.count, recipient.number], [i, CRASH_BATCH.size, crashBatchRecipient(i).number]);
+        }
+        assert.equal(committed.claimed.length, 25);
+        const resumed = reopened
+          .claimedRecipients()
+          .filter((r) => r.batchId === CRASH_BATCH.id)
+          .map(({ messageId, line, sendId, telId }) => ({ messageId, line, sendId, telId }));
+        const byMessageId = (a: { messageId: string }, b: { messageId: string }) => a.messageId.localeCompare(b.messageId);
+        assert.deepEqual(resumed.sort(byMessageId), [...committed.claimed].sort(byMessageId));
+
+        // Churn batches: each enqueue and each claim committed whole or not at all.
+        let round = 0;
+        for (; reopened.get(churnMessageId(round, 0)); round++) {
+          const states = Array.from({ length: CHURN_BATCH_SIZE }, (_, i) => reopened.get(churnMessageId(round, i))?.state);
+          assert.ok(!states.includes(undefined), `churn batch ${round} complete`);
+          const taken = states.filter((s) => s !== 'queued').length;
+          assert.ok(taken === 0 || taken === CHURN_CLAIM, `churn batch ${round}: ${taken} claimed`);
+        }
+        assert.ok(round >= churning.rounds, `${round} churn rounds survived, ${churning.rounds} reported`);
+      } finally {
+        reopened.close();
+      }
+    });
+  });
+});
+
+/** The child's next IPC message of `type`; rejects if the child exits first. */
+function nextMessage<T extends ChildMessage['type']>(child: ChildProcess, type: T): Promise<Extract<ChildMessage, { type: T }>> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (message: ChildMessage): void => {
+      if (message.type !== type) return;
+      cleanup();
+      resolve(message as Extract<ChildMessage, { type: T }>);
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      cleanup();
+      reject(new Error(`crash child exited (code ${code}, signal ${signal}) before '${type}'`));
+    };
+    const cleanup = (): void => {
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.on('exit', onExit);
+  });
+}
