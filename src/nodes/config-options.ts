@@ -1,5 +1,6 @@
 /** Turns the goip-config node's properties and credentials into server options. Pure. */
 import type { DeviceCredential, GoipServerOptions } from '../server';
+import type { BulkOptions } from '../server/bulk';
 
 export class ConfigError extends Error {}
 
@@ -58,4 +59,32 @@ export function serverOptions(props: ConfigProperties, devices: DeviceCredential
     offlineAfterMs: seconds(props.offlineAfter, 92, 0.05) * 1000,
     dedupWindowMs: seconds(props.dedupWindow, 600, 0.05) * 1000,
   };
+}
+
+export interface SendingProperties {
+  sendInterval?: unknown;
+  dailyLimit?: unknown;
+  sessionsPerLine?: unknown;
+  stepTimeout?: unknown;
+}
+
+function wholeNumber(value: unknown, name: string, min: number, max: number): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} "${String(value)}" must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** The sending options the editor offers; the engine's defaults cover the rest. */
+export function bulkOptions(props: SendingProperties): Partial<BulkOptions> {
+  const options: Partial<BulkOptions> = {};
+  const interval = props.sendInterval === undefined || props.sendInterval === '' ? undefined : seconds(props.sendInterval, 0, 0);
+  if (interval !== undefined) options.minIntervalMs = interval * 1000;
+  const stepTimeout = props.stepTimeout === undefined || props.stepTimeout === '' ? undefined : seconds(props.stepTimeout, 5, 0.05);
+  if (stepTimeout !== undefined) options.stepTimeoutMs = stepTimeout * 1000;
+  const dailyLimit = wholeNumber(props.dailyLimit, 'daily limit per line', 0, 1_000_000);
+  if (dailyLimit !== undefined) options.dailyLimit = dailyLimit;
+  const sessions = wholeNumber(props.sessionsPerLine, 'sessions per line', 1, 5);
+  if (sessions !== undefined) options.sessionsPerLine = sessions;
+  return options;
 }

@@ -1,8 +1,12 @@
 /** goip-config: owns the GoipServer (one UDP socket) and shares it with the flow nodes. */
+import path from 'node:path';
+import { SqliteOutbox } from '../outbox';
 import { type GoipEvent, GoipServer } from '../server';
-import { ConfigError, type ConfigProperties, parseDevices, serverOptions } from './config-options';
+import { BulkSender } from '../server/bulk';
+import { bulkOptions, ConfigError, type ConfigProperties, parseDevices, type SendingProperties, serverOptions } from './config-options';
 import type { GoipConfigNode } from './config-node';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
+import { SendingService } from './sending';
 
 const SOCKET_ERROR_LOG_INTERVAL_MS = 10_000;
 
@@ -15,7 +19,11 @@ export = function register(RED: NodeAPI): void {
     let failure: string | null = null;
     let listeningPort: number | null = null;
     let lastSocketErrorLog = 0;
+    let sender: BulkSender | null = null;
+    let outbox: SqliteOutbox | null = null;
     node.server = null;
+    node.sending = null;
+    node.sendingError = null;
 
     const refreshUsers = (): void => {
       const status = node.statusText();
@@ -47,6 +55,7 @@ export = function register(RED: NodeAPI): void {
     try {
       const devices = parseDevices(node.credentials?.devices);
       const server = new GoipServer(serverOptions(def as ConfigProperties, devices));
+      const sendingOptions = bulkOptions(def as SendingProperties);
       node.server = server;
       server.on('event', (event) => {
         for (const listener of listeners) listener(event);
@@ -59,11 +68,23 @@ export = function register(RED: NodeAPI): void {
         node.warn(`GoIP socket: ${err.message}`);
       });
       if (devices.length === 0) node.warn('no GoIP lines are configured: every line will be refused');
+      try {
+        const storePath = storeFile(def, RED.settings.userDir, node.id);
+        outbox = SqliteOutbox.open(storePath);
+        sender = new BulkSender(server, outbox, sendingOptions);
+        node.sending = new SendingService(outbox, sender, (recipient) =>
+          node.warn(`result of ${recipient.messageId} to ${recipient.number} (${recipient.state}) dropped: its goip-send node is not deployed`),
+        );
+      } catch (err) {
+        node.sendingError = `store: ${(err as Error).message}`;
+        node.error(`GoIP outbound queue not available: ${(err as Error).message}`);
+      }
       server
         .start()
         .then((address) => {
           listeningPort = address.port;
           node.log(`GoIP SMS server listening on ${address.address}:${address.port} for ${devices.length} line(s)`);
+          sender?.start();
           refreshUsers();
         })
         .catch((err: Error) => {
@@ -82,12 +103,18 @@ export = function register(RED: NodeAPI): void {
       users.clear();
       const server = node.server;
       node.server = null;
-      if (server === null) {
-        done();
-        return;
-      }
-      server.removeAllListeners();
-      server.stop().then(done, done);
+      node.sending = null;
+      // Claimed recipients stay claimed in the store: the next start resumes them.
+      const stopped = sender?.stop() ?? Promise.resolve();
+      void stopped
+        .catch((err: Error) => node.warn(`stopping the send engine: ${err.message}`))
+        .then(() => {
+          outbox?.close();
+          if (server === null) return undefined;
+          server.removeAllListeners();
+          return server.stop();
+        })
+        .then(done, done);
     });
   }
 
@@ -110,6 +137,13 @@ export = function register(RED: NodeAPI): void {
     });
   });
 };
+
+/** The outbox file: the configured path, or one named after the node under the user directory. */
+function storeFile(def: NodeDef, userDir: string | undefined, id: string): string {
+  const configured = typeof def.store === 'string' ? def.store.trim() : '';
+  if (configured !== '') return configured;
+  return path.join(userDir ?? process.cwd(), `goip-outbox-${id.replace(/[^A-Za-z0-9_-]/g, '_')}.sqlite`);
+}
 
 /** Status text stays short: the first clause of the reason. */
 function shortReason(message: string): string {

@@ -1,12 +1,97 @@
-/** goip-send: not implemented in this version. It says so in its status and rejects every input. */
-import type { Node, NodeAPI, NodeDef } from './red';
+/**
+ * goip-send: validates the input, stores every recipient durably, acknowledges the input, and
+ * sends one message per recipient when it reaches a final state (sent or failed).
+ */
+import { checkRule, composeBatch, InputError, type NumberFormat, type NumberRule } from '../send/compose';
+import type { GoipConfigNode } from './config-node';
+import { resultMessage } from './messages';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from './red';
+
+const STATUS_INTERVAL_MS = 250;
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
+}
 
 export = function register(RED: NodeAPI): void {
   function GoipSend(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
-    this.status({ fill: 'grey', shape: 'ring', text: 'not available yet' });
-    this.on('input', (_msg, _send, done) => {
-      done(new Error('goip-send is not available yet in this version of the package'));
+    const node = this;
+    const config = RED.nodes.getNode(String(def.server ?? '')) as GoipConfigNode | null;
+    if (config === null) {
+      node.status({ fill: 'red', shape: 'ring', text: 'no GoIP server set' });
+      node.on('input', (_msg, _send, done) => done(new Error('goip-send has no goip-config (server) node')));
+      return;
+    }
+    let rule: NumberRule | null = null;
+    let ruleError: string | null = null;
+    try {
+      rule = checkRule({ country: String(def.country ?? ''), format: (String(def.numberFormat ?? '') || 'e164') as NumberFormat });
+    } catch (err) {
+      ruleError = (err as Error).message;
+      node.status({ fill: 'red', shape: 'ring', text: 'bad number rule' });
+      node.error(`goip-send: ${ruleError}`);
+    }
+
+    const sending = config.sending;
+    let statusTimer: NodeJS.Timeout | null = null;
+    const showStatus = (): void => {
+      statusTimer = null;
+      if (sending === null) {
+        node.status({ fill: 'red', shape: 'ring', text: config.sendingError ?? 'queue unavailable' });
+        return;
+      }
+      const { queued, claimed } = sending.pending();
+      if (queued + claimed === 0) node.status({ fill: 'green', shape: 'dot', text: 'idle' });
+      else node.status({ fill: 'blue', shape: 'dot', text: `queue ${queued} · sending ${claimed}` });
+    };
+    const scheduleStatus = (): void => {
+      statusTimer ??= setTimeout(showStatus, STATUS_INTERVAL_MS);
+    };
+    if (ruleError === null) showStatus();
+
+    const stopResults = sending?.onResult(node.id, (recipient) => {
+      node.send(resultMessage(recipient));
+      scheduleStatus();
+    });
+    const stopProgress = sending?.onProgress(scheduleStatus);
+
+    const evaluate = (property: string, msg: NodeMessage): unknown => {
+      const value = def[property];
+      if (value === undefined || value === '') return undefined;
+      return RED.util.evaluateNodeProperty(value, String(def[`${property}Type`] ?? 'str'), node, msg);
+    };
+
+    node.on('input', (msg, _send, done) => {
+      if (ruleError !== null || rule === null) return done(new Error(`goip-send: ${ruleError}`));
+      if (sending === null) return done(new Error(`goip-send: the outbound queue is not available (${config.sendingError ?? 'no store'})`));
+      const payload = msg.payload;
+      const fromPayload = isPlainObject(payload) ? payload : {};
+      try {
+        const batch = composeBatch(
+          {
+            text: evaluate('text', msg) ?? (isPlainObject(payload) ? fromPayload.text : payload),
+            to: evaluate('to', msg) ?? msg.to ?? fromPayload.to,
+            line: String(def.line ?? '').trim() || (msg.line ?? fromPayload.line),
+          },
+          rule,
+          new Set(config.server?.lines().map((line) => line.id) ?? []),
+        );
+        const meta: Record<string, unknown> = { _msgid: msg._msgid };
+        if (typeof msg.topic === 'string') meta.topic = msg.topic;
+        sending.submit(node.id, batch, meta);
+        scheduleStatus();
+        done();
+      } catch (err) {
+        done(err instanceof InputError ? new Error(`goip-send: ${err.message}`) : (err as Error));
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      if (statusTimer !== null) clearTimeout(statusTimer);
+      stopResults?.();
+      stopProgress?.();
+      done();
     });
   }
   RED.nodes.registerType('goip-send', GoipSend);

@@ -1,4 +1,5 @@
 /** Device events as Node-RED messages. Pure. */
+import type { Recipient } from '../outbox/types';
 import type { GoipEvent } from '../server';
 import type { NodeMessage } from './red';
 
@@ -19,5 +20,27 @@ export function eventMessage(event: GoipEvent): NodeMessage {
     goip: event.fields,
   };
   if (event.from !== undefined) msg.from = event.from;
+  return msg;
+}
+
+/** One goip-send result: the recipient's final state, with msg.parts so a join node rebuilds the batch. */
+export function resultMessage(recipient: Recipient): NodeMessage {
+  const meta = recipient.meta ?? {};
+  const msg: NodeMessage = {
+    payload: {
+      messageId: recipient.messageId,
+      to: recipient.number,
+      line: recipient.line,
+      status: recipient.state === 'sent' ? 'sent' : 'failed',
+      smsNo: recipient.smsNo,
+      error: recipient.error,
+      attempts: recipient.attempts,
+      segments: recipient.segments,
+      encoding: recipient.encoding,
+    },
+    parts: { id: recipient.batchId, index: recipient.index, count: recipient.count, type: 'array', len: 1 },
+  };
+  if (typeof meta.topic === 'string') msg.topic = meta.topic;
+  if (typeof meta._msgid === 'string') msg._msgid = meta._msgid;
   return msg;
 }

@@ -61,6 +61,9 @@ export interface NodeAPI {
   httpAdmin: { get(path: string, ...handlers: Handler[]): void };
   auth: { needsPermission(permission: string): Handler };
   settings: { userDir?: string; [key: string]: unknown };
-  util: { cloneMessage<T>(msg: T): T };
+  util: {
+    cloneMessage<T>(msg: T): T;
+    evaluateNodeProperty(value: unknown, type: string, node: Node, msg: NodeMessage): unknown;
+  };
   _: (key: string, substitutions?: Record<string, unknown>) => string;
 }

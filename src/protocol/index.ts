@@ -3,3 +3,4 @@ export * from './reports';
 export * from './commands';
 export * from './device';
 export * from './server';
+export * from './bulk';

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import {
   definitionFor,
+  type DeliveryStatus,
   type Fields,
   formatRegAck,
   formatReportAck,
@@ -60,6 +61,24 @@ export interface GoipEvent {
   receivedAt: number;
 }
 
+/** Payload of a `delivery` event (a DELIVER report). */
+export interface DeliveryPayload {
+  to: string;
+  /** GSM 03.40 TP-Status, null when absent. */
+  state: number | null;
+  status: DeliveryStatus;
+  smsNo: number | null;
+  /** The outbound message the report belongs to, set by the delivery correlator; null unknown. */
+  messageId: string | null;
+}
+
+/**
+ * Finds the outbound message a delivery report of `line` belongs to (by sms_no and recency) and
+ * returns its messageId, or null. Called once per report (never for a resent duplicate), before
+ * the `delivery` event is published.
+ */
+export type DeliveryCorrelator = (line: string, delivery: Readonly<DeliveryPayload>) => string | null;
+
 export interface ServerCounters {
   datagrams: number;
   invalid: number;
@@ -107,6 +126,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
   private socket: dgram.Socket | null = null;
   private bound: AddressInfo | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private deliveryCorrelator: DeliveryCorrelator | null = null;
 
   constructor(options: GoipServerOptions) {
     super();
@@ -213,6 +233,11 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     return true;
   }
 
+  /** Installs (or, with null, removes) the hook that puts the messageId into `delivery` events. */
+  setDeliveryCorrelator(correlator: DeliveryCorrelator | null): void {
+    this.deliveryCorrelator = correlator;
+  }
+
   // ---- inbound ----
 
   private onDatagram(buffer: Buffer, rinfo: dgram.RemoteInfo): void {
@@ -302,7 +327,19 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       fields,
     };
     if (definition.event === 'sms') event.from = report.fields.srcnum ?? '';
+    if (definition.event === 'delivery') this.correlateDelivery(line.id, event.payload as DeliveryPayload);
     this.publish(event);
+  }
+
+  private correlateDelivery(line: string, payload: DeliveryPayload): void {
+    const correlator = this.deliveryCorrelator;
+    if (correlator === null) return;
+    try {
+      payload.messageId = correlator(line, payload);
+    } catch {
+      // The report is acked already: a failing correlator costs the messageId, never the event.
+      payload.messageId = null;
+    }
   }
 
   private reject(id: string): void {

@@ -1,0 +1,82 @@
+/**
+ * Device replies of a bulk send session (seed section 3), typed. Pure: a parsed `Reply` in, a
+ * `BulkReply` (or null for replies that are not part of a bulk session) out.
+ *
+ *   PASSWORD $sendid                       the session opened, the device wants the password
+ *   SEND $sendid                           the password was right, numbers may follow
+ *   WAIT $sendid $telid                    the number is queued or on the radio
+ *   OK $sendid $telid [$sms_no]            sent (newer firmware adds the sms_no of DELIVER reports)
+ *   ERROR $sendid $telid errorstatus:$n    the radio failed to send it
+ *   ERROR $sendid $errmsg                  the session failed (too_many_sends_in_server, PASSWORD, ...)
+ *   DONE $sendid                           the session is released
+ */
+import type { Reply } from './device';
+
+/** `$errmsg` texts of `ERROR $sendid $errmsg` that concern the whole session. */
+export const BULK_SESSION_ERRORS = {
+  /** The line runs its maximum of sessions (5): try again later. */
+  tooMany: 'too_many_sends_in_server',
+  /** Wrong password, or a SEND to a session that never got the right one. */
+  password: 'PASSWORD',
+  /** The line knows no session with this sendid (expired after 90 s, or the line restarted). */
+  unknownSession: 'SENDID',
+  /** The line has no GSM network. */
+  loggedOut: 'GSM_LOGOUT',
+} as const;
+
+export type BulkSessionError = keyof typeof BULK_SESSION_ERRORS | 'other';
+
+export type BulkReply =
+  | { kind: 'passwordRequest'; sendId: number }
+  | { kind: 'ready'; sendId: number }
+  | { kind: 'wait'; sendId: number; telId: number }
+  | { kind: 'sent'; sendId: number; telId: number; smsNo: number | null }
+  | { kind: 'sendFailed'; sendId: number; telId: number; status: string }
+  | { kind: 'sessionError'; sendId: number; error: BulkSessionError; text: string }
+  | { kind: 'done'; sendId: number };
+
+const UNSIGNED = /^\d{1,15}$/;
+const ERROR_STATUS = /^errorstatus:/i;
+
+const SESSION_ERROR_BY_TEXT = new Map<string, BulkSessionError>(
+  Object.entries(BULK_SESSION_ERRORS).map(([key, text]) => [text, key as BulkSessionError]),
+);
+
+function toUnsigned(text: string | undefined): number | null {
+  return text !== undefined && UNSIGNED.test(text) ? Number(text) : null;
+}
+
+/** The bulk-session meaning of a device reply, or null when it is none (a command reply, garbage). */
+export function parseBulkReply(reply: Reply): BulkReply | null {
+  const sendId = toUnsigned(reply.sendId);
+  if (sendId === null) return null;
+  const args = reply.args;
+  switch (reply.verb) {
+    case 'PASSWORD':
+      return args.length === 0 ? { kind: 'passwordRequest', sendId } : null;
+    case 'SEND':
+      return args.length === 0 ? { kind: 'ready', sendId } : null;
+    case 'DONE':
+      return args.length === 0 ? { kind: 'done', sendId } : null;
+    case 'WAIT': {
+      const telId = toUnsigned(args[0]);
+      return telId === null ? null : { kind: 'wait', sendId, telId };
+    }
+    case 'OK': {
+      const telId = toUnsigned(args[0]);
+      if (telId === null) return null;
+      return { kind: 'sent', sendId, telId, smsNo: toUnsigned(args[1]) };
+    }
+    case 'ERROR': {
+      const telId = toUnsigned(args[0]);
+      if (telId !== null && args.length >= 2 && ERROR_STATUS.test(args[1])) {
+        return { kind: 'sendFailed', sendId, telId, status: args.slice(1).join(' ') };
+      }
+      const text = reply.rest.trim();
+      if (text === '') return null;
+      return { kind: 'sessionError', sendId, error: SESSION_ERROR_BY_TEXT.get(text) ?? 'other', text };
+    }
+    default:
+      return null;
+  }
+}

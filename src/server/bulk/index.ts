@@ -1,0 +1,3 @@
+export { BulkSender, type BulkProgress, type BulkSenderEvents } from './bulk-sender';
+export { type BulkOptions, DEFAULT_BULK_OPTIONS, DEVICE_MAX_SESSIONS, resolveBulkOptions } from './options';
+export { FAILURE } from './policy';

@@ -1,0 +1,109 @@
+/**
+ * Which lines may take bulk work and how much: per line the engine's sessions, parking
+ * (wrong password, no GSM network), a reduced session count after `too_many_sends_in_server`,
+ * suspected silence and pacing. The decisions themselves are the pure functions of ./policy.
+ */
+import type { LineInfo } from '../lines';
+import type { BulkOptions } from './options';
+import { capAfterBusy, isParked, type LineConditions, lineMaySend, type ParkReason, sendDelay, sessionCap } from './policy';
+import type { BulkSession } from './session';
+
+export class LineSlot implements LineConditions {
+  park: LineConditions['park'] = null;
+  busy: LineConditions['busy'] = null;
+  silentSince: number | null = null;
+  lastNewSendAt: number | null = null;
+  readonly sessions = new Set<BulkSession>();
+
+  constructor(readonly id: string) {}
+
+  /** Sessions holding (or opening) one of the device's session slots. */
+  openSessions(except?: BulkSession): number {
+    let n = 0;
+    for (const session of this.sessions) if (session !== except && session.holdsDeviceSession) n++;
+    return n;
+  }
+
+  /** Numbers claimed by this line's sessions and not final yet. */
+  inFlight(): number {
+    let n = 0;
+    for (const session of this.sessions) n += session.inFlight;
+    return n;
+  }
+}
+
+export class LineScheduler {
+  private readonly slots = new Map<string, LineSlot>();
+
+  constructor(private readonly options: BulkOptions) {}
+
+  slot(id: string): LineSlot {
+    let slot = this.slots.get(id);
+    if (slot === undefined) {
+      slot = new LineSlot(id);
+      this.slots.set(id, slot);
+    }
+    return slot;
+  }
+
+  all(): IterableIterator<LineSlot> {
+    return this.slots.values();
+  }
+
+  /** The line may open one more session now. */
+  wantsSession(info: LineInfo, now: number): boolean {
+    const slot = this.slot(info.id);
+    return lineMaySend(info, slot, now) && slot.sessions.size < sessionCap(slot, this.options, now);
+  }
+
+  /** A backing-off `session` may open (again) on its line now. */
+  mayRun(session: BulkSession, info: LineInfo | undefined, now: number): boolean {
+    const slot = this.slot(session.line);
+    return lineMaySend(info, slot, now) && slot.openSessions(session) < sessionCap(slot, this.options, now);
+  }
+
+  sendDelay(id: string, now: number): number {
+    return sendDelay(this.slot(id), this.options, now);
+  }
+
+  noteNewNumber(id: string, now: number): void {
+    this.slot(id).lastNewSendAt = now;
+  }
+
+  /** `too_many_sends_in_server`: the line runs no more sessions than ours still open, for a while. */
+  noteBusy(session: BulkSession, now: number): void {
+    const slot = this.slot(session.line);
+    slot.busy = { cap: capAfterBusy(slot.openSessions(session)), until: now + this.options.busyCooldownMs };
+  }
+
+  park(id: string, reason: ParkReason, until: number | null): void {
+    this.slot(id).park = { reason, until };
+  }
+
+  /** A keepalive: a line parked for GSM_LOGOUT is back once it reports LOGIN (old firmware: nothing). */
+  onKeepalive(id: string, gsmStatus: string): boolean {
+    const slot = this.slots.get(id);
+    if (slot?.park?.reason !== 'gsmLogout' || (gsmStatus !== 'LOGIN' && gsmStatus !== '')) return false;
+    slot.park = null;
+    return true;
+  }
+
+  noteSilent(id: string, since: number): void {
+    const slot = this.slot(id);
+    slot.silentSince = Math.max(slot.silentSince ?? since, since);
+  }
+
+  /** The line was heard after it went silent: it may take work again. */
+  onHeard(id: string, lastSeen: number | null): boolean {
+    const slot = this.slots.get(id);
+    if (slot?.silentSince == null || lastSeen === null || lastSeen <= slot.silentSince) return false;
+    slot.silentSince = null;
+    return true;
+  }
+
+  parkedCount(now: number): number {
+    let n = 0;
+    for (const slot of this.slots.values()) if (isParked(slot, now)) n++;
+    return n;
+  }
+}

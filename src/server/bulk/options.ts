@@ -1,0 +1,70 @@
+/** Every timing and limit of the bulk-send engine. Defaults follow the seed and the vendor server. */
+
+export interface BulkOptions {
+  /** A step (MSG, PASSWORD, SEND, DONE) without any answer is sent again after this long. */
+  stepTimeoutMs: number;
+  /** Resends of one step before it counts as unanswered; a WAIT resets the count. */
+  stepRetries: number;
+  /**
+   * After WAIT the engine waits for the pushed OK/ERROR and re-asks the same telid only after this
+   * much silence (resending while the device waits has produced duplicate SMS on some firmware).
+   * Must stay below the device's 90 s session expiry.
+   */
+  waitRecheckMs: number;
+  /** An accepted number still without OK/ERROR after this long fails: it may have gone out. */
+  acceptedTimeoutMs: number;
+  /** Lines a number is tried on (failover after silence or a radio error) before it fails. */
+  maxAttempts: number;
+  /** Concurrent sessions per line (the device allows 5), so the radio always has a next number. */
+  sessionsPerLine: number;
+  /** Numbers per session; then DONE and a fresh session. */
+  numbersPerSession: number;
+  /** Least time between two new numbers on one line; 0 = none. */
+  minIntervalMs: number;
+  /** SMS per line per local calendar day; 0 = no limit. */
+  dailyLimit: number;
+  /** Delivery reports are matched to sends of the same line and sms_no this recent. */
+  deliveryWindowMs: number;
+  /** After `too_many_sends_in_server` the session asks the line again after this long. */
+  busyRetryMs: number;
+  /** ... and the line keeps its reduced session count this long. */
+  busyCooldownMs: number;
+  /** A line that refused the password is left alone this long, then tried again. */
+  passwordParkMs: number;
+}
+
+export const DEFAULT_BULK_OPTIONS: Readonly<BulkOptions> = {
+  stepTimeoutMs: 5000,
+  stepRetries: 3,
+  waitRecheckMs: 30_000,
+  acceptedTimeoutMs: 600_000,
+  maxAttempts: 3,
+  sessionsPerLine: 2,
+  numbersPerSession: 100,
+  minIntervalMs: 0,
+  dailyLimit: 0,
+  deliveryWindowMs: 6 * 3600_000,
+  busyRetryMs: 15_000,
+  busyCooldownMs: 120_000,
+  passwordParkMs: 600_000,
+};
+
+/** The most bulk sessions a GoIP line runs at once (seed section 3). */
+export const DEVICE_MAX_SESSIONS = 5;
+
+export function resolveBulkOptions(options: Partial<BulkOptions> = {}): BulkOptions {
+  const resolved: BulkOptions = { ...DEFAULT_BULK_OPTIONS };
+  for (const key of Object.keys(DEFAULT_BULK_OPTIONS) as Array<keyof BulkOptions>) {
+    const value = options[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(`bulk option ${key} must be a finite number >= 0, got ${String(value)}`);
+    }
+    resolved[key] = value;
+  }
+  resolved.sessionsPerLine = Math.min(DEVICE_MAX_SESSIONS, Math.max(1, Math.floor(resolved.sessionsPerLine)));
+  resolved.numbersPerSession = Math.max(1, Math.floor(resolved.numbersPerSession));
+  resolved.maxAttempts = Math.max(1, Math.floor(resolved.maxAttempts));
+  resolved.stepRetries = Math.floor(resolved.stepRetries);
+  return resolved;
+}

@@ -1,0 +1,524 @@
+/**
+ * One bulk send session with one line (seed section 3), as a state machine:
+ *
+ *   opening --PASSWORD--> authenticating --SEND--> sending --WAIT--> accepted --OK/ERROR--> next number
+ *      (MSG)                 (PASSWORD)             (SEND)   \------------OK/ERROR-------/   ... --> closing (DONE)
+ *
+ * Numbers go one at a time (the seed: the next SEND after OK/ERROR); the engine runs several
+ * sessions per line so the single radio always has a next number. Every outcome (sent, failover,
+ * failure, parking a line) is decided or stored by the host; this class only speaks the protocol
+ * and keeps the timers of its steps.
+ */
+import type { Recipient } from '../../outbox/types';
+import { type BulkReply, formatBulkDone, formatBulkMessage, formatBulkPassword, formatBulkSend } from '../../protocol';
+import type { BulkOptions } from './options';
+import { FAILURE, type ParkReason } from './policy';
+import type { TimerHandle } from './timers';
+
+/** One number of a session. */
+export interface Tel {
+  readonly recipient: Recipient;
+  readonly telId: number;
+  /** Claimed before a restart: the line may have it queued or sent it already. */
+  readonly resumed: boolean;
+  /**
+   * The line answered WAIT, or stayed silent to its SEND while it was heard otherwise: it may be
+   * sending it, so it is only ever re-asked with the same sendid/telid, never sent elsewhere.
+   */
+  accepted: boolean;
+  /** When its first SEND left, null before. */
+  firstAskedAt: number | null;
+  /** Start of the acceptedTimeoutMs clock, null while not accepted. */
+  acceptedAt: number | null;
+}
+
+/** The number may be on the line's radio: never mint a new telid for it, never send it elsewhere. */
+export function mayBeOnRadio(tel: Tel): boolean {
+  return tel.accepted || tel.resumed;
+}
+
+export type SessionPhase =
+  /** MSG sent, waiting for `PASSWORD $sendid`. */
+  | 'opening'
+  /** PASSWORD sent, waiting for `SEND $sendid`. */
+  | 'authenticating'
+  /** SEND sent, waiting for WAIT/OK/ERROR. */
+  | 'sending'
+  /** SEND never answered: a last period for a late answer or a sign of life before failover. */
+  | 'unanswered'
+  /** The number is accepted: waiting for the pushed OK/ERROR, re-asking after long silence. */
+  | 'accepted'
+  /** Waiting for the line's pacing (minIntervalMs) before the next number. */
+  | 'pacing'
+  /** DONE sent. */
+  | 'closing'
+  /** The line is busy or unreachable: the session tries again later. */
+  | 'backoff'
+  | 'ended';
+
+/** What a session needs from the engine: I/O, the outbox and the line scheduler. */
+export interface SessionHost {
+  readonly options: BulkOptions;
+  now(): number;
+  after(ms: number, run: () => void): TimerHandle;
+  cancel(handle: TimerHandle | null): void;
+  /** One datagram to the line; lost like any other when the line is unreachable. */
+  send(line: string, datagram: string): void;
+  password(line: string): string;
+  /** Something (keepalive, reply, report) came from the line after `since`. */
+  heardSince(line: string, since: number): boolean;
+  lineOnline(line: string): boolean;
+  /** The line may run this session now (online, not parked, within its session cap). */
+  mayReopen(session: BulkSession): boolean;
+  /** ms before the line may get a new number (pacing), 0 = now. */
+  sendDelay(line: string): number;
+  noteNewNumber(line: string): void;
+  /** Claims the next number of the session's batch for its line with `telId`, null when none may go. */
+  claimNext(session: BulkSession, telId: number): Recipient | null;
+  sent(session: BulkSession, tel: Tel, smsNo: number | null): void;
+  /** The line has not sent it and will not: another line or a final failure (policy). */
+  giveUp(session: BulkSession, tel: Tel, reason: string): void;
+  fail(session: BulkSession, tel: Tel, reason: string): void;
+  /** A number that may be on the radio outlives its session: wait for its pushed result. */
+  watchAccepted(session: BulkSession, tel: Tel): void;
+  /** `too_many_sends_in_server`. */
+  lineBusy(session: BulkSession): void;
+  park(line: string, reason: ParkReason): void;
+  /** Nothing came from the line since `since`. */
+  lineSilent(line: string, since: number): void;
+  ended(session: BulkSession): void;
+}
+
+/** Consecutive session opens without progress before the session gives up on its line. */
+const MAX_OPEN_ROUNDS = 3;
+
+export class BulkSession {
+  private phaseNow: SessionPhase = 'opening';
+  private currentTel: Tel | null;
+  /** Resumed numbers waiting behind the current one. */
+  private readonly queue: Tel[];
+  private nextTelId: number;
+  /** Numbers this session took (toward numbersPerSession). */
+  private numbers: number;
+  private retries = 0;
+  private stepStartedAt = 0;
+  private stepDatagram = '';
+  private timer: TimerHandle | null = null;
+  private openRounds = 0;
+  private afterBackoff: 'open' | 'proceed' = 'open';
+
+  private constructor(
+    private readonly host: SessionHost,
+    readonly line: string,
+    readonly sendId: number,
+    readonly batchId: string,
+    readonly text: string,
+    tels: Tel[],
+    /** Resumed sessions were authorized before the restart; a fresh one opens first. */
+    private readonly resumed: boolean,
+  ) {
+    this.currentTel = tels[0] ?? null;
+    this.queue = tels.slice(1);
+    const highest = tels.reduce((max, tel) => Math.max(max, tel.telId), 0);
+    this.nextTelId = highest + 1;
+    this.numbers = highest;
+  }
+
+  /** A new session whose first number was just claimed with telid 1. */
+  static fresh(host: SessionHost, line: string, sendId: number, first: Recipient): BulkSession {
+    const tel: Tel = { recipient: first, telId: first.telId ?? 1, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null };
+    return new BulkSession(host, line, sendId, first.batchId, first.text, [tel], false);
+  }
+
+  /** Numbers claimed in one session before a restart (same line and sendid), re-asked by their telids. */
+  static resume(host: SessionHost, line: string, sendId: number, claimed: readonly Recipient[]): BulkSession {
+    const now = host.now();
+    const tels = [...claimed]
+      .sort((a, b) => (a.telId ?? 0) - (b.telId ?? 0))
+      .map((recipient): Tel => ({
+        recipient,
+        telId: recipient.telId ?? 0,
+        resumed: true,
+        accepted: false,
+        firstAskedAt: null,
+        acceptedAt: now,
+      }));
+    return new BulkSession(host, line, sendId, claimed[0].batchId, claimed[0].text, tels, true);
+  }
+
+  get phase(): SessionPhase {
+    return this.phaseNow;
+  }
+
+  get current(): Tel | null {
+    return this.currentTel;
+  }
+
+  /** Numbers of this session not final yet. */
+  get inFlight(): number {
+    return (this.currentTel === null ? 0 : 1) + this.queue.length;
+  }
+
+  /** A SEND of the current number is out and its result is awaited. */
+  private get awaitingNumber(): boolean {
+    return this.phaseNow === 'sending' || this.phaseNow === 'unanswered' || this.phaseNow === 'accepted';
+  }
+
+  /** The session holds one of the line's device sessions (or is about to). */
+  get holdsDeviceSession(): boolean {
+    return this.phaseNow !== 'backoff' && this.phaseNow !== 'ended';
+  }
+
+  start(): void {
+    if (!this.resumed) return this.open();
+    // Resumed: re-ask the same sendid/telid (SEND only): the line answers from its memory.
+    if (this.host.lineOnline(this.line)) return this.proceed();
+    this.backoff('proceed');
+  }
+
+  /** Forgets its timer; claimed numbers stay claimed (they resume after a restart). */
+  stop(): void {
+    this.host.cancel(this.timer);
+    this.timer = null;
+    this.phaseNow = 'ended';
+  }
+
+  /** A backing-off session tries again at once (its line came online). */
+  poke(): void {
+    if (this.phaseNow === 'backoff') this.retryAfterBackoff();
+  }
+
+  onReply(reply: BulkReply): void {
+    if (this.phaseNow === 'ended') return;
+    switch (reply.kind) {
+      case 'passwordRequest':
+        if (this.phaseNow === 'opening') {
+          this.phaseNow = 'authenticating';
+          this.step(formatBulkPassword(this.sendId, this.host.password(this.line)));
+        }
+        return;
+      case 'ready':
+        if (this.phaseNow === 'opening' || this.phaseNow === 'authenticating') this.proceed();
+        return;
+      case 'wait':
+        if (this.currentTel?.telId === reply.telId && this.awaitingNumber) {
+          this.accepted(this.currentTel);
+        }
+        return;
+      case 'sent': {
+        const tel = this.settle(reply.telId);
+        if (tel !== null) this.host.sent(this, tel, reply.smsNo);
+        this.continueAfterResult(tel);
+        return;
+      }
+      case 'sendFailed': {
+        const tel = this.settle(reply.telId);
+        if (tel !== null) this.host.giveUp(this, tel, `${FAILURE.radioFailed} (${reply.status})`);
+        this.continueAfterResult(tel);
+        return;
+      }
+      case 'sessionError':
+        this.onSessionError(reply.error, reply.text);
+        return;
+      case 'done':
+        if (this.phaseNow === 'closing') this.end();
+        return;
+    }
+  }
+
+  // ---- steps ----
+
+  private open(): void {
+    this.openRounds++;
+    this.phaseNow = 'opening';
+    this.step(formatBulkMessage(this.sendId, this.text));
+  }
+
+  /** Authorized: ask the current number, or take the next one. */
+  private proceed(): void {
+    const tel = this.currentTel;
+    if (tel === null) return this.next();
+    if (tel.firstAskedAt === null && !tel.resumed) {
+      const delay = this.host.sendDelay(this.line);
+      if (delay > 0) return this.pace(delay, () => this.proceed());
+      this.host.noteNewNumber(this.line);
+    }
+    this.ask(tel);
+  }
+
+  private next(): void {
+    const queued = this.queue.shift();
+    if (queued !== undefined) {
+      this.currentTel = queued;
+      return this.ask(queued);
+    }
+    if (this.numbers >= this.host.options.numbersPerSession) return this.close();
+    const delay = this.host.sendDelay(this.line);
+    if (delay > 0) return this.pace(delay, () => this.next());
+    const recipient = this.host.claimNext(this, this.nextTelId);
+    if (recipient === null) return this.close();
+    const tel: Tel = { recipient, telId: this.nextTelId++, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null };
+    this.numbers++;
+    this.currentTel = tel;
+    this.host.noteNewNumber(this.line);
+    this.ask(tel);
+  }
+
+  private ask(tel: Tel): void {
+    this.phaseNow = 'sending';
+    tel.firstAskedAt ??= this.host.now();
+    this.step(formatBulkSend(this.sendId, tel.telId, tel.recipient.number));
+  }
+
+  private close(): void {
+    if (this.phaseNow === 'closing' || this.phaseNow === 'ended') return;
+    this.phaseNow = 'closing';
+    this.step(formatBulkDone(this.sendId));
+  }
+
+  private end(): void {
+    this.host.cancel(this.timer);
+    this.timer = null;
+    this.phaseNow = 'ended';
+    this.host.ended(this);
+  }
+
+  private pace(delayMs: number, then: () => void): void {
+    this.phaseNow = 'pacing';
+    this.arm(delayMs, then);
+  }
+
+  private backoff(then: 'open' | 'proceed'): void {
+    this.phaseNow = 'backoff';
+    this.afterBackoff = then;
+    this.arm(this.host.options.busyRetryMs, () => this.retryAfterBackoff());
+  }
+
+  /** Sends a step's datagram; resent after stepTimeoutMs up to stepRetries times. */
+  private step(datagram: string): void {
+    this.retries = 0;
+    this.stepStartedAt = this.host.now();
+    this.stepDatagram = datagram;
+    this.transmit();
+  }
+
+  private transmit(): void {
+    this.host.send(this.line, this.stepDatagram);
+    this.arm(this.host.options.stepTimeoutMs, () => this.onStepTimeout());
+  }
+
+  private arm(ms: number, run: () => void): void {
+    this.host.cancel(this.timer);
+    this.timer = this.host.after(ms, () => {
+      this.timer = null;
+      run();
+    });
+  }
+
+  // ---- outcomes ----
+
+  private onStepTimeout(): void {
+    if (this.retries < this.host.options.stepRetries) {
+      this.retries++;
+      this.transmit();
+      return;
+    }
+    switch (this.phaseNow) {
+      case 'opening':
+      case 'authenticating':
+        return this.openUnanswered();
+      case 'sending':
+        return this.sendUnanswered(this.currentTel as Tel);
+      case 'closing':
+        return this.end();
+      default:
+        return;
+    }
+  }
+
+  /** MSG or PASSWORD never answered. Nothing was sent: a live line is asked again later. */
+  private openUnanswered(): void {
+    const since = this.evidenceSince(this.stepStartedAt);
+    const heard = this.host.heardSince(this.line, since);
+    if (heard && this.openRounds < MAX_OPEN_ROUNDS) return this.backoff('open');
+    if (!heard) this.host.lineSilent(this.line, since);
+    this.abandon(FAILURE.noLineAccepted);
+  }
+
+  /**
+   * SEND never answered. A line heard meanwhile is alive and may have queued the number (its
+   * answers lost): it counts as accepted. A silent line gets one recheck period more for a late
+   * answer or any sign of life (a SEND held up in the network can still reach it and go out);
+   * only then does the number move to another line.
+   */
+  private sendUnanswered(tel: Tel): void {
+    const askedAt = tel.firstAskedAt ?? this.stepStartedAt;
+    if (mayBeOnRadio(tel) || this.host.heardSince(this.line, this.evidenceSince(askedAt))) {
+      this.treatAsAccepted(tel, askedAt);
+      return this.armRecheck(tel);
+    }
+    this.phaseNow = 'unanswered';
+    this.arm(this.host.options.waitRecheckMs, () => this.unansweredAfterGrace(tel, askedAt));
+  }
+
+  private unansweredAfterGrace(tel: Tel, askedAt: number): void {
+    const since = this.evidenceSince(askedAt);
+    if (this.host.heardSince(this.line, since)) {
+      this.treatAsAccepted(tel, askedAt);
+      return this.recheck(tel);
+    }
+    this.host.lineSilent(this.line, since);
+    this.abandon(FAILURE.noLineAccepted);
+  }
+
+  private treatAsAccepted(tel: Tel, askedAt: number): void {
+    tel.accepted = true;
+    tel.acceptedAt ??= askedAt;
+    this.phaseNow = 'accepted';
+  }
+
+  /**
+   * Whether the line is alive is judged by what came from it after the first step timeout: by
+   * then anything it sent before our first try has arrived, so it cannot pass for a sign of life.
+   */
+  private evidenceSince(firstTryAt: number): number {
+    return firstTryAt + this.host.options.stepTimeoutMs;
+  }
+
+  private accepted(tel: Tel): void {
+    tel.accepted = true;
+    tel.acceptedAt ??= this.host.now();
+    this.retries = 0;
+    this.phaseNow = 'accepted';
+    this.armRecheck(tel);
+  }
+
+  /** After WAIT: wait for the pushed result; only long silence earns a re-ask of the same SEND. */
+  private armRecheck(tel: Tel): void {
+    const { waitRecheckMs, acceptedTimeoutMs } = this.host.options;
+    const left = (tel.acceptedAt ?? this.host.now()) + acceptedTimeoutMs - this.host.now();
+    this.arm(Math.max(0, Math.min(waitRecheckMs, left)), () => this.recheck(tel));
+  }
+
+  private recheck(tel: Tel): void {
+    const { acceptedTimeoutMs } = this.host.options;
+    if (this.host.now() - (tel.acceptedAt ?? 0) >= acceptedTimeoutMs) {
+      this.currentTel = null;
+      this.host.fail(this, tel, FAILURE.silentAfterAccepting);
+      // The line is silent: hand it nothing more in this session.
+      this.releaseQueue(FAILURE.silentAfterAccepting);
+      return this.close();
+    }
+    this.host.send(this.line, formatBulkSend(this.sendId, tel.telId, tel.recipient.number));
+    this.armRecheck(tel);
+  }
+
+  /** The number `telId` got its result: take it out of the session (null when unknown or stale). */
+  private settle(telId: number): Tel | null {
+    if (this.currentTel?.telId === telId) {
+      const tel = this.currentTel;
+      this.currentTel = null;
+      this.openRounds = 0;
+      return tel;
+    }
+    const index = this.queue.findIndex((tel) => tel.telId === telId);
+    if (index === -1) return null;
+    return this.queue.splice(index, 1)[0];
+  }
+
+  private continueAfterResult(settled: Tel | null): void {
+    if (settled === null || this.currentTel !== null) return;
+    // Mid-open (a re-open or a backoff) the open completes first and then takes the next number.
+    if (this.awaitingNumber) this.next();
+  }
+
+  private onSessionError(error: string, text: string): void {
+    const phase = this.phaseNow;
+    switch (error) {
+      case 'tooMany':
+        if (phase !== 'opening') return;
+        this.host.lineBusy(this);
+        this.openRounds = 0; // a busy line answers: that is no reason to give up on it
+        return this.backoff('open');
+      case 'password':
+        if (phase === 'authenticating') {
+          this.host.park(this.line, 'password');
+          return this.abandon(FAILURE.passwordRefused);
+        }
+        // A SEND to a session that never got the password (a resumed one): open it again.
+        if (this.awaitingNumber) return this.reopen();
+        return;
+      case 'unknownSession':
+        // The line forgot the session (expired, restarted): open it again under the same sendid.
+        if (phase === 'authenticating' || this.awaitingNumber) return this.reopen();
+        if (phase === 'closing') return this.end();
+        return;
+      case 'loggedOut':
+        if (phase === 'closing') return this.end();
+        this.host.park(this.line, 'gsmLogout');
+        return this.abandon(FAILURE.gsmLogout);
+      default:
+        // An error no bulk step expects: the line refused the MSG itself (e.g. its length).
+        if (phase !== 'opening') return;
+        for (const tel of this.takeAll()) this.host.fail(this, tel, `line refused the message: ${text}`);
+        return this.end();
+    }
+  }
+
+  /**
+   * Opens the session again under the same sendid, so the outbox's (line, sendid, telid) stay
+   * true. An accepted number cannot be re-asked in it (the line would queue it again): it waits
+   * for its pushed result outside the session. A number never accepted is asked again with its
+   * own telid (after a restart this is the documented at-least-once case).
+   */
+  private reopen(): void {
+    const tel = this.currentTel;
+    if (tel !== null && tel.accepted) {
+      this.currentTel = null;
+      this.host.watchAccepted(this, tel);
+    }
+    if (this.openRounds >= MAX_OPEN_ROUNDS) return this.abandon(FAILURE.noLineAccepted);
+    this.open();
+  }
+
+  private retryAfterBackoff(): void {
+    const tel = this.currentTel;
+    if (tel !== null && mayBeOnRadio(tel) && this.host.now() - (tel.acceptedAt ?? 0) >= this.host.options.acceptedTimeoutMs) {
+      this.currentTel = null;
+      this.host.fail(this, tel, FAILURE.silentAfterAccepting);
+    }
+    if (this.host.mayReopen(this)) {
+      if (this.afterBackoff === 'open') return this.open();
+      return this.proceed();
+    }
+    const offline = !this.host.lineOnline(this.line);
+    if (offline && tel !== null && this.currentTel === tel && !mayBeOnRadio(tel) && tel.recipient.pinnedLine === null) {
+      // It never left: another line takes it while this one is away.
+      return this.abandon(FAILURE.lineOffline);
+    }
+    this.backoff(this.afterBackoff);
+  }
+
+  /** The session ends on its line: numbers that may be on the radio are watched, the rest leave. */
+  private abandon(reason: string): void {
+    for (const tel of this.takeAll()) {
+      if (mayBeOnRadio(tel)) this.host.watchAccepted(this, tel);
+      else this.host.giveUp(this, tel, reason);
+    }
+    this.end();
+  }
+
+  private releaseQueue(reason: string): void {
+    for (const tel of this.queue.splice(0)) {
+      if (mayBeOnRadio(tel)) this.host.watchAccepted(this, tel);
+      else this.host.giveUp(this, tel, reason);
+    }
+  }
+
+  private takeAll(): Tel[] {
+    const tels = this.currentTel === null ? [] : [this.currentTel];
+    tels.push(...this.queue.splice(0));
+    this.currentTel = null;
+    return tels;
+  }
+}

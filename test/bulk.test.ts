@@ -1,0 +1,510 @@
+import assert from 'node:assert/strict';
+import type { Recipient } from '../src/outbox/types';
+import { parseDeviceMessage, parseBulkReply, type Reply } from '../src/protocol';
+import { type GoipEvent, GoipServer, type GoipServerOptions } from '../src/server';
+import { type BulkOptions, BulkSender, FAILURE } from '../src/server/bulk';
+import { afterLineGaveUp, localDay, sessionCap } from '../src/server/bulk/policy';
+import { Ledger, SimLine, type SimLineOptions } from '../src/sim';
+import { MemoryOutbox } from './helpers/memory-outbox';
+
+const PASSWORD = 'bulkpw';
+
+/** Timings scaled down: radio 20 ms per SMS, steps of 60 ms. */
+const FAST: Partial<BulkOptions> = {
+  stepTimeoutMs: 60,
+  stepRetries: 3,
+  waitRecheckMs: 300,
+  acceptedTimeoutMs: 4000,
+  busyRetryMs: 100,
+  busyCooldownMs: 1000,
+  passwordParkMs: 2000,
+};
+
+interface RigOptions {
+  lines?: number;
+  /** Options of every simulated line. */
+  sim?: Partial<SimLineOptions>;
+  /** Options of line i (0-based), over `sim`. */
+  perLine?: (index: number) => Partial<SimLineOptions>;
+  bulk?: Partial<BulkOptions>;
+  server?: Partial<GoipServerOptions>;
+}
+
+interface Rig {
+  server: GoipServer;
+  lines: SimLine[];
+  ledger: Ledger;
+  outbox: MemoryOutbox;
+  sender: BulkSender;
+  /** Every 'result' of `sender`. */
+  results: Recipient[];
+  line(id: string): SimLine;
+  /** A BulkSender more (same server and outbox), stopped after the test. */
+  newSender(): BulkSender;
+}
+
+function lineId(i: number): string {
+  return `goip${String(i + 1).padStart(2, '0')}`;
+}
+
+let batchCounter = 0;
+
+/** Enqueues a batch of `count` numbers no other batch uses; returns the messageIds. */
+function enqueue(outbox: MemoryOutbox, count: number, options: { line?: string | null; text?: string } = {}): string[] {
+  const batch = ++batchCounter;
+  const recipients = Array.from({ length: count }, (_, i) => ({
+    messageId: `m${batch}-${i}`,
+    number: `+86138${String(batch).padStart(3, '0')}${String(i).padStart(5, '0')}`,
+  }));
+  outbox.enqueue({
+    batchId: `b${batch}`,
+    text: options.text ?? `hello ${batch}`,
+    line: options.line ?? null,
+    nodeId: 'node1',
+    meta: {},
+    segments: 1,
+    encoding: 'GSM-7',
+    recipients,
+  });
+  return recipients.map((r) => r.messageId);
+}
+
+/** Resolves once `emitter` emitted `count` more 'result' events; rejects with a diagnosis after `timeoutMs` (a safety net). */
+function results(sender: BulkSender, count: number, outbox: MemoryOutbox, timeoutMs = 15_000): Promise<Recipient[]> {
+  return new Promise((resolve, reject) => {
+    const got: Recipient[] = [];
+    if (count === 0) return resolve(got);
+    const timer = setTimeout(() => {
+      sender.off('result', onResult);
+      const states = outbox.all().reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.state]: (acc[r.state] ?? 0) + 1 }), {});
+      reject(new Error(`${got.length}/${count} results within ${timeoutMs} ms; outbox ${JSON.stringify(states)}; ${JSON.stringify(sender.progress())}`));
+    }, timeoutMs);
+    const onResult = (r: Recipient): void => {
+      got.push(r);
+      if (got.length < count) return;
+      clearTimeout(timer);
+      sender.off('result', onResult);
+      resolve(got);
+    };
+    sender.on('result', onResult);
+  });
+}
+
+function final(outbox: MemoryOutbox, ids: readonly string[]): Recipient[] {
+  return ids.map((id) => {
+    const r = outbox.get(id);
+    assert.ok(r, `recipient ${id} exists`);
+    return r;
+  });
+}
+
+describe('bulk send', () => {
+  describe('pure parts', () => {
+    const reply = (text: string): Reply => parseDeviceMessage(text) as Reply;
+
+    it('types every bulk reply of the seed and the field notes', () => {
+      assert.deepEqual(parseBulkReply(reply('PASSWORD 11\n')), { kind: 'passwordRequest', sendId: 11 });
+      assert.deepEqual(parseBulkReply(reply('SEND 11\n')), { kind: 'ready', sendId: 11 });
+      assert.deepEqual(parseBulkReply(reply('WAIT 11 2\n')), { kind: 'wait', sendId: 11, telId: 2 });
+      assert.deepEqual(parseBulkReply(reply('OK 11 2\n')), { kind: 'sent', sendId: 11, telId: 2, smsNo: null });
+      assert.deepEqual(parseBulkReply(reply('OK 11 2 32\n')), { kind: 'sent', sendId: 11, telId: 2, smsNo: 32 });
+      assert.deepEqual(parseBulkReply(reply('ERROR 11 2 errorstatus:1\n')), { kind: 'sendFailed', sendId: 11, telId: 2, status: 'errorstatus:1' });
+      assert.deepEqual(parseBulkReply(reply('ERROR 11 too_many_sends_in_server\n')), {
+        kind: 'sessionError',
+        sendId: 11,
+        error: 'tooMany',
+        text: 'too_many_sends_in_server',
+      });
+      assert.equal((parseBulkReply(reply('ERROR 11 PASSWORD\n')) as { error: string }).error, 'password');
+      assert.equal((parseBulkReply(reply('ERROR 11 SENDID\n')) as { error: string }).error, 'unknownSession');
+      assert.equal((parseBulkReply(reply('ERROR 11 GSM_LOGOUT\n')) as { error: string }).error, 'loggedOut');
+      assert.equal((parseBulkReply(reply('ERROR 11 msg_length_error\n')) as { error: string }).error, 'other');
+      assert.deepEqual(parseBulkReply(reply('DONE 11\n')), { kind: 'done', sendId: 11 });
+      assert.equal(parseBulkReply(reply('get_gsm_num 11 +8613800000000')), null);
+      assert.equal(parseBulkReply(reply('WAIT 11 x')), null);
+      assert.equal(parseBulkReply(reply('OK -3 1')), null);
+    });
+
+    it('sends a number a line gave up on elsewhere, unless pinned, out of attempts or out of lines', () => {
+      const r = { pinnedLine: null, attempts: 1, excludedLines: [] as string[] } as unknown as Recipient;
+      const lines = ['a', 'b', 'c'];
+      assert.deepEqual(afterLineGaveUp(r, 'a', 'x', 3, lines), { action: 'requeue' });
+      assert.equal(afterLineGaveUp({ ...r, pinnedLine: 'a' }, 'a', 'x', 3, lines).action, 'fail');
+      assert.equal(afterLineGaveUp({ ...r, attempts: 3 }, 'a', 'x', 3, lines).action, 'fail');
+      assert.equal(afterLineGaveUp({ ...r, attempts: 2, excludedLines: ['b', 'c'] }, 'a', 'x', 3, lines).action, 'fail');
+      assert.equal(localDay(new Date(2024, 0, 2, 23, 59).getTime()), '2024-01-02');
+      const conditions = { park: null, busy: { cap: 1, until: 1000 }, silentSince: null, lastNewSendAt: null };
+      const options = { sessionsPerLine: 2 } as BulkOptions;
+      assert.equal(sessionCap(conditions, options, 999), 1);
+      assert.equal(sessionCap(conditions, options, 1000), 2);
+    });
+  });
+
+  describe('against simulated lines', () => {
+    let rig: Rig | null = null;
+    const extraSenders: BulkSender[] = [];
+
+    async function start(options: RigOptions = {}): Promise<Rig> {
+      const ids = Array.from({ length: options.lines ?? 1 }, (_, i) => lineId(i));
+      const server = new GoipServer({
+        bind: '127.0.0.1',
+        port: 0,
+        devices: ids.map((id) => ({ id, password: PASSWORD })),
+        offlineAfterMs: 5000,
+        ...options.server,
+      });
+      const { port } = await server.start();
+      const ledger = new Ledger();
+      const lines = ids.map(
+        (id, i) =>
+          new SimLine({
+            id,
+            password: PASSWORD,
+            server: { host: '127.0.0.1', port },
+            keepaliveIntervalMs: 100,
+            smsRadioTimeMs: 20,
+            ledger,
+            ...options.sim,
+            ...options.perLine?.(i),
+          }),
+      );
+      const online = Promise.all(
+        ids.map(
+          (id) =>
+            new Promise<void>((resolve) => {
+              const onEvent = (e: GoipEvent): void => {
+                if (e.line !== id || e.event !== 'online') return;
+                server.off('event', onEvent);
+                resolve();
+              };
+              server.on('event', onEvent);
+            }),
+        ),
+      );
+      await Promise.all(lines.map((line) => line.start()));
+      await online;
+      const outbox = new MemoryOutbox();
+      const sender = new BulkSender(server, outbox, { ...FAST, ...options.bulk });
+      const collected: Recipient[] = [];
+      sender.on('result', (r) => collected.push(r));
+      sender.start();
+      rig = {
+        server,
+        lines,
+        ledger,
+        outbox,
+        sender,
+        results: collected,
+        line: (id) => lines.find((l) => l.id === id) as SimLine,
+        newSender: () => {
+          const more = new BulkSender(server, outbox, { ...FAST, ...options.bulk });
+          extraSenders.push(more);
+          return more;
+        },
+      };
+      return rig;
+    }
+
+    afterEach(async () => {
+      if (rig === null) return;
+      await rig.sender.stop();
+      await Promise.all(extraSenders.splice(0).map((s) => s.stop()));
+      await Promise.all(rig.lines.map((line) => line.stop()));
+      await rig.server.stop();
+      rig = null;
+    });
+
+    it('sends a batch on one line end to end, claiming every number before its SEND leaves', async () => {
+      const { server, outbox, sender, ledger, lines } = await start();
+      const sendsWithoutClaim: string[] = [];
+      let sends = 0;
+      server.on('datagramOut', (text, _address, port) => {
+        const m = /^SEND (\d+) (\d+) /.exec(text);
+        if (m === null) return;
+        sends++;
+        const line = lines.find((l) => l.address?.port === port)?.id;
+        const claimed = outbox.claims.some((c) => c.line === line && c.sendId === Number(m[1]) && c.telId === Number(m[2]));
+        if (!claimed) sendsWithoutClaim.push(text);
+      });
+      const ids = enqueue(outbox, 5);
+      const done = results(sender, 5, outbox);
+      sender.kick();
+      const got = await done;
+
+      assert.deepEqual(sendsWithoutClaim, []);
+      assert.ok(sends >= 5);
+      assert.deepEqual(new Set(got.map((r) => r.messageId)), new Set(ids));
+      for (const r of final(outbox, ids)) {
+        assert.equal(r.state, 'sent');
+        assert.equal(r.line, 'goip01');
+        assert.equal(r.attempts, 1);
+        const air = ledger.sent.filter((s) => s.number === r.number);
+        assert.equal(air.length, 1, `${r.number} went out once`);
+        assert.equal(r.smsNo, air[0].smsNo, 'the sms_no of OK is stored');
+        assert.equal(air[0].telId, r.telId);
+        assert.equal(air[0].sendId, r.sendId);
+      }
+      assert.equal(outbox.sentToday('goip01', localDay(Date.now())), 5);
+      assert.equal(outbox.claimedCount(), 0);
+    });
+
+    it('spreads 4 lines x 100 recipients over every line and keeps each radio busy', async function () {
+      this.timeout(30_000);
+      const radioMs = 20;
+      const { outbox, sender, ledger } = await start({ lines: 4, sim: { smsRadioTimeMs: radioMs } });
+      const ids = enqueue(outbox, 400);
+      const startedAt = Date.now();
+      const done = results(sender, 400, outbox, 25_000);
+      sender.kick();
+      const got = await done;
+      const elapsedMs = Date.now() - startedAt;
+
+      assert.equal(got.length, 400);
+      assert.ok(final(outbox, ids).every((r) => r.state === 'sent'));
+      assert.deepEqual(ledger.duplicates(), []);
+      const perLine = new Map<string, number>();
+      for (const s of ledger.sent) perLine.set(s.line, (perLine.get(s.line) ?? 0) + 1);
+      for (let i = 0; i < 4; i++) assert.ok((perLine.get(lineId(i)) ?? 0) >= 60, `${lineId(i)} sent ${perLine.get(lineId(i))}`);
+      const perLineRate = 400 / 4 / (elapsedMs / 1000);
+      const radioLimit = 1000 / radioMs;
+      console.log(`      4 lines x 100: ${elapsedMs} ms, ${perLineRate.toFixed(1)} SMS/s per line (radio limit ${radioLimit}/s, ${((100 * perLineRate) / radioLimit).toFixed(0)}%)`);
+    });
+
+    for (const loss of [0.1, 0.3]) {
+      it(`ends every recipient sent or failed, without duplicates, at ${loss * 100}% loss with duplication and reordering`, async function () {
+        this.timeout(60_000);
+        const { outbox, sender, ledger, results: got } = await start({
+          lines: 3,
+          sim: { faults: { loss, duplicate: 0.1, reorder: 0.1, delayMs: [0, 5], seed: Number(process.env.BULK_FAULT_SEED ?? 7) } },
+          server: { offlineAfterMs: 10_000 },
+        });
+        const ids = enqueue(outbox, 90);
+        const done = results(sender, 90, outbox, 50_000);
+        sender.kick();
+        await done;
+
+        const recipients = final(outbox, ids);
+        for (const r of recipients) {
+          assert.ok(r.state === 'sent' || (r.state === 'failed' && r.error !== null && r.error !== ''), `${r.messageId}: ${r.state} ${r.error}`);
+        }
+        assert.equal(got.length, 90, 'one result per recipient');
+        assert.equal(new Set(got.map((r) => r.messageId)).size, 90);
+        assert.deepEqual(ledger.duplicates(), []);
+        for (const r of recipients.filter((x) => x.state === 'sent')) assert.equal(ledger.timesSent(r.number), 1);
+        const sent = recipients.filter((r) => r.state === 'sent').length;
+        console.log(`      ${loss * 100}% loss: ${sent}/90 sent, ${JSON.stringify(sender.progress())}`);
+        assert.ok(sent >= 80, `${sent}/90 sent`);
+      });
+    }
+
+    it('moves a number whose SEND a silent line never answered to another line', async () => {
+      const { server, outbox, sender, ledger, lines } = await start({
+        lines: 2,
+        sim: { smsRadioTimeMs: 30 },
+        bulk: { acceptedTimeoutMs: 1500 },
+      });
+      const goip01 = lines[0];
+      const ids = enqueue(outbox, 40);
+      let sendsToLine1 = 0;
+      let lost: { sendId: number; telId: number } | null = null;
+      server.on('datagramOut', (text, _address, port) => {
+        const m = /^SEND (\d+) (\d+) /.exec(text);
+        if (m === null || lost !== null || port !== goip01.address?.port) return;
+        if (++sendsToLine1 < 6) return;
+        // The line dies just as this SEND leaves: it never arrives and nothing comes back.
+        lost = { sendId: Number(m[1]), telId: Number(m[2]) };
+        void goip01.stop();
+      });
+      const done = results(sender, 40, outbox);
+      sender.kick();
+      await done;
+
+      assert.ok(lost !== null);
+      const { sendId, telId } = lost as { sendId: number; telId: number };
+      const claim = outbox.claims.find((c) => c.line === 'goip01' && c.sendId === sendId && c.telId === telId);
+      assert.ok(claim);
+      const moved = outbox.get(claim.messageId) as Recipient;
+      assert.equal(moved.state, 'sent');
+      assert.equal(moved.line, 'goip02');
+      assert.equal(moved.attempts, 2);
+      assert.deepEqual(moved.excludedLines, ['goip01']);
+      assert.deepEqual(ledger.duplicates(), []);
+      const recipients = final(outbox, ids);
+      const failed = recipients.filter((r) => r.state === 'failed');
+      // Numbers the dead line had accepted may have gone out: they fail, never go elsewhere.
+      assert.ok(failed.length <= 2, `${failed.length} failed`);
+      for (const r of failed) assert.equal(r.error, FAILURE.silentAfterAccepting);
+      assert.equal(recipients.filter((r) => r.state === 'sent').length, 40 - failed.length);
+    });
+
+    it('moves a number the radio failed (errorstatus) to another line, and fails it when every line failed', async () => {
+      const failing = new Set<string>();
+      const { outbox, sender, ledger } = await start({
+        lines: 2,
+        perLine: (i) => ({ failNumbers: (n: string) => failing.has(n) || (i === 0 && n.startsWith('+86138')) }),
+      });
+      const ids = enqueue(outbox, 10);
+      const everywhere = (outbox.get(ids[9]) as Recipient).number;
+      failing.add(everywhere);
+      const done = results(sender, 10, outbox);
+      sender.kick();
+      await done;
+
+      const recipients = final(outbox, ids);
+      const hopeless = recipients[9];
+      assert.equal(hopeless.state, 'failed');
+      assert.match(hopeless.error ?? '', /radio failed to send it \(errorstatus:1\)/);
+      assert.equal(hopeless.attempts, 2);
+      for (const r of recipients.slice(0, 9)) {
+        assert.equal(r.state, 'sent', `${r.messageId} ${r.error}`);
+        assert.equal(r.line, 'goip02');
+      }
+      const movedOver = recipients.filter((r) => r.excludedLines.includes('goip01'));
+      assert.ok(movedOver.length >= 1, 'some numbers went to goip01 first and failed over');
+      for (const r of movedOver.filter((x) => x.state === 'sent')) assert.equal(r.attempts, 2);
+      assert.deepEqual(ledger.duplicates(), []);
+    });
+
+    it('parks a line that answers GSM_LOGOUT until a keepalive shows LOGIN again', async () => {
+      const { outbox, sender, ledger, line } = await start({
+        lines: 2,
+        // Keepalives rarely: the server still believes goip01 is on the network.
+        sim: { keepaliveIntervalMs: 60_000 },
+        server: { offlineAfterMs: 120_000 },
+      });
+      const goip01 = line('goip01');
+      goip01.state.gsmStatus = 'LOGOUT';
+      const parked = new Promise<void>((resolve) => {
+        const onProgress = (p: { parkedLines: number }): void => {
+          if (p.parkedLines === 0) return;
+          sender.off('progress', onProgress);
+          resolve();
+        };
+        sender.on('progress', onProgress);
+      });
+      const first = enqueue(outbox, 20);
+      const done = results(sender, 20, outbox);
+      sender.kick();
+      await parked;
+      await done;
+      const recipients = final(outbox, first);
+      assert.ok(recipients.every((r) => r.state === 'sent' && r.line === 'goip02'));
+      assert.ok(recipients.some((r) => r.excludedLines.includes('goip01')), 'the numbers goip01 held were requeued');
+      assert.equal(ledger.sent.filter((s) => s.line === 'goip01').length, 0);
+
+      goip01.state.gsmStatus = 'LOGIN';
+      const unparked = new Promise<void>((resolve) => {
+        const onProgress = (p: { parkedLines: number }): void => {
+          if (p.parkedLines !== 0) return;
+          sender.off('progress', onProgress);
+          resolve();
+        };
+        sender.on('progress', onProgress);
+      });
+      goip01.sendKeepalive();
+      await unparked;
+      const second = enqueue(outbox, 20);
+      const again = results(sender, 20, outbox);
+      sender.kick();
+      await again;
+      assert.ok(final(outbox, second).every((r) => r.state === 'sent'));
+      assert.ok(ledger.sent.some((s) => s.line === 'goip01'), 'goip01 sends again');
+      assert.deepEqual(ledger.duplicates(), []);
+    });
+
+    it('runs fewer sessions on a line that answers too_many_sends_in_server and retries later', async () => {
+      const { server, outbox, sender, ledger } = await start({ sim: { maxSessions: 1 } });
+      let tooMany = 0;
+      server.on('reply', (_line, reply) => {
+        if (reply.kind === 'reply' && reply.verb === 'ERROR' && reply.rest === 'too_many_sends_in_server') tooMany++;
+      });
+      const ids = enqueue(outbox, 12);
+      const done = results(sender, 12, outbox);
+      sender.kick();
+      await done;
+      assert.ok(tooMany >= 1, 'the line refused a second session');
+      assert.ok(final(outbox, ids).every((r) => r.state === 'sent' && r.attempts === 1));
+      assert.deepEqual(ledger.duplicates(), []);
+    });
+
+    it('keeps a pinned batch on its line: a radio failure fails the number instead of moving it', async () => {
+      const failing = new Set<string>();
+      const { outbox, sender, ledger } = await start({
+        lines: 2,
+        // goip02's radio cannot reach some numbers; goip01 could, but the batch is pinned to goip02.
+        perLine: (i) => (i === 1 ? { failNumbers: (n: string) => failing.has(n) } : {}),
+      });
+      const ids = enqueue(outbox, 10, { line: 'goip02' });
+      const bad = (outbox.get(ids[3]) as Recipient).number;
+      failing.add(bad);
+      const done = results(sender, 10, outbox);
+      sender.kick();
+      await done;
+
+      for (const r of final(outbox, ids)) {
+        assert.equal(r.line, 'goip02');
+        if (r.number === bad) {
+          assert.equal(r.state, 'failed');
+          assert.equal(r.attempts, 1);
+          assert.match(r.error ?? '', /pinned to goip02/);
+        } else {
+          assert.equal(r.state, 'sent');
+        }
+      }
+      assert.ok(ledger.sent.every((s) => s.line === 'goip02'));
+      assert.deepEqual(ledger.duplicates(), []);
+    });
+
+    it('resumes claimed numbers after a restart with the same line, sendid and telid, without duplicates', async () => {
+      const { outbox, sender, ledger } = await start({ lines: 2, sim: { smsRadioTimeMs: 40 } });
+      const ids = enqueue(outbox, 40);
+      const firstPart = results(sender, 10, outbox);
+      sender.kick();
+      await firstPart;
+      await sender.stop();
+      const claimed = outbox.claimedRecipients();
+      assert.ok(claimed.length > 0, 'numbers were in flight when the sender stopped');
+      const finalBefore = outbox.all().filter((r) => r.state === 'sent' || r.state === 'failed').length;
+
+      const restarted = (rig as Rig).newSender();
+      const rest = results(restarted, 40 - finalBefore, outbox);
+      restarted.start();
+      await rest;
+
+      const recipients = final(outbox, ids);
+      assert.ok(recipients.every((r) => r.state === 'sent'), JSON.stringify(recipients.filter((r) => r.state !== 'sent')));
+      for (const before of claimed) {
+        const after = outbox.get(before.messageId) as Recipient;
+        assert.equal(after.line, before.line);
+        assert.equal(after.sendId, before.sendId);
+        assert.equal(after.telId, before.telId);
+        assert.equal(after.attempts, 1);
+      }
+      assert.deepEqual(ledger.duplicates(), []);
+      assert.equal(ledger.sent.length, 40);
+    });
+
+    it('puts the messageId of the send into delivery events', async () => {
+      const { server, outbox, sender } = await start({ sim: { deliveryReportAfterMs: 30, deliveryState: 0 } });
+      const deliveries: GoipEvent[] = [];
+      const allDelivered = new Promise<void>((resolve) => {
+        server.on('event', (e) => {
+          if (e.event !== 'delivery') return;
+          deliveries.push(e);
+          if (deliveries.length === 4) resolve();
+        });
+      });
+      const ids = enqueue(outbox, 4);
+      sender.kick();
+      await allDelivered;
+      for (const e of deliveries) {
+        const payload = e.payload as { to: string; messageId: string | null; smsNo: number; status: string };
+        const r = final(outbox, ids).find((x) => x.number === payload.to) as Recipient;
+        assert.equal(payload.messageId, r.messageId);
+        assert.equal(payload.smsNo, r.smsNo);
+        assert.equal(payload.status, 'delivered');
+        assert.equal((outbox.get(r.messageId) as Recipient).deliveryState, 0);
+      }
+    });
+  });
+});

@@ -1,0 +1,195 @@
+/**
+ * An Outbox in memory that follows src/outbox/types.ts to the letter (tests of the bulk engine).
+ * Operations on a recipient in the wrong state throw, like the SQLite store.
+ */
+import type { NewBatch, Outbox, Recipient, RecipientState } from '../../src/outbox/types';
+
+interface Stored extends Recipient {
+  batchSeq: number;
+  sentAt: number | null;
+}
+
+export class MemoryOutbox implements Outbox {
+  private readonly recipients = new Map<string, Stored>();
+  private readonly sendIds = new Map<string, number>();
+  private readonly usage = new Map<string, number>();
+  private batchSeq = 0;
+  /** Every claim() call, for tests that check claim-before-send. */
+  readonly claims: Array<{ line: string; sendId: number; telId: number; messageId: string; at: number }> = [];
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  enqueue(batch: NewBatch): void {
+    const seq = ++this.batchSeq;
+    const now = this.now();
+    batch.recipients.forEach(({ messageId, number }, index) => {
+      if (this.recipients.has(messageId)) throw new Error(`outbox: duplicate messageId ${messageId}`);
+      this.recipients.set(messageId, {
+        messageId,
+        batchId: batch.batchId,
+        index,
+        count: batch.recipients.length,
+        number,
+        text: batch.text,
+        pinnedLine: batch.line,
+        nodeId: batch.nodeId,
+        meta: { ...batch.meta },
+        segments: batch.segments,
+        encoding: batch.encoding,
+        state: 'queued',
+        line: null,
+        sendId: null,
+        telId: null,
+        smsNo: null,
+        error: null,
+        attempts: 0,
+        excludedLines: [],
+        deliveryState: null,
+        deliveredAt: null,
+        updatedAt: now,
+        batchSeq: seq,
+        sentAt: null,
+      });
+    });
+  }
+
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[] {
+    if (limit <= 0) return [];
+    const claimable = [...this.recipients.values()]
+      .filter((r) => r.state === 'queued' && (r.pinnedLine === null || r.pinnedLine === line) && !r.excludedLines.includes(line))
+      .filter((r) => batchId === undefined || r.batchId === batchId)
+      .sort((a, b) => a.batchSeq - b.batchSeq || a.index - b.index);
+    if (claimable.length === 0) return [];
+    const seq = claimable[0].batchSeq;
+    const now = this.now();
+    return claimable
+      .filter((r) => r.batchSeq === seq)
+      .slice(0, limit)
+      .map((r, i) => {
+        Object.assign(r, { state: 'claimed', line, sendId, telId: firstTelId + i, attempts: r.attempts + 1, updatedAt: now });
+        this.claims.push({ line, sendId, telId: firstTelId + i, messageId: r.messageId, at: now });
+        return this.view(r);
+      });
+  }
+
+  claimedRecipients(): Recipient[] {
+    return [...this.recipients.values()]
+      .filter((r) => r.state === 'claimed')
+      .sort((a, b) => cmp(a.line, b.line) || (a.sendId ?? 0) - (b.sendId ?? 0) || (a.telId ?? 0) - (b.telId ?? 0))
+      .map((r) => this.view(r));
+  }
+
+  markSent(messageId: string, smsNo: number | null): Recipient {
+    const r = this.require(messageId);
+    if (r.state === 'sent') return this.view(r);
+    this.expect(r, 'claimed', 'markSent');
+    const now = this.now();
+    Object.assign(r, { state: 'sent', smsNo, sentAt: now, updatedAt: now });
+    return this.view(r);
+  }
+
+  markFailed(messageId: string, reason: string): Recipient {
+    const r = this.require(messageId);
+    this.expect(r, 'claimed', 'markFailed');
+    Object.assign(r, { state: 'failed', error: reason, updatedAt: this.now() });
+    return this.view(r);
+  }
+
+  requeue(messageId: string, excludeLine: string): Recipient {
+    const r = this.require(messageId);
+    this.expect(r, 'claimed', 'requeue');
+    const excludedLines = [...new Set([...r.excludedLines, excludeLine])];
+    Object.assign(r, { state: 'queued', line: null, sendId: null, telId: null, excludedLines, updatedAt: this.now() });
+    return this.view(r);
+  }
+
+  correlateDelivery(line: string, smsNo: number, windowMs: number, now: number): Recipient | null {
+    let best: Stored | null = null;
+    for (const r of this.recipients.values()) {
+      if (r.state !== 'sent' || r.line !== line || r.smsNo !== smsNo || r.sentAt === null || r.sentAt < now - windowMs) continue;
+      if (best === null || (best.sentAt ?? 0) < r.sentAt) best = r;
+    }
+    return best === null ? null : this.view(best);
+  }
+
+  markDelivery(messageId: string, tpStatus: number, at: number): Recipient {
+    const r = this.require(messageId);
+    this.expect(r, 'sent', 'markDelivery');
+    Object.assign(r, { deliveryState: tpStatus, deliveredAt: at, updatedAt: this.now() });
+    return this.view(r);
+  }
+
+  nextSendId(line: string): number {
+    const next = ((this.sendIds.get(line) ?? 0) % 999_999) + 1;
+    this.sendIds.set(line, next);
+    return next;
+  }
+
+  sentToday(line: string, day: string): number {
+    return this.usage.get(`${line} ${day}`) ?? 0;
+  }
+
+  countSent(line: string, day: string): void {
+    const key = `${line} ${day}`;
+    this.usage.set(key, (this.usage.get(key) ?? 0) + 1);
+  }
+
+  queuedCount(): number {
+    return this.countIn('queued');
+  }
+
+  claimedCount(): number {
+    return this.countIn('claimed');
+  }
+
+  get(messageId: string): Recipient | undefined {
+    const r = this.recipients.get(messageId);
+    return r === undefined ? undefined : this.view(r);
+  }
+
+  purge(olderThanMs: number, now: number): number {
+    let n = 0;
+    for (const [id, r] of this.recipients) {
+      if ((r.state === 'sent' || r.state === 'failed') && r.updatedAt < now - olderThanMs) {
+        this.recipients.delete(id);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  close(): void {
+    // nothing to release
+  }
+
+  /** Every recipient (test inspection). */
+  all(): Recipient[] {
+    return [...this.recipients.values()].map((r) => this.view(r));
+  }
+
+  private countIn(state: RecipientState): number {
+    let n = 0;
+    for (const r of this.recipients.values()) if (r.state === state) n++;
+    return n;
+  }
+
+  private require(messageId: string): Stored {
+    const r = this.recipients.get(messageId);
+    if (r === undefined) throw new Error(`outbox: no recipient with messageId ${messageId}`);
+    return r;
+  }
+
+  private expect(r: Stored, state: RecipientState, operation: string): void {
+    if (r.state !== state) throw new Error(`outbox: ${operation}(${r.messageId}) needs a ${state} recipient, it is ${r.state}`);
+  }
+
+  /** A copy without the private fields, so callers cannot change the store. */
+  private view(r: Stored): Recipient {
+    const { batchSeq: _seq, sentAt: _sentAt, ...recipient } = r;
+    return { ...recipient, meta: { ...recipient.meta }, excludedLines: [...recipient.excludedLines] };
+  }
+}
+
+function cmp(a: string | null, b: string | null): number {
+  return (a ?? '').localeCompare(b ?? '');
+}
