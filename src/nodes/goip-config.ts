@@ -8,7 +8,7 @@ import type { GoipConfigNode } from './config-node';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { SendingService } from './sending';
 
-const SOCKET_ERROR_LOG_INTERVAL_MS = 10_000;
+const WARNING_INTERVAL_MS = 10_000;
 
 export = function register(RED: NodeAPI): void {
   function GoipConfig(this: GoipConfigNode, def: NodeDef): void {
@@ -18,7 +18,14 @@ export = function register(RED: NodeAPI): void {
     const listeners = new Set<(event: GoipEvent) => void>();
     let failure: string | null = null;
     let listeningPort: number | null = null;
-    let lastSocketErrorLog = 0;
+    const lastWarned = new Map<string, number>();
+    /** Repeated network and store troubles are logged once per interval, not per datagram. */
+    const warnAtMostEvery = (kind: string, message: string): void => {
+      const now = Date.now();
+      if (now - (lastWarned.get(kind) ?? 0) < WARNING_INTERVAL_MS) return;
+      lastWarned.set(kind, now);
+      node.warn(message);
+    };
     let sender: BulkSender | null = null;
     let outbox: SqliteOutbox | null = null;
     node.server = null;
@@ -61,17 +68,13 @@ export = function register(RED: NodeAPI): void {
         for (const listener of listeners) listener(event);
       });
       server.on('lines', refreshUsers);
-      server.on('socketError', (err) => {
-        const now = Date.now();
-        if (now - lastSocketErrorLog < SOCKET_ERROR_LOG_INTERVAL_MS) return;
-        lastSocketErrorLog = now;
-        node.warn(`GoIP socket: ${err.message}`);
-      });
+      server.on('socketError', (err) => warnAtMostEvery('socket', `GoIP socket: ${err.message}`));
       if (devices.length === 0) node.warn('no GoIP lines are configured: every line will be refused');
       try {
         const storePath = storeFile(def, RED.settings.userDir, node.id);
         outbox = SqliteOutbox.open(storePath);
         sender = new BulkSender(server, outbox, sendingOptions);
+        sender.on('warning', (err) => warnAtMostEvery('sending', `GoIP sending: ${err.message}`));
         node.sending = new SendingService(outbox, sender, (recipient) =>
           node.warn(`result of ${recipient.messageId} to ${recipient.number} (${recipient.state}) dropped: its goip-send node is not deployed`),
         );
@@ -138,11 +141,13 @@ export = function register(RED: NodeAPI): void {
   });
 };
 
-/** The outbox file: the configured path, or one named after the node under the user directory. */
+/** The outbox file: the configured path (relative to the user directory), or one named after the node there. */
 function storeFile(def: NodeDef, userDir: string | undefined, id: string): string {
+  const base = userDir ?? process.cwd();
   const configured = typeof def.store === 'string' ? def.store.trim() : '';
-  if (configured !== '') return configured;
-  return path.join(userDir ?? process.cwd(), `goip-outbox-${id.replace(/[^A-Za-z0-9_-]/g, '_')}.sqlite`);
+  if (configured === ':memory:') return configured;
+  if (configured !== '') return path.resolve(base, configured);
+  return path.join(base, `goip-outbox-${id.replace(/[^A-Za-z0-9_-]/g, '_')}.sqlite`);
 }
 
 /** Status text stays short: the first clause of the reason. */
