@@ -1,6 +1,6 @@
 /** The goip-config node as flow nodes see it. */
 import type { GoipEvent, GoipServer } from '../server';
-import type { Node, NodeStatus } from './red';
+import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import type { SendingService } from './sending';
 
 /** What flow nodes see of their config node. */
@@ -19,3 +19,12 @@ export interface GoipConfigNode extends Node {
   emit(event: 'goip:status', status: NodeStatus): boolean;
 }
 
+/** The goip-config a flow node names in `server`; when missing, the node says so (status and log). */
+export function findConfig(RED: NodeAPI, node: Node, def: NodeDef): GoipConfigNode | null {
+  const config = RED.nodes.getNode(String(def.server ?? '')) as GoipConfigNode | null;
+  if (config === null) {
+    node.status({ fill: 'red', shape: 'ring', text: 'no GoIP server set' });
+    node.error(`${def.type} has no goip-config (server) node`);
+  }
+  return config;
+}

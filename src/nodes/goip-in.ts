@@ -1,5 +1,5 @@
 /** goip-in: device events of one goip-config as messages, filtered by event and line. */
-import type { GoipConfigNode } from './config-node';
+import { findConfig } from './config-node';
 import { eventMessage, parseEventFilter } from './messages';
 import type { Node, NodeAPI, NodeDef } from './red';
 
@@ -7,12 +7,8 @@ export = function register(RED: NodeAPI): void {
   function GoipIn(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const config = RED.nodes.getNode(String(def.server ?? '')) as GoipConfigNode | null;
-    if (config === null) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no GoIP server set' });
-      node.error('goip-in has no goip-config (server) node');
-      return;
-    }
+    const config = findConfig(RED, node, def);
+    if (config === null) return;
     const events = parseEventFilter(def.events);
     const line = String(def.line ?? '').trim();
     config.register(node);

@@ -3,7 +3,7 @@
  * sends one message per recipient when it reaches a final state (sent or failed).
  */
 import { checkRule, composeBatch, InputError, type NumberFormat, type NumberRule } from '../send/compose';
-import type { GoipConfigNode } from './config-node';
+import { findConfig } from './config-node';
 import { resultMessage } from './messages';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './red';
 
@@ -17,9 +17,8 @@ export = function register(RED: NodeAPI): void {
   function GoipSend(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
-    const config = RED.nodes.getNode(String(def.server ?? '')) as GoipConfigNode | null;
+    const config = findConfig(RED, node, def);
     if (config === null) {
-      node.status({ fill: 'red', shape: 'ring', text: 'no GoIP server set' });
       node.on('input', (_msg, _send, done) => done(new Error('goip-send has no goip-config (server) node')));
       return;
     }
