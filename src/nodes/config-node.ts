@@ -1,5 +1,6 @@
 /** The goip-config node as flow nodes see it. */
 import type { GoipEvent, GoipServer } from '../server';
+import type { CommandClient } from '../server/commands';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import type { SendingService } from './sending';
 
@@ -9,6 +10,8 @@ export interface GoipConfigNode extends Node {
   /** The durable outbox and send engine; null when the store could not open (see sendingError). */
   sending: SendingService | null;
   sendingError: string | null;
+  /** Server commands (goip-command); null when the configuration failed. */
+  commands: CommandClient | null;
   /** Receives every device event; returns the unsubscribe function. */
   subscribe(listener: (event: GoipEvent) => void): () => void;
   /** Keeps `node`'s status in step with the server's (listening, lines online, errors). */

@@ -1,6 +1,7 @@
 /** Turns the goip-config node's properties and credentials into server options. Pure. */
 import type { DeviceCredential, GoipServerOptions } from '../server';
 import type { BulkOptions } from '../server/bulk';
+import type { CommandOptions } from '../server/commands';
 
 export class ConfigError extends Error {}
 
@@ -86,5 +87,29 @@ export function bulkOptions(props: SendingProperties): Partial<BulkOptions> {
   if (dailyLimit !== undefined) options.dailyLimit = dailyLimit;
   const sessions = wholeNumber(props.sessionsPerLine, 'sessions per line', 1, 5);
   if (sessions !== undefined) options.sessionsPerLine = sessions;
+  return options;
+}
+
+export interface CommandProperties {
+  /** Seconds per try of a command, default 5. */
+  commandTimeout?: unknown;
+  /** Resends of a command, default 2. */
+  commandRetries?: unknown;
+  /** Seconds per try of USSD / USSDEXIT, default 10. */
+  ussdTimeout?: unknown;
+  /** Resends of USSD, default 1. */
+  ussdRetries?: unknown;
+}
+
+/** Command timings the goip-config node may carry; empty or absent ones keep the client's defaults. */
+export function commandOptions(props: CommandProperties): Partial<CommandOptions> {
+  const options: Partial<CommandOptions> = {};
+  const empty = (v: unknown): boolean => v === undefined || v === '';
+  if (!empty(props.commandTimeout)) options.commandTimeoutMs = seconds(props.commandTimeout, 5, 0.01) * 1000;
+  if (!empty(props.ussdTimeout)) options.ussdTimeoutMs = seconds(props.ussdTimeout, 10, 0.01) * 1000;
+  const retries = wholeNumber(props.commandRetries, 'command retries', 0, 10);
+  if (retries !== undefined) options.commandRetries = retries;
+  const ussdRetries = wholeNumber(props.ussdRetries, 'USSD retries', 0, 10);
+  if (ussdRetries !== undefined) options.ussdRetries = ussdRetries;
   return options;
 }

@@ -3,7 +3,17 @@ import path from 'node:path';
 import { SqliteOutbox } from '../outbox';
 import { type GoipEvent, GoipServer } from '../server';
 import { BulkSender } from '../server/bulk';
-import { bulkOptions, ConfigError, type ConfigProperties, parseDevices, type SendingProperties, serverOptions } from './config-options';
+import { CommandClient } from '../server/commands';
+import {
+  bulkOptions,
+  type CommandProperties,
+  commandOptions,
+  ConfigError,
+  type ConfigProperties,
+  parseDevices,
+  type SendingProperties,
+  serverOptions,
+} from './config-options';
 import type { GoipConfigNode } from './config-node';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { SendingService } from './sending';
@@ -31,6 +41,7 @@ export = function register(RED: NodeAPI): void {
     node.server = null;
     node.sending = null;
     node.sendingError = null;
+    node.commands = null;
 
     const refreshUsers = (): void => {
       const status = node.statusText();
@@ -63,7 +74,11 @@ export = function register(RED: NodeAPI): void {
       const devices = parseDevices(node.credentials?.devices);
       const server = new GoipServer(serverOptions(def as ConfigProperties, devices));
       const sendingOptions = bulkOptions(def as SendingProperties);
+      const commands = new CommandClient(server, commandOptions(def as CommandProperties));
       node.server = server;
+      node.commands = commands;
+      commands.on('warning', (err) => warnAtMostEvery('commands', `GoIP commands: ${err.message}`));
+      commands.start();
       server.on('event', (event) => {
         for (const listener of listeners) listener(event);
       });
@@ -107,8 +122,11 @@ export = function register(RED: NodeAPI): void {
       const server = node.server;
       node.server = null;
       node.sending = null;
+      // Before the socket closes: open AT sessions get their ATSTOP, waiting commands fail 'stopped'.
+      const commands = node.commands;
+      node.commands = null;
       // Claimed recipients stay claimed in the store: the next start resumes them.
-      const stopped = sender?.stop() ?? Promise.resolve();
+      const stopped = Promise.all([commands?.stop(), sender?.stop()]);
       void stopped
         .catch((err: Error) => node.warn(`stopping the send engine: ${err.message}`))
         .then(() => {

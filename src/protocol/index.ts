@@ -4,3 +4,4 @@ export * from './commands';
 export * from './device';
 export * from './server';
 export * from './bulk';
+export * from './command-replies';

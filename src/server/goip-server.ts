@@ -127,6 +127,8 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
   private bound: AddressInfo | null = null;
   private sweepTimer: NodeJS.Timeout | null = null;
   private deliveryCorrelator: DeliveryCorrelator | null = null;
+  /** Per line, the newest AT packet emitted: its session (ATSTART sendid) and count. */
+  private readonly atLast = new Map<string, { session: number; count: number }>();
 
   constructor(options: GoipServerOptions) {
     super();
@@ -317,6 +319,11 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       this.counters.duplicates++;
       return;
     }
+    if (report.verb === 'AT' && this.atOvertaken(line.id, report)) {
+      line.counters.duplicates++;
+      this.counters.duplicates++;
+      return;
+    }
     line.counters.reports++;
     if (definition.event === 'sms') line.counters.sms++;
     const fields: Fields = Object.assign(report.fields, { id: report.id, verb: report.verb, reportId: report.reportId });
@@ -329,6 +336,20 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     if (definition.event === 'sms') event.from = report.fields.srcnum ?? '';
     if (definition.event === 'delivery') this.correlateDelivery(line.id, event.payload as DeliveryPayload);
     this.publish(event);
+  }
+
+  /**
+   * AT packets reach flows in count order: one overtaken by a later packet of its session (or
+   * from an older session, sendids rise) is dropped like a duplicate. Lost ones are never resent.
+   */
+  private atOvertaken(line: string, report: Report): boolean {
+    const session = Number(report.reportId);
+    const count = Number(report.fields.count);
+    if (!Number.isSafeInteger(count)) return false;
+    const last = this.atLast.get(line);
+    if (last !== undefined && (session < last.session || (session === last.session && count <= last.count))) return true;
+    this.atLast.set(line, { session, count });
+    return false;
   }
 
   private correlateDelivery(line: string, payload: DeliveryPayload): void {
