@@ -259,6 +259,28 @@ describe('SqliteOutbox', () => {
       assert.equal(outbox.correlateDelivery('goip01', 0, HOUR, clock), null);
     });
 
+    it('findSentTo finds the send of line + number nearest a time, numbers compared across formats', () => {
+      const sendTo = (batchId: string, line: string, number: string): string => {
+        outbox.enqueue(newBatch(batchId, 1, { recipients: [{ messageId: `${batchId}-0`, number }] }));
+        return outbox.markSent(outbox.claim(line, 1, 1, 1, batchId)[0].messageId, null).messageId;
+      };
+      const start = clock;
+      const first = sendTo('first', 'goip01', '+8613853176777');
+      clock += 60_000;
+      sendTo('other-number', 'goip01', '+8613853176778');
+      sendTo('other-line', 'goip02', '+8613853176777');
+      clock += 60_000;
+      const second = sendTo('second', 'goip01', '013853176777');
+      assert.equal(outbox.findSentTo('goip01', '+8613853176777', start + 10_000, 300_000)?.messageId, first);
+      assert.equal(outbox.findSentTo('goip01', '8613853176777', start + 100_000, 300_000)?.messageId, second, 'nearest wins');
+      assert.equal(outbox.findSentTo('goip01', '+13853176777', clock, 1000)?.messageId, second, 'the window is either side of `at`');
+      assert.equal(outbox.findSentTo('goip01', '+8613853176777', start - 1001, 1000), null);
+      assert.equal(outbox.findSentTo('goip03', '+8613853176777', start, HOUR), null);
+      outbox.enqueue(newBatch('failed', 1, { recipients: [{ messageId: 'failed-0', number: '+447700900123' }] }));
+      outbox.markFailed(outbox.claim('goip01', 1, 1, 1, 'failed')[0].messageId, 'x');
+      assert.equal(outbox.findSentTo('goip01', '+447700900123', clock, HOUR), null, 'only sent recipients');
+    });
+
     it('markDelivery stores the TP-Status and its time; a later report overwrites', () => {
       const id = sendOne('b', 'goip01', 5);
       const pending = outbox.markDelivery(id, 48, clock + 10);

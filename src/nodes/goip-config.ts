@@ -4,6 +4,7 @@ import { SqliteOutbox } from '../outbox';
 import { type GoipEvent, GoipServer } from '../server';
 import { BulkSender } from '../server/bulk';
 import { CommandClient } from '../server/commands';
+import { StatusReportWatcher } from '../server/status-reports';
 import {
   bulkOptions,
   type CommandProperties,
@@ -38,6 +39,7 @@ export = function register(RED: NodeAPI): void {
     };
     let sender: BulkSender | null = null;
     let outbox: SqliteOutbox | null = null;
+    let statusReports: StatusReportWatcher | null = null;
     node.server = null;
     node.sending = null;
     node.sendingError = null;
@@ -97,6 +99,11 @@ export = function register(RED: NodeAPI): void {
         node.sendingError = `store: ${(err as Error).message}`;
         node.error(`GoIP outbound queue not available: ${(err as Error).message}`);
       }
+      // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
+      // the DELIVER reports the BulkSender correlates; without a store their messageId stays null.
+      statusReports = new StatusReportWatcher(server, outbox, sender === null ? {} : { windowMs: sender.options.deliveryWindowMs });
+      statusReports.on('warning', (err) => warnAtMostEvery('status-reports', `GoIP status reports: ${err.message}`));
+      statusReports.start();
       server
         .start()
         .then((address) => {
@@ -126,6 +133,7 @@ export = function register(RED: NodeAPI): void {
       const commands = node.commands;
       node.commands = null;
       // Claimed recipients stay claimed in the store: the next start resumes them.
+      statusReports?.stop();
       const stopped = Promise.all([commands?.stop(), sender?.stop()]);
       void stopped
         .catch((err: Error) => node.warn(`stopping the send engine: ${err.message}`))

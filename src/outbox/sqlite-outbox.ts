@@ -5,6 +5,7 @@
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { sameNumber } from '../pdu/numbers';
 import type { NewBatch, Outbox, Recipient, RecipientState } from './types';
 
 /** The part of better-sqlite3 used here (no @types/better-sqlite3 dependency). */
@@ -180,6 +181,9 @@ function prepareStatements(db: Connection) {
       SELECT message_id FROM recipients
       WHERE state = 'sent' AND line = @line AND sms_no = @smsNo AND sent_at >= @since
       ORDER BY sent_at DESC LIMIT 1`),
+    sentInWindow: db.prepare<{ message_id: string; number: string; sent_at: number }>(`
+      SELECT message_id, number, sent_at FROM recipients
+      WHERE state = 'sent' AND line = @line AND sent_at BETWEEN @from AND @to`),
     markDelivery: db.prepare(`
       UPDATE recipients SET delivery_state = @tpStatus, delivered_at = @at, updated_at = @now WHERE message_id = @messageId`),
     nextSendId: db.prepare<{ last: number }>(`
@@ -314,6 +318,15 @@ export class SqliteOutbox implements Outbox {
     });
   }
 
+  findSentTo(line: string, number: string, at: number, windowMs: number): Recipient | null {
+    let best: { message_id: string; sent_at: number } | null = null;
+    for (const row of this.statements.sentInWindow.all({ line, from: at - windowMs, to: at + windowMs })) {
+      if (!sameNumber(row.number, number)) continue;
+      if (best === null || nearer(row.sent_at, best.sent_at, at)) best = row;
+    }
+    return best === null ? null : this.require(best.message_id);
+  }
+
   nextSendId(line: string): number {
     return this.statements.nextSendId.get({ line, first: randomInt(1, MAX_FIRST_SEND_ID + 1) })!.last;
   }
@@ -362,6 +375,13 @@ export class SqliteOutbox implements Outbox {
       throw new Error(`outbox: ${operation}(${recipient.messageId}) needs a ${expected} recipient, it is ${recipient.state}`);
     }
   }
+}
+
+/** `a` is nearer to `at` than `b`; on a tie the later one. */
+function nearer(a: number, b: number, at: number): boolean {
+  const da = Math.abs(a - at);
+  const db = Math.abs(b - at);
+  return da < db || (da === db && a > b);
 }
 
 /** Brings the schema to the newest version; refuses a store written by a newer version. */

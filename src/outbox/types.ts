@@ -71,6 +71,12 @@ export interface Outbox {
   /** The recipient a delivery report of `line` with `smsNo` belongs to: the latest sent within `windowMs`. */
   correlateDelivery(line: string, smsNo: number, windowMs: number, now: number): Recipient | null;
   markDelivery(messageId: string, tpStatus: number, at: number): Recipient;
+  /**
+   * The recipient `line` sent to `number` (compared by sameNumber: `+86138...`, `86138...` and
+   * `0138...` match) whose send time is nearest `at`, at most `windowMs` before or after it; null
+   * when none. Status reports from the AT stream carry the number, not the sms_no.
+   */
+  findSentTo(line: string, number: string, at: number, windowMs: number): Recipient | null;
   /** Next sendId for the line, persisted so a restart never reuses a recent one. */
   nextSendId(line: string): number;
   /** SMS the line sent on `day` (YYYY-MM-DD, local) and the increment after a send. */

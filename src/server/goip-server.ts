@@ -240,6 +240,15 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     this.deliveryCorrelator = correlator;
   }
 
+  /**
+   * Publishes an event that no single datagram carried but that was derived from reports (a
+   * `delivery` decoded from the AT stream by StatusReportWatcher): 'event' listeners get it like
+   * any other. No ack, no de-duplication, no delivery correlator (the deriver correlates itself).
+   */
+  publishDerived(event: Omit<GoipEvent, 'receivedAt'>): void {
+    this.publish(event);
+  }
+
   // ---- inbound ----
 
   private onDatagram(buffer: Buffer, rinfo: dgram.RemoteInfo): void {

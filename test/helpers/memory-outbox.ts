@@ -3,6 +3,7 @@
  * Operations on a recipient in the wrong state throw, like the SQLite store.
  */
 import type { NewBatch, Outbox, Recipient, RecipientState } from '../../src/outbox/types';
+import { sameNumber } from '../../src/pdu/numbers';
 
 interface Stored extends Recipient {
   batchSeq: number;
@@ -117,6 +118,18 @@ export class MemoryOutbox implements Outbox {
     this.expect(r, 'sent', 'markDelivery');
     Object.assign(r, { deliveryState: tpStatus, deliveredAt: at, updatedAt: this.now() });
     return this.view(r);
+  }
+
+  findSentTo(line: string, number: string, at: number, windowMs: number): Recipient | null {
+    let best: Stored | null = null;
+    for (const r of this.recipients.values()) {
+      if (r.state !== 'sent' || r.line !== line || r.sentAt === null || Math.abs(r.sentAt - at) > windowMs) continue;
+      if (!sameNumber(r.number, number)) continue;
+      const d = Math.abs(r.sentAt - at);
+      const bestD = best === null ? Infinity : Math.abs((best.sentAt as number) - at);
+      if (d < bestD || (d === bestD && r.sentAt > (best?.sentAt as number))) best = r;
+    }
+    return best === null ? null : this.view(best);
   }
 
   nextSendId(line: string): number {
