@@ -1,0 +1,184 @@
+/**
+ * The editor in a real browser: a real Node-RED child process with this package's nodes and a
+ * deployed flow, two simulated GoIP lines registered with it, and headless Chromium on the editor.
+ * The palette shows the three flow nodes, every edit dialog (the four node types) opens and
+ * cancels without a page error, the live status under goip-in counts the registered lines, and
+ * the line pickers list the lines.
+ *
+ * Needs Debian's chromium (scripts/install-test-deps.sh installs it); where it is missing the suite
+ * is skipped with a notice line. A screenshot of the editor is left in
+ * <tmpdir>/node-red-contrib-goip-sms-browser/ (editor.png, or failure.png when a test failed).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { lineIds, type SimFleet, startLines } from '../src/sim';
+import {
+  cancelEditDialog,
+  datalistValues,
+  launchChromium,
+  openEditDialog,
+  openEditor,
+  PageProblems,
+  paletteLabels,
+  waitForStatusText,
+} from './helpers/browser';
+import { freeUdpPort, NodeRedProcess } from './helpers/node-red-process';
+
+const PASSWORD = 'browser-secret';
+const LINES = lineIds(2);
+const SCREENSHOT_DIR = path.join(os.tmpdir(), 'node-red-contrib-goip-sms-browser');
+
+const ID = {
+  tab: 'b7e5a1c0d2f34a01',
+  config: 'b7e5a1c0d2f34a02',
+  in: 'b7e5a1c0d2f34a03',
+  send: 'b7e5a1c0d2f34a04',
+  command: 'b7e5a1c0d2f34a05',
+};
+
+/** The one request the editor makes to the internet (the palette catalogue); it fails offline. */
+const ignoredRequest = (urlOrText: string): boolean => urlOrText.includes('catalogue.nodered.org');
+
+function editorFlow(udpPort: number): unknown[] {
+  const devices = JSON.stringify(LINES.map((id) => ({ id, password: PASSWORD })));
+  return [
+    { id: ID.tab, type: 'tab', label: 'browser test' },
+    {
+      id: ID.config,
+      type: 'goip-config',
+      name: 'gw',
+      bind: '127.0.0.1',
+      port: udpPort,
+      ackStatus: '0',
+      offlineAfter: 92,
+      dedupWindow: 600,
+      store: '',
+      credentials: { devices },
+    },
+    { id: ID.in, type: 'goip-in', z: ID.tab, name: '', server: ID.config, events: '', line: '', x: 170, y: 80, wires: [[]] },
+    {
+      id: ID.send,
+      type: 'goip-send',
+      z: ID.tab,
+      name: '',
+      server: ID.config,
+      line: '',
+      to: '',
+      toType: 'str',
+      text: '',
+      textType: 'str',
+      country: '',
+      numberFormat: 'e164',
+      x: 170,
+      y: 180,
+      wires: [[]],
+    },
+    { id: ID.command, type: 'goip-command', z: ID.tab, name: '', server: ID.config, line: '', command: '', x: 170, y: 280, wires: [[]] },
+  ];
+}
+
+describe('editor in a browser (headless chromium)', function () {
+  this.timeout(60_000);
+
+  let browser: Browser | undefined;
+  let red: NodeRedProcess | undefined;
+  let fleet: SimFleet | undefined;
+  let page: Page;
+  let problems: PageProblems;
+  let udpPort = 0;
+
+  before(async function () {
+    const launch = await launchChromium();
+    if (launch.skipReason !== undefined) {
+      console.log(`\n    browser test skipped: ${launch.skipReason} (scripts/install-test-deps.sh installs it)\n`);
+      this.skip();
+    }
+    browser = launch.browser;
+
+    red = await NodeRedProcess.start();
+    udpPort = await freeUdpPort();
+    await red.deploy(editorFlow(udpPort));
+    fleet = await startLines({
+      count: LINES.length,
+      password: PASSWORD,
+      server: { host: '127.0.0.1', port: udpPort },
+      keepaliveIntervalMs: 1000,
+    });
+    await fleet.waitRegistered(15_000);
+
+    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(15_000);
+    problems = new PageProblems(page, ignoredRequest);
+    await openEditor(page, red.url, [ID.config, ID.in, ID.send, ID.command]);
+  });
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && browser !== undefined && page !== undefined) {
+      fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'failure.png') }).catch(() => undefined);
+    }
+  });
+
+  after(async () => {
+    await browser?.close();
+    await fleet?.stop();
+    await red?.cleanup();
+  });
+
+  it('loads the editor without a page error', () => {
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
+  it('shows goip in, goip send and goip command in the palette', async () => {
+    await page.locator('.red-ui-palette-node[data-palette-type="goip-command"]').waitFor({ state: 'visible' });
+    const labels = await paletteLabels(page, ['goip-in', 'goip-send', 'goip-command', 'goip-config']);
+    assert.deepEqual(labels, { 'goip-in': 'goip in', 'goip-send': 'goip send', 'goip-command': 'goip command' });
+  });
+
+  it('shows the live status of the server under goip-in', async () => {
+    const text = await waitForStatusText(page, ID.in, `listening :${udpPort} · ${LINES.length}/${LINES.length} lines`);
+    assert.equal(text, `listening :${udpPort} · 2/2 lines`);
+  });
+
+  it('opens the goip-in dialog and its line picker lists the registered lines', async () => {
+    await openEditDialog(page, ID.in);
+    assert.deepEqual(await datalistValues(page, 'node-input-goip-in-lines', LINES.length), LINES);
+    assert.equal(await page.locator('#node-input-goip-events input[type="checkbox"]').count(), 16, 'one checkbox per event');
+    await cancelEditDialog(page);
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
+  it('opens the goip-send dialog without a page error', async () => {
+    await openEditDialog(page, ID.send);
+    assert.deepEqual(await datalistValues(page, 'node-input-goip-send-lines', LINES.length), LINES);
+    await cancelEditDialog(page);
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
+  it('opens the goip-command dialog without a page error', async () => {
+    await openEditDialog(page, ID.command);
+    assert.deepEqual(await datalistValues(page, 'node-input-goip-command-lines', LINES.length), LINES);
+    await cancelEditDialog(page);
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
+  it('opens the goip-config dialog with the lines table', async () => {
+    await openEditDialog(page, ID.config);
+    const rows = page.locator('#node-config-goip-lines table.goip-config-lines tbody tr');
+    await rows.nth(LINES.length - 1).waitFor({ state: 'attached' });
+    const ids = await rows.evaluateAll((trs: any[]) => trs.map((tr) => String(tr.querySelector('td span:nth-child(2)')?.textContent)));
+    assert.deepEqual(ids, LINES);
+    await cancelEditDialog(page);
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
+  it('leaves a screenshot of the editor', async () => {
+    fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
+    const file = path.join(SCREENSHOT_DIR, 'editor.png');
+    await page.screenshot({ path: file });
+    assert.ok(fs.statSync(file).size > 10_000, `${file} is a real screenshot`);
+  });
+});
