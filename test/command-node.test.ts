@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { type SimFleet, startLines } from '../src/sim';
-import { DEVICES, flow, helper, listening, type Msg, nextInput, nodes } from './helpers/red';
+import type { SimFleet } from '../src/sim';
+import { DEVICES, flow, helper, listening, type Msg, nextInput, nodes, startTestLines } from './helpers/red';
 
 /**
  * goip-command wired to a helper; the base flow's catch node sees errors and its status node also
@@ -35,16 +35,7 @@ describe('goip-command node', function () {
   });
 
   async function lines(port: number): Promise<SimFleet> {
-    fleet = await startLines({
-      count: 2,
-      idPrefix: 'goip',
-      passwords: ['secret', 'other'],
-      server: { host: '127.0.0.1', port },
-      num: '+8613800000001',
-      expTime: 600,
-      remainTime: 420,
-    });
-    await fleet.waitRegistered();
+    fleet = await startTestLines(port, { num: '+8613800000001', expTime: 600, remainTime: 420 });
     return fleet;
   }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { type SimFleet, startLines } from '../src/sim';
-import { configStatus, DEVICES, flow, helper, listening, type Msg, nextInput, nodes } from './helpers/red';
+import type { SimFleet } from '../src/sim';
+import { configStatus, DEVICES, flow, helper, listening, type Msg, nextInput, nodes, startTestLines } from './helpers/red';
 
 /** goip-send wired to a join node (rebuilds each batch) and a catch node. */
 function sendFlow(sendExtra: Record<string, unknown> = {}, configExtra: Record<string, unknown> = {}): Msg[] {
@@ -28,14 +28,7 @@ describe('goip-send node', function () {
   });
 
   async function lines(port: number): Promise<SimFleet> {
-    fleet = await startLines({
-      count: 2,
-      idPrefix: 'goip',
-      passwords: ['secret', 'other'],
-      server: { host: '127.0.0.1', port },
-      smsRadioTimeMs: 5,
-    });
-    await fleet.waitRegistered();
+    fleet = await startTestLines(port, { smsRadioTimeMs: 5 });
     return fleet;
   }
 

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
+import { type FleetOptions, type SimFleet, startLines } from '../../src/sim';
 
 export { helper };
 
@@ -70,3 +71,9 @@ export async function listening(): Promise<number> {
   return listeningPort();
 }
 
+/** Two simulated lines with the credentials of DEVICES, registered with the server on `port`. */
+export async function startTestLines(port: number, options: Partial<FleetOptions> = {}): Promise<SimFleet> {
+  const fleet = await startLines({ count: 2, idPrefix: 'goip', passwords: ['secret', 'other'], server: { host: '127.0.0.1', port }, ...options });
+  await fleet.waitRegistered();
+  return fleet;
+}

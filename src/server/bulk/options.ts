@@ -1,4 +1,5 @@
 /** Every timing and limit of the bulk-send engine. Defaults follow the seed and the vendor server. */
+import { mergeNumericOptions } from '../../util/options';
 
 export interface BulkOptions {
   /** A step (MSG, PASSWORD, SEND, DONE) without any answer is sent again after this long. */
@@ -53,15 +54,7 @@ export const DEFAULT_BULK_OPTIONS: Readonly<BulkOptions> = {
 export const DEVICE_MAX_SESSIONS = 5;
 
 export function resolveBulkOptions(options: Partial<BulkOptions> = {}): BulkOptions {
-  const resolved: BulkOptions = { ...DEFAULT_BULK_OPTIONS };
-  for (const key of Object.keys(DEFAULT_BULK_OPTIONS) as Array<keyof BulkOptions>) {
-    const value = options[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(`bulk option ${key} must be a finite number >= 0, got ${String(value)}`);
-    }
-    resolved[key] = value;
-  }
+  const resolved = mergeNumericOptions<BulkOptions>(DEFAULT_BULK_OPTIONS, options, 'bulk');
   resolved.sessionsPerLine = Math.min(DEVICE_MAX_SESSIONS, Math.max(1, Math.floor(resolved.sessionsPerLine)));
   resolved.numbersPerSession = Math.max(1, Math.floor(resolved.numbersPerSession));
   resolved.maxAttempts = Math.max(1, Math.floor(resolved.maxAttempts));

@@ -1,4 +1,5 @@
 /** Timings of server commands. Defaults follow the seed: 5 s x 2 resends, USSD 10 s x 1, ATALIVE every 30 s. */
+import { mergeNumericOptions } from '../../util/options';
 
 export interface CommandOptions {
   /** A command without an answer is sent again (same datagram, same sendid) after this long. */
@@ -21,15 +22,7 @@ export const DEFAULT_COMMAND_OPTIONS: Readonly<CommandOptions> = {
 };
 
 export function resolveCommandOptions(options: Partial<CommandOptions> = {}): CommandOptions {
-  const resolved: CommandOptions = { ...DEFAULT_COMMAND_OPTIONS };
-  for (const key of Object.keys(DEFAULT_COMMAND_OPTIONS) as Array<keyof CommandOptions>) {
-    const value = options[key];
-    if (value === undefined) continue;
-    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-      throw new RangeError(`command option ${key} must be a finite number >= 0, got ${String(value)}`);
-    }
-    resolved[key] = value;
-  }
+  const resolved = mergeNumericOptions<CommandOptions>(DEFAULT_COMMAND_OPTIONS, options, 'command');
   resolved.commandRetries = Math.floor(resolved.commandRetries);
   resolved.ussdRetries = Math.floor(resolved.ussdRetries);
   for (const key of ['commandTimeoutMs', 'ussdTimeoutMs', 'atAliveMs'] as const) resolved[key] = Math.max(1, resolved[key]);

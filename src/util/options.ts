@@ -1,0 +1,13 @@
+/** Numeric option sets (timings, limits): defaults overlaid with what the caller gave, checked. */
+export function mergeNumericOptions<T extends { [K in keyof T]: number }>(defaults: Readonly<T>, given: Partial<T>, label: string): T {
+  const merged = { ...defaults } as T;
+  for (const key of Object.keys(defaults) as Array<keyof T>) {
+    const value = given[key];
+    if (value === undefined) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+      throw new RangeError(`${label} option ${String(key)} must be a finite number >= 0, got ${String(value)}`);
+    }
+    merged[key] = value as T[keyof T];
+  }
+  return merged;
+}
