@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import type { Recipient } from '../src/outbox/types';
-import { parseDeviceMessage, parseBulkReply, type Reply } from '../src/protocol';
+import { formatKeepalive, parseBulkReply, parseDeviceMessage, type Reply } from '../src/protocol';
 import { type GoipEvent, GoipServer, type GoipServerOptions } from '../src/server';
 import { type BulkOptions, BulkSender, FAILURE } from '../src/server/bulk';
 import { afterLineGaveUp, localDay, sessionCap } from '../src/server/bulk/policy';
 import { Ledger, SimLine, type SimLineOptions } from '../src/sim';
 import { MemoryOutbox } from './helpers/memory-outbox';
+import { UdpPeer } from './helpers/udp';
 
 const PASSWORD = 'bulkpw';
 
@@ -275,7 +276,7 @@ describe('bulk send', () => {
         this.timeout(60_000);
         const { outbox, sender, ledger, results: got } = await start({
           lines: 3,
-          sim: { faults: { loss, duplicate: 0.1, reorder: 0.1, delayMs: [0, 5], seed: Number(process.env.BULK_FAULT_SEED ?? 7) } },
+          sim: { faults: { loss, duplicate: 0.1, reorder: 0.1, delayMs: [0, 5], seed: 7 } },
           server: { offlineAfterMs: 10_000 },
         });
         const ids = enqueue(outbox, 90);
@@ -482,6 +483,119 @@ describe('bulk send', () => {
       }
       assert.deepEqual(ledger.duplicates(), []);
       assert.equal(ledger.sent.length, 40);
+    });
+
+    it('after a restart, reopens the session of a line that forgot it and sends its numbers there (at least once)', async () => {
+      const { outbox, sender, ledger, line } = await start({ sim: { smsRadioTimeMs: 40 } });
+      const ids = enqueue(outbox, 12);
+      const firstPart = results(sender, 4, outbox);
+      sender.kick();
+      await firstPart;
+      await sender.stop();
+      const claimed = outbox.claimedRecipients();
+      assert.ok(claimed.length > 0);
+      // The line reboots: its sessions and its radio queue are gone.
+      const goip01 = line('goip01');
+      await goip01.stop();
+      const back = new Promise<void>((resolve) => goip01.once('registered', () => resolve()));
+      await goip01.start();
+      await back;
+
+      const restarted = (rig as Rig).newSender();
+      const finalBefore = outbox.all().filter((r) => r.state === 'sent' || r.state === 'failed').length;
+      const rest = results(restarted, 12 - finalBefore, outbox);
+      restarted.start();
+      await rest;
+
+      for (const r of final(outbox, ids)) assert.equal(r.state, 'sent');
+      for (const before of claimed) {
+        const after = outbox.get(before.messageId) as Recipient;
+        assert.equal(after.sendId, before.sendId, 'reopened under the same sendid');
+        assert.equal(after.telId, before.telId);
+      }
+      // Only numbers in flight at the restart may have gone out twice (the documented case).
+      const inFlight = new Set(claimed.map((r) => r.number));
+      for (const d of ledger.duplicates()) assert.ok(inFlight.has(d.number), `${d.number} duplicated`);
+    });
+
+    it('stops at the daily limit of a line and paces new numbers by minIntervalMs', async () => {
+      const { outbox, sender, ledger } = await start({ bulk: { dailyLimit: 3, minIntervalMs: 80 } });
+      const ids = enqueue(outbox, 5);
+      const idle = new Promise<void>((resolve) => {
+        sender.on('progress', (p) => {
+          if (p.sent === 3 && p.sessions === 0 && p.inFlight === 0) resolve();
+        });
+      });
+      sender.kick();
+      await idle;
+      assert.equal(final(outbox, ids).filter((r) => r.state === 'sent').length, 3);
+      assert.equal(outbox.queuedCount(), 2, 'the rest waits for tomorrow');
+      assert.equal(ledger.sent.length, 3);
+      const gaps = ledger.sent.slice(1).map((s, i) => s.at - ledger.sent[i].at);
+      for (const gap of gaps) assert.ok(gap >= 70, `${gap} ms between two SMS of the line`);
+    });
+
+    it('stores a null sms_no when old firmware answers OK without one', async () => {
+      const { outbox, sender } = await start({ sim: { firmware: 'old' } });
+      const ids = enqueue(outbox, 2);
+      const done = results(sender, 2, outbox);
+      sender.kick();
+      await done;
+      for (const r of final(outbox, ids)) {
+        assert.equal(r.state, 'sent');
+        assert.equal(r.smsNo, null);
+      }
+    });
+
+    it('starts a fresh session after numbersPerSession numbers', async () => {
+      const { outbox, sender } = await start({ bulk: { numbersPerSession: 3, sessionsPerLine: 1 } });
+      const ids = enqueue(outbox, 7);
+      const done = results(sender, 7, outbox);
+      sender.kick();
+      await done;
+      const perSession = new Map<number, number[]>();
+      for (const r of final(outbox, ids)) perSession.set(r.sendId as number, [...(perSession.get(r.sendId as number) ?? []), r.telId as number]);
+      assert.equal(perSession.size, 3);
+      for (const telIds of perSession.values()) assert.deepEqual(telIds, [1, 2, 3].slice(0, telIds.length));
+    });
+
+    it('parks a line that refuses the bulk password and moves its claimed numbers to another line', async () => {
+      const { server, outbox, sender, ledger, line } = await start({ lines: 2 });
+      // goip01 becomes a hand-played line whose bulk password check always fails.
+      await line('goip01').stop();
+      const fake = await UdpPeer.open();
+      const passwords: string[] = [];
+      fake.socket.on('message', (buffer) => {
+        const text = buffer.toString('utf8');
+        const m = /^(MSG|PASSWORD|DONE) (\d+)/.exec(text);
+        if (m === null) return;
+        const [, verb, sendId] = m;
+        if (verb === 'PASSWORD') passwords.push(text);
+        const answer = verb === 'MSG' ? `PASSWORD ${sendId}\n` : verb === 'PASSWORD' ? `ERROR ${sendId} PASSWORD\n` : `DONE ${sendId}\n`;
+        void fake.send(answer, server.address()?.port as number);
+      });
+      try {
+        const registered = new Promise<void>((resolve) =>
+          server.on('event', (e) => e.event === 'keepalive' && e.line === 'goip01' && server.line('goip01')?.port === fake.port && resolve()),
+        );
+        await fake.send(formatKeepalive({ count: 1, id: 'goip01', password: PASSWORD, fields: { gsm_status: 'LOGIN' } }), server.address()?.port as number);
+        await registered;
+        let parkedSeen = false;
+        sender.on('progress', (p) => (parkedSeen ||= p.parkedLines > 0));
+        const ids = enqueue(outbox, 8);
+        const done = results(sender, 8, outbox);
+        sender.kick();
+        await done;
+
+        assert.ok(parkedSeen, 'goip01 was parked');
+        assert.ok(passwords.length >= 1 && passwords.every((p) => p.endsWith(` ${PASSWORD}\n`)));
+        const recipients = final(outbox, ids);
+        assert.ok(recipients.every((r) => r.state === 'sent' && r.line === 'goip02'));
+        assert.ok(recipients.some((r) => r.excludedLines.includes('goip01')), 'numbers goip01 had claimed moved over');
+        assert.ok(ledger.sent.every((s) => s.line === 'goip02'));
+      } finally {
+        await fake.close();
+      }
     });
 
     it('puts the messageId of the send into delivery events', async () => {
