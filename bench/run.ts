@@ -1,6 +1,7 @@
 /** `npm run bench`: runs every benchmark and prints its figures (recorded in bench/RESULTS.md). */
 import os from 'node:os';
 import { formatIngest, formatPhases, runEchoBaseline, runIngest } from './ingest';
+import { run as runSend } from './send';
 
 async function main(): Promise<void> {
   const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -8,6 +9,8 @@ async function main(): Promise<void> {
   console.log(formatIngest(await runIngest(1000, seconds)));
   console.log('');
   console.log(formatPhases('Baseline: the same generator against a bare echo socket (the floor of this machine)', await runEchoBaseline(1000, seconds)));
+  console.log('');
+  console.log(await runSend());
 }
 
 main().catch((err) => {
