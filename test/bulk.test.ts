@@ -298,6 +298,93 @@ describe('bulk send', () => {
       });
     }
 
+    /** Lets a test drop chosen datagrams of `line`: `out` line -> server, `in` server -> line (true = drop). */
+    function intercept(line: SimLine, drop: { out?: (text: string) => boolean; in?: (text: string) => boolean }): void {
+      const hooks = line as unknown as { transmit(text: string): void; onDatagram(d: { text: string }): void };
+      const transmit = hooks.transmit.bind(line);
+      const onDatagram = hooks.onDatagram.bind(line);
+      hooks.transmit = (text) => {
+        if (drop.out?.(text) !== true) transmit(text);
+      };
+      hooks.onDatagram = (d) => {
+        if (drop.in?.(d.text) !== true) onDatagram(d);
+      };
+    }
+
+    it('re-asks a number whose OK was lost as soon as a number accepted after it on the line has its result', async () => {
+      // waitRecheckMs far beyond the test: only the early re-ask can recover the lost OK.
+      const { server, outbox, sender, ledger, lines } = await start({
+        sim: { smsRadioTimeMs: 40 },
+        bulk: { waitRecheckMs: 60_000, acceptedTimeoutMs: 120_000, sessionsPerLine: 2 },
+      });
+      const goip01 = lines[0];
+      let dropped: { sendId: number; telId: number; at: number } | null = null;
+      const laterResultsAt: number[] = [];
+      intercept(goip01, {
+        out: (text) => {
+          const m = /^OK (\d+) (\d+)/.exec(text);
+          if (m === null) return false;
+          if (dropped === null) {
+            // Exactly one pushed OK is lost: the first one.
+            dropped = { sendId: Number(m[1]), telId: Number(m[2]), at: Date.now() };
+            return true;
+          }
+          if (Number(m[1]) !== dropped.sendId) laterResultsAt.push(Date.now());
+          return false;
+        },
+      });
+      const reasksAt: number[] = [];
+      server.on('datagramOut', (text) => {
+        const m = /^SEND (\d+) (\d+) /.exec(text);
+        const d = dropped as { sendId: number; telId: number } | null;
+        if (m !== null && d !== null && Number(m[1]) === d.sendId && Number(m[2]) === d.telId) reasksAt.push(Date.now());
+      });
+      const ids = enqueue(outbox, 6);
+      const startedAt = Date.now();
+      const done = results(sender, 6, outbox, 5000);
+      sender.kick();
+      await done;
+
+      assert.ok(dropped !== null, 'an OK was dropped');
+      for (const r of final(outbox, ids)) assert.equal(r.state, 'sent', `${r.messageId}: ${r.error}`);
+      assert.deepEqual(ledger.duplicates(), []);
+      assert.equal(ledger.sent.length, 6);
+      assert.ok(reasksAt.length >= 1, 'the number was re-asked');
+      assert.ok(laterResultsAt.length >= 1 && reasksAt[0] >= laterResultsAt[0], 're-asked only after a later number had its result');
+      assert.ok(Date.now() - startedAt < 3000, `recovered in ${Date.now() - startedAt} ms, not after waitRecheckMs`);
+    });
+
+    it('fails an accepted number at once, result unknown, when its OK and re-asks are lost until the line forgets the session', async () => {
+      const { outbox, sender, ledger, lines } = await start({
+        sim: { smsRadioTimeMs: 20, sessionExpiryMs: 500 },
+        bulk: { acceptedTimeoutMs: 20_000 },
+      });
+      const goip01 = lines[0];
+      let okDroppedAt: number | null = null;
+      intercept(goip01, {
+        out: (text) => {
+          if (!/^OK /.test(text) || okDroppedAt !== null) return false;
+          okDroppedAt = Date.now();
+          return true;
+        },
+        // Every re-ask is lost until the line has forgotten the session (> sessionExpiryMs).
+        in: (text) => okDroppedAt !== null && /^SEND /.test(text) && Date.now() - okDroppedAt < 800,
+      });
+      const [id] = enqueue(outbox, 1);
+      const startedAt = Date.now();
+      const done = results(sender, 1, outbox, 5000);
+      sender.kick();
+      const [r] = await done;
+
+      assert.ok(okDroppedAt !== null);
+      assert.equal(r.messageId, id);
+      assert.equal(r.state, 'failed');
+      assert.equal(r.error, FAILURE.forgotAfterAccepting);
+      assert.ok(Date.now() - startedAt < 3000, `failed after ${Date.now() - startedAt} ms, not after acceptedTimeoutMs`);
+      assert.equal(ledger.timesSent(r.number), 1, 'it went out once and was not sent again');
+      assert.equal(outbox.claimedCount(), 0);
+    });
+
     it('moves a number whose SEND a silent line never answered to another line', async () => {
       const { server, outbox, sender, ledger, lines } = await start({
         lines: 2,

@@ -369,6 +369,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       sent: (_session, tel, smsNo) => this.recordSent(tel.recipient, smsNo),
       giveUp: (_session, tel, reason) => this.giveUp(tel.recipient, reason),
       fail: (_session, tel, reason) => this.recordFailed(tel.recipient, reason),
+      noteAccepted: (line) => ++lines.slot(line).acceptances,
+      acceptances: (line) => lines.slot(line).acceptances,
+      radioPassed: (line, askedAfterSeq) => {
+        for (const session of [...lines.slot(line).sessions]) session.radioPassed(askedAfterSeq);
+      },
       watchAccepted: (session, tel) => this.watchAccepted(session, tel),
       lineBusy: (session) => {
         lines.noteBusy(session, Date.now());

@@ -13,6 +13,8 @@ export class LineSlot implements LineConditions {
   busy: LineConditions['busy'] = null;
   silentSince: number | null = null;
   lastNewSendAt: number | null = null;
+  /** Numbers the line answered WAIT to, counted in the order the WAITs came (see Tel.acceptSeq). */
+  acceptances = 0;
   readonly sessions = new Set<BulkSession>();
 
   constructor(readonly id: string) {}

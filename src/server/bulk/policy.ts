@@ -12,6 +12,8 @@ export const FAILURE = {
   noLineAccepted: 'no line accepted it',
   /** A line accepted it (WAIT) and then never said OK or ERROR: it may have gone out. */
   silentAfterAccepting: 'line silent after accepting',
+  /** A line accepted it, its result was lost and the line then forgot the session: it may have gone out. */
+  forgotAfterAccepting: 'result unknown: the line forgot the session (it was accepted and may have been sent)',
   /** The radio failed on every line tried. */
   radioFailed: 'radio failed to send it',
   passwordRefused: 'line refused the bulk password',

@@ -30,6 +30,17 @@ export interface Tel {
   firstAskedAt: number | null;
   /** Start of the acceptedTimeoutMs clock, null while not accepted. */
   acceptedAt: number | null;
+  /**
+   * The line's acceptance count (SessionHost.noteAccepted) when its first WAIT arrived: the
+   * line had queued it by then. Null until a WAIT came.
+   */
+  acceptSeq: number | null;
+  /**
+   * The line's acceptance count when its first SEND left: every number with an acceptSeq up to
+   * this one was queued on the line's radio before this one could be. Null before, and always for
+   * a resumed number (it may have been queued before the restart).
+   */
+  askedAfterSeq: number | null;
 }
 
 /** The number may be on the line's radio: never mint a new telid for it, never send it elsewhere. */
@@ -79,6 +90,15 @@ export interface SessionHost {
   /** The line has not sent it and will not: another line or a final failure (policy). */
   giveUp(session: BulkSession, tel: Tel, reason: string): void;
   fail(session: BulkSession, tel: Tel, reason: string): void;
+  /** A WAIT came for a number not accepted before: the line's next acceptance count. */
+  noteAccepted(line: string): number;
+  /** The line's acceptance count now. */
+  acceptances(line: string): number;
+  /**
+   * A number of the line got its radio result (OK/ERROR); every number accepted up to
+   * `askedAfterSeq` was before it on the line's one radio, so it is done there too.
+   */
+  radioPassed(line: string, askedAfterSeq: number): void;
   /** A number that may be on the radio outlives its session: wait for its pushed result. */
   watchAccepted(session: BulkSession, tel: Tel): void;
   /** `too_many_sends_in_server`. */
@@ -106,6 +126,9 @@ export class BulkSession {
   private timer: TimerHandle | null = null;
   private openRounds = 0;
   private afterBackoff: 'open' | 'proceed' = 'open';
+  /** The accepted number being re-asked early (its result was lost, see radioPassed), and its re-asks so far. */
+  private reasking: Tel | null = null;
+  private reasks = 0;
 
   private constructor(
     private readonly host: SessionHost,
@@ -126,7 +149,7 @@ export class BulkSession {
 
   /** A new session whose first number was just claimed with telid 1. */
   static fresh(host: SessionHost, line: string, sendId: number, first: Recipient): BulkSession {
-    const tel: Tel = { recipient: first, telId: first.telId ?? 1, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null };
+    const tel: Tel = { recipient: first, telId: first.telId ?? 1, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null, acceptSeq: null, askedAfterSeq: null };
     return new BulkSession(host, line, sendId, first.batchId, first.text, [tel], false);
   }
 
@@ -142,6 +165,8 @@ export class BulkSession {
         accepted: false,
         firstAskedAt: null,
         acceptedAt: now,
+        acceptSeq: null,
+        askedAfterSeq: null,
       }));
     return new BulkSession(host, line, sendId, claimed[0].batchId, claimed[0].text, tels, true);
   }
@@ -208,12 +233,14 @@ export class BulkSession {
       case 'sent': {
         const tel = this.settle(reply.telId);
         if (tel !== null) this.host.sent(this, tel, reply.smsNo);
+        this.afterRadio(tel);
         this.continueAfterResult(tel);
         return;
       }
       case 'sendFailed': {
         const tel = this.settle(reply.telId);
         if (tel !== null) this.host.giveUp(this, tel, `${FAILURE.radioFailed} (${reply.status})`);
+        this.afterRadio(tel);
         this.continueAfterResult(tel);
         return;
       }
@@ -224,6 +251,37 @@ export class BulkSession {
         if (this.phaseNow === 'closing') this.end();
         return;
     }
+  }
+
+  /**
+   * A number accepted on the line before `askedAfterSeq` was counted is off the radio (one radio,
+   * first come first sent): if it is this session's current number and still has no result, its
+   * pushed result was lost. Re-ask it now (the line answers from its telid memory, it does not
+   * send again) and every stepTimeoutMs up to stepRetries times, then fall back to waitRecheckMs.
+   */
+  radioPassed(askedAfterSeq: number): void {
+    const tel = this.currentTel;
+    if (this.phaseNow !== 'accepted' || tel === null || tel.acceptSeq === null || tel.acceptSeq > askedAfterSeq) return;
+    if (this.reasking === tel) return;
+    this.reasking = tel;
+    this.reasks = 0;
+    this.reaskEarly(tel);
+  }
+
+  private reaskEarly(tel: Tel): void {
+    const { stepTimeoutMs, stepRetries, acceptedTimeoutMs } = this.host.options;
+    if (this.host.now() - (tel.acceptedAt ?? 0) >= acceptedTimeoutMs) return this.recheck(tel);
+    this.host.send(this.line, formatBulkSend(this.sendId, tel.telId, tel.recipient.number));
+    this.arm(stepTimeoutMs, () => {
+      if (this.reasks++ < stepRetries) return this.reaskEarly(tel);
+      this.armRecheck(tel);
+    });
+  }
+
+  /** A number of this session got its radio result: the numbers queued before it are done too. */
+  private afterRadio(tel: Tel | null): void {
+    if (tel?.askedAfterSeq == null) return;
+    this.host.radioPassed(this.line, tel.askedAfterSeq);
   }
 
   // ---- steps ----
@@ -257,7 +315,7 @@ export class BulkSession {
     if (delay > 0) return this.pace(delay, () => this.next());
     const recipient = this.host.claimNext(this, this.nextTelId);
     if (recipient === null) return this.close();
-    const tel: Tel = { recipient, telId: this.nextTelId++, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null };
+    const tel: Tel = { recipient, telId: this.nextTelId++, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null, acceptSeq: null, askedAfterSeq: null };
     this.numbers++;
     this.currentTel = tel;
     this.host.noteNewNumber(this.line);
@@ -267,6 +325,8 @@ export class BulkSession {
   private ask(tel: Tel): void {
     this.phaseNow = 'sending';
     tel.firstAskedAt ??= this.host.now();
+    // A resumed number may have been queued on the radio long before: its result orders nothing.
+    if (!tel.resumed) tel.askedAfterSeq ??= this.host.acceptances(this.line);
     this.step(formatBulkSend(this.sendId, tel.telId, tel.recipient.number));
   }
 
@@ -387,6 +447,7 @@ export class BulkSession {
 
   private accepted(tel: Tel): void {
     tel.accepted = true;
+    tel.acceptSeq ??= this.host.noteAccepted(this.line);
     tel.acceptedAt ??= this.host.now();
     this.retries = 0;
     this.phaseNow = 'accepted';
@@ -467,15 +528,16 @@ export class BulkSession {
 
   /**
    * Opens the session again under the same sendid, so the outbox's (line, sendid, telid) stay
-   * true. An accepted number cannot be re-asked in it (the line would queue it again): it waits
-   * for its pushed result outside the session. A number never accepted is asked again with its
-   * own telid (after a restart this is the documented at-least-once case).
+   * true. An accepted number cannot be re-asked in it (the line would queue it again), and the
+   * line that forgot the session will push no result for it: it fails at once, its result
+   * unknown (it may have gone out). A number never accepted is asked again with its own telid
+   * (after a restart this is the documented at-least-once case).
    */
   private reopen(): void {
     const tel = this.currentTel;
     if (tel !== null && tel.accepted) {
       this.currentTel = null;
-      this.host.watchAccepted(this, tel);
+      this.host.fail(this, tel, FAILURE.forgotAfterAccepting);
     }
     if (this.openRounds >= MAX_OPEN_ROUNDS) return this.abandon(FAILURE.noLineAccepted);
     this.open();
