@@ -22,12 +22,17 @@ export interface GoipConfigNode extends Node {
   emit(event: 'goip:status', status: NodeStatus): boolean;
 }
 
-/** The goip-config a flow node names in `server`; when missing, the node says so (status and log). */
+/**
+ * The goip-config a flow node names in `server`. When missing, the node says so (status and log)
+ * and fails every input it gets with that reason.
+ */
 export function findConfig(RED: NodeAPI, node: Node, def: NodeDef): GoipConfigNode | null {
   const config = RED.nodes.getNode(String(def.server ?? '')) as GoipConfigNode | null;
   if (config === null) {
+    const reason = `${def.type} has no goip-config (server) node`;
     node.status({ fill: 'red', shape: 'ring', text: 'no GoIP server set' });
-    node.error(`${def.type} has no goip-config (server) node`);
+    node.error(reason);
+    node.on('input', (_msg, _send, done) => done(new Error(reason)));
   }
   return config;
 }

@@ -76,13 +76,19 @@ function wholeNumber(value: unknown, name: string, min: number, max: number): nu
   return n;
 }
 
+/** A seconds field the editor may leave empty (undefined: the engine's default applies), in ms. */
+function optionalMs(value: unknown, min: number): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  return seconds(value, 0, min) * 1000;
+}
+
 /** The sending options the editor offers; the engine's defaults cover the rest. */
 export function bulkOptions(props: SendingProperties): Partial<BulkOptions> {
   const options: Partial<BulkOptions> = {};
-  const interval = props.sendInterval === undefined || props.sendInterval === '' ? undefined : seconds(props.sendInterval, 0, 0);
-  if (interval !== undefined) options.minIntervalMs = interval * 1000;
-  const stepTimeout = props.stepTimeout === undefined || props.stepTimeout === '' ? undefined : seconds(props.stepTimeout, 5, 0.05);
-  if (stepTimeout !== undefined) options.stepTimeoutMs = stepTimeout * 1000;
+  const interval = optionalMs(props.sendInterval, 0);
+  if (interval !== undefined) options.minIntervalMs = interval;
+  const stepTimeout = optionalMs(props.stepTimeout, 0.05);
+  if (stepTimeout !== undefined) options.stepTimeoutMs = stepTimeout;
   const dailyLimit = wholeNumber(props.dailyLimit, 'daily limit per line', 0, 1_000_000);
   if (dailyLimit !== undefined) options.dailyLimit = dailyLimit;
   const sessions = wholeNumber(props.sessionsPerLine, 'sessions per line', 1, 5);
@@ -104,9 +110,10 @@ export interface CommandProperties {
 /** Command timings the goip-config node may carry; empty or absent ones keep the client's defaults. */
 export function commandOptions(props: CommandProperties): Partial<CommandOptions> {
   const options: Partial<CommandOptions> = {};
-  const empty = (v: unknown): boolean => v === undefined || v === '';
-  if (!empty(props.commandTimeout)) options.commandTimeoutMs = seconds(props.commandTimeout, 5, 0.01) * 1000;
-  if (!empty(props.ussdTimeout)) options.ussdTimeoutMs = seconds(props.ussdTimeout, 10, 0.01) * 1000;
+  const commandTimeout = optionalMs(props.commandTimeout, 0.01);
+  if (commandTimeout !== undefined) options.commandTimeoutMs = commandTimeout;
+  const ussdTimeout = optionalMs(props.ussdTimeout, 0.01);
+  if (ussdTimeout !== undefined) options.ussdTimeoutMs = ussdTimeout;
   const retries = wholeNumber(props.commandRetries, 'command retries', 0, 10);
   if (retries !== undefined) options.commandRetries = retries;
   const ussdRetries = wholeNumber(props.ussdRetries, 'USSD retries', 0, 10);

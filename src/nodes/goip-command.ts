@@ -34,10 +34,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const config = findConfig(RED, node, def);
-    if (config === null) {
-      node.on('input', (_msg, _send, done) => done(new Error('goip-command has no goip-config (server) node')));
-      return;
-    }
+    if (config === null) return;
     const fixedCommand = String(def.command ?? '').trim();
     const fixedLine = String(def.line ?? '').trim();
     let running = 0;

@@ -18,10 +18,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const config = findConfig(RED, node, def);
-    if (config === null) {
-      node.on('input', (_msg, _send, done) => done(new Error('goip-send has no goip-config (server) node')));
-      return;
-    }
+    if (config === null) return;
     let rule: NumberRule | null = null;
     let ruleError: string | null = null;
     try {
