@@ -164,7 +164,7 @@ describe('SqliteOutbox', () => {
       outbox.enqueue(newBatch('b1', 4));
       outbox.claim('goip02', 20, 1, 2);
       outbox.claim('goip01', 10, 5, 2);
-      outbox.markSent('b1-0', 1);
+      outbox.markSent('b1-0', 1, '2024-05-01');
       assert.deepEqual(
         outbox.claimedRecipients().map((r) => [r.messageId, r.line, r.sendId, r.telId]),
         [
@@ -184,27 +184,27 @@ describe('SqliteOutbox', () => {
 
     it('markSent records smsNo (or null from old firmware) and leaves the claimed list', () => {
       clock += 1000;
-      const sent = outbox.markSent('b1-0', 42);
+      const sent = outbox.markSent('b1-0', 42, '2024-05-01');
       assert.deepEqual([sent.state, sent.smsNo, sent.line, sent.sendId, sent.telId, sent.updatedAt], ['sent', 42, 'goip01', 100, 1, clock]);
-      assert.equal(outbox.markSent('b1-1', null).smsNo, null);
+      assert.equal(outbox.markSent('b1-1', null, '2024-05-01').smsNo, null);
       assert.equal(outbox.claimedCount(), 0);
     });
 
     it('markSent on a sent recipient returns it unchanged (late duplicate OK)', () => {
-      const first = outbox.markSent('b1-0', 42);
+      const first = outbox.markSent('b1-0', 42, '2024-05-01');
       clock += 1000;
-      assert.deepEqual(outbox.markSent('b1-0', 43), first);
+      assert.deepEqual(outbox.markSent('b1-0', 43, '2024-05-01'), first);
     });
 
     it('markSent and markFailed need a claimed recipient', () => {
-      assert.throws(() => outbox.markSent('b1-2', 1), /markSent\(b1-2\) needs a claimed recipient, it is queued/);
+      assert.throws(() => outbox.markSent('b1-2', 1, '2024-05-01'), /markSent\(b1-2\) needs a claimed recipient, it is queued/);
       assert.throws(() => outbox.markFailed('b1-2', 'x'), /markFailed\(b1-2\) needs a claimed recipient, it is queued/);
       outbox.markFailed('b1-0', 'errorstatus:3');
-      assert.throws(() => outbox.markSent('b1-0', 1), /it is failed/);
+      assert.throws(() => outbox.markSent('b1-0', 1, '2024-05-01'), /it is failed/);
       assert.throws(() => outbox.markFailed('b1-0', 'again'), /it is failed/);
-      outbox.markSent('b1-1', 1);
+      outbox.markSent('b1-1', 1, '2024-05-01');
       assert.throws(() => outbox.markFailed('b1-1', 'late'), /it is sent/);
-      assert.throws(() => outbox.markSent('nope', 1), /no recipient with messageId nope/);
+      assert.throws(() => outbox.markSent('nope', 1, '2024-05-01'), /no recipient with messageId nope/);
     });
 
     it('markFailed records the reason', () => {
@@ -229,7 +229,7 @@ describe('SqliteOutbox', () => {
     function sendOne(batchId: string, line: string, smsNo: number | null): string {
       outbox.enqueue(newBatch(batchId, 1));
       const [recipient] = outbox.claim(line, 1, 1, 1, batchId);
-      outbox.markSent(recipient.messageId, smsNo);
+      outbox.markSent(recipient.messageId, smsNo, '2024-05-01');
       return recipient.messageId;
     }
 
@@ -262,7 +262,7 @@ describe('SqliteOutbox', () => {
     it('findSentTo finds the send of line + number nearest a time, numbers compared across formats', () => {
       const sendTo = (batchId: string, line: string, number: string): string => {
         outbox.enqueue(newBatch(batchId, 1, { recipients: [{ messageId: `${batchId}-0`, number }] }));
-        return outbox.markSent(outbox.claim(line, 1, 1, 1, batchId)[0].messageId, null).messageId;
+        return outbox.markSent(outbox.claim(line, 1, 1, 1, batchId)[0].messageId, null, '2024-05-01').messageId;
       };
       const start = clock;
       const first = sendTo('first', 'goip01', '+8613853176777');
@@ -303,15 +303,39 @@ describe('SqliteOutbox', () => {
       assert.equal(outbox.nextSendId('goip01'), first + 3);
     });
 
-    it('sentToday counts per line and day', () => {
+    it('markSent counts the line\'s day in the same commit, once per recipient', () => {
+      outbox.enqueue(newBatch('b1', 4));
+      outbox.claim('goip01', 1, 1, 2);
+      outbox.claim('goip02', 2, 1, 1);
       assert.equal(outbox.sentToday('goip01', '2024-05-01'), 0);
-      outbox.countSent('goip01', '2024-05-01');
-      outbox.countSent('goip01', '2024-05-01');
-      outbox.countSent('goip02', '2024-05-01');
-      outbox.countSent('goip01', '2024-05-02');
-      assert.equal(outbox.sentToday('goip01', '2024-05-01'), 2);
-      assert.equal(outbox.sentToday('goip02', '2024-05-01'), 1);
+      outbox.markSent('b1-0', 1, '2024-05-01');
+      outbox.markSent('b1-0', 1, '2024-05-01'); // a late duplicate OK counts nothing
+      outbox.markSent('b1-1', 2, '2024-05-02');
+      outbox.markSent('b1-2', 3, '2024-05-01');
+      assert.equal(outbox.sentToday('goip01', '2024-05-01'), 1);
       assert.equal(outbox.sentToday('goip01', '2024-05-02'), 1);
+      assert.equal(outbox.sentToday('goip02', '2024-05-01'), 1);
+    });
+  });
+
+  describe('transaction', () => {
+    it('joins every call inside into one commit', () => {
+      outbox.enqueue(newBatch('b1', 3));
+      const claimed = outbox.transaction(() => [outbox.claim('goip01', outbox.nextSendId('goip01'), 1, 1), outbox.claim('goip02', outbox.nextSendId('goip02'), 1, 1)].flat());
+      assert.deepEqual(claimed.map((r) => r.messageId), ['b1-0', 'b1-1']);
+      assert.equal(outbox.claimedCount(), 2);
+    });
+
+    it('rolls every call back when the work throws', () => {
+      outbox.enqueue(newBatch('b1', 3));
+      assert.throws(() =>
+        outbox.transaction(() => {
+          outbox.claim('goip01', 1, 1, 2);
+          throw new Error('boom');
+        }),
+      /boom/);
+      assert.equal(outbox.queuedCount(), 3);
+      assert.equal(outbox.claimedCount(), 0);
     });
   });
 
@@ -320,14 +344,14 @@ describe('SqliteOutbox', () => {
       outbox.enqueue(newBatch('done', 2));
       outbox.enqueue(newBatch('mixed', 3));
       outbox.claim('goip01', 1, 1, 2, 'done');
-      outbox.markSent('done-0', 1);
+      outbox.markSent('done-0', 1, '2024-05-01');
       outbox.markFailed('done-1', 'x');
       outbox.claim('goip01', 2, 1, 2, 'mixed');
-      outbox.markSent('mixed-0', 2); // mixed-1 stays claimed, mixed-2 queued
+      outbox.markSent('mixed-0', 2, '2024-05-01'); // mixed-1 stays claimed, mixed-2 queued
       const finishedAt = clock;
       clock += HOUR;
       outbox.claim('goip01', 3, 1, 1, 'mixed');
-      outbox.markSent('mixed-2', 3); // recent: kept
+      outbox.markSent('mixed-2', 3, '2024-05-01'); // recent: kept
 
       assert.equal(outbox.purge(HOUR, finishedAt + HOUR), 0, 'the age bound is exclusive');
       assert.equal(outbox.purge(HOUR, finishedAt + HOUR + 1), 3);
@@ -349,8 +373,7 @@ describe('SqliteOutbox', () => {
       const first = SqliteOutbox.open(store.file);
       first.enqueue(newBatch('b1', 3, { line: 'goip01' }));
       first.claim('goip01', 77, 4, 2);
-      first.markSent('b1-0', 9);
-      first.countSent('goip01', '2024-05-01');
+      first.markSent('b1-0', 9, '2024-05-01');
       const sendId = first.nextSendId('goip01');
       first.close();
 

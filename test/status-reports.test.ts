@@ -104,7 +104,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
         recipients: [{ messageId: `${batchId}-0`, number }],
       });
       const [claimed] = outbox.claim(line, outbox.nextSendId(line), 1, 1);
-      return outbox.markSent(claimed.messageId, 7).messageId;
+      return outbox.markSent(claimed.messageId, 7, '2024-05-01').messageId;
     }
 
     /** One AT packet of `line`, through the server's event stream as the goip-config wires it. */
@@ -304,7 +304,7 @@ describe('StatusReportWatcher over UDP (GoipServer + AT packets)', () => {
       const keepalive = formatKeepalive({ count: 1, id: LINE, password: 'secret', fields: { num: '', signal: '25', gsm_status: 'LOGIN', voip_status: 'LOGOUT', pro: 'CHINA MOBILE' } });
       await peer.request(keepalive, port);
       outbox.enqueue({ batchId: 'b', text: 'Hi', line: LINE, nodeId: 'n', meta: {}, segments: 1, encoding: 'GSM-7', recipients: [{ messageId: 'm1', number: '+8613853176777' }] });
-      outbox.markSent(outbox.claim(LINE, 1, 1, 1)[0].messageId, 3);
+      outbox.markSent(outbox.claim(LINE, 1, 1, 1)[0].messageId, 3, '2024-05-01');
       const delivered = nextEvent<[GoipEvent]>(server, 'event', (e) => e.event === 'delivery');
       const texts = ['write:AT+CMGS=38\r', '\r\n> ', `write:${SEED_SUBMIT}\x1a`, '\r\n+CMGS: 8\r\n\r\nOK\r\n', `\r\n+CDS: 26\r\n${SEED_REPORT.slice(0, 30)}`, `${SEED_REPORT.slice(30)}\r\n`];
       let n = 0;

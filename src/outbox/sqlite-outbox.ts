@@ -277,12 +277,13 @@ export class SqliteOutbox implements Outbox {
     return this.statements.claimedRecipients.all().map(toRecipient);
   }
 
-  markSent(messageId: string, smsNo: number | null): Recipient {
+  markSent(messageId: string, smsNo: number | null, day: string): Recipient {
     return this.inTransaction(() => {
       const recipient = this.require(messageId);
       if (recipient.state === 'sent') return recipient; // a late duplicate OK
       this.expectState(recipient, 'claimed', 'markSent');
       this.statements.markSent.run({ messageId, smsNo, now: this.now() });
+      this.statements.countSent.run(recipient.line, day);
       return this.require(messageId);
     });
   }
@@ -335,10 +336,6 @@ export class SqliteOutbox implements Outbox {
     return this.statements.sentOnDay.get(line, day)?.count ?? 0;
   }
 
-  countSent(line: string, day: string): void {
-    this.statements.countSent.run(line, day);
-  }
-
   queuedCount(): number {
     return this.statements.countInState.get('queued')!.n;
   }
@@ -358,6 +355,10 @@ export class SqliteOutbox implements Outbox {
       this.statements.purgeEmptyBatches.run();
       return changes;
     });
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.inTransaction(work);
   }
 
   close(): void {

@@ -64,7 +64,8 @@ export interface Outbox {
   claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[];
   /** Recipients claimed before a restart: resume them with the SAME line/sendId/telId. */
   claimedRecipients(): Recipient[];
-  markSent(messageId: string, smsNo: number | null): Recipient;
+  /** Sent with `smsNo`; the line's count for `day` (YYYY-MM-DD, local) goes up in the same commit. */
+  markSent(messageId: string, smsNo: number | null, day: string): Recipient;
   markFailed(messageId: string, reason: string): Recipient;
   /** Back to queued, `line` excluded from now on; attempts kept. */
   requeue(messageId: string, excludeLine: string): Recipient;
@@ -79,13 +80,17 @@ export interface Outbox {
   findSentTo(line: string, number: string, at: number, windowMs: number): Recipient | null;
   /** Next sendId for the line, persisted so a restart never reuses a recent one. */
   nextSendId(line: string): number;
-  /** SMS the line sent on `day` (YYYY-MM-DD, local) and the increment after a send. */
+  /** SMS the line sent on `day` (YYYY-MM-DD, local). */
   sentToday(line: string, day: string): number;
-  countSent(line: string, day: string): void;
   queuedCount(): number;
   claimedCount(): number;
   get(messageId: string): Recipient | undefined;
   /** Recipients in a final state older than `olderThanMs` are deleted (the store stays small). */
   purge(olderThanMs: number, now: number): number;
+  /**
+   * Runs `work` as ONE commit: every outbox call inside joins it, and it is durable when this
+   * returns (rolled back if `work` throws). Many claims in one pass cost one fsync, not many.
+   */
+  transaction<T>(work: () => T): T;
   close(): void;
 }

@@ -80,12 +80,14 @@ export class MemoryOutbox implements Outbox {
       .map((r) => this.view(r));
   }
 
-  markSent(messageId: string, smsNo: number | null): Recipient {
+  markSent(messageId: string, smsNo: number | null, day: string): Recipient {
     const r = this.require(messageId);
     if (r.state === 'sent') return this.view(r);
     this.expect(r, 'claimed', 'markSent');
     const now = this.now();
     Object.assign(r, { state: 'sent', smsNo, sentAt: now, updatedAt: now });
+    const key = `${r.line} ${day}`;
+    this.usage.set(key, (this.usage.get(key) ?? 0) + 1);
     return this.view(r);
   }
 
@@ -142,9 +144,8 @@ export class MemoryOutbox implements Outbox {
     return this.usage.get(`${line} ${day}`) ?? 0;
   }
 
-  countSent(line: string, day: string): void {
-    const key = `${line} ${day}`;
-    this.usage.set(key, (this.usage.get(key) ?? 0) + 1);
+  transaction<T>(work: () => T): T {
+    return work();
   }
 
   queuedCount(): number {

@@ -51,7 +51,7 @@ function run(file: string): void {
     const recipients = Array.from({ length: CHURN_BATCH_SIZE }, (_, i) => ({ messageId: churnMessageId(round, i), number: `+1555${i}` }));
     outbox.enqueue(batch(batchId, recipients));
     const [first] = outbox.claim('goip03', outbox.nextSendId('goip03'), 1, CHURN_CLAIM, batchId);
-    outbox.markSent(first.messageId, round);
+    outbox.markSent(first.messageId, round, '2024-05-01');
     round++;
     if (round === CHURN_ROUNDS_BEFORE_KILL) process.send!({ type: 'churning', rounds: round } satisfies ChildMessage);
     setImmediate(churn);

@@ -137,28 +137,45 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.timers.after(Math.max(1000, this.options.stepTimeoutMs), () => this.poll());
   }
 
-  /** Opens sessions on every line that may take one, one line after the other, while work is left. */
+  /**
+   * Opens sessions on every line that may take one, one line after the other, while work is left.
+   * All the pass's claims are one commit; the sessions start (their MSGs leave) after it.
+   */
   private fill(): void {
     if (!this.running || this.outbox.queuedCount() === 0) return;
+    const opened: BulkSession[] = [];
+    try {
+      this.outbox.transaction(() => this.claimSessions(opened));
+    } catch (err) {
+      for (const session of opened) this.forget(session);
+      throw err;
+    }
+    for (const session of opened) session.start();
+    if (opened.length > 0) this.emitProgress();
+  }
+
+  private claimSessions(opened: BulkSession[]): void {
     const now = Date.now();
     const day = localDay(now);
     let candidates = this.server.lines().filter((info) => this.lines.wantsSession(info, now));
     while (candidates.length > 0) {
       const stillHungry = [];
       for (const info of candidates) {
-        if (this.dailyLimitReached(info.id, day) || !this.openSession(info.id)) continue;
+        if (this.dailyLimitReached(info.id, day)) continue;
+        const session = this.claimSession(info.id);
+        if (session === null) continue;
+        this.adopt(session);
+        opened.push(session);
         if (this.lines.wantsSession(info, now)) stillHungry.push(info);
       }
       candidates = stillHungry;
     }
   }
 
-  private openSession(line: string): boolean {
+  private claimSession(line: string): BulkSession | null {
     const sendId = this.outbox.nextSendId(line);
     const [first] = this.outbox.claim(line, sendId, 1, 1);
-    if (first === undefined) return false;
-    this.register(BulkSession.fresh(this.host, line, sendId, first));
-    return true;
+    return first === undefined ? null : BulkSession.fresh(this.host, line, sendId, first);
   }
 
   private resume(): void {
@@ -181,10 +198,20 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   private register(session: BulkSession): void {
-    this.sessions.set(sessionKey(session.line, session.sendId), session);
-    this.lines.slot(session.line).sessions.add(session);
+    this.adopt(session);
     session.start();
     this.emitProgress();
+  }
+
+  private adopt(session: BulkSession): void {
+    this.sessions.set(sessionKey(session.line, session.sendId), session);
+    this.lines.slot(session.line).sessions.add(session);
+  }
+
+  private forget(session: BulkSession): void {
+    const key = sessionKey(session.line, session.sendId);
+    if (this.sessions.get(key) === session) this.sessions.delete(key);
+    this.lines.slot(session.line).sessions.delete(session);
   }
 
   private dailyLimitReached(line: string, day: string): boolean {
@@ -271,8 +298,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
 
   private recordSent(held: Recipient, smsNo: number | null): void {
     if (this.stillClaimed(held) === null) return;
-    const recipient = this.outbox.markSent(held.messageId, smsNo);
-    this.outbox.countSent(held.line as string, localDay(Date.now()));
+    const recipient = this.outbox.markSent(held.messageId, smsNo, localDay(Date.now()));
     this.counts.sent++;
     this.emit('result', recipient);
     this.emitProgress();
@@ -333,9 +359,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   private sessionEnded(session: BulkSession): void {
-    const key = sessionKey(session.line, session.sendId);
-    if (this.sessions.get(key) === session) this.sessions.delete(key);
-    this.lines.slot(session.line).sessions.delete(session);
+    this.forget(session);
     this.scheduleFill();
     this.emitProgress();
   }
