@@ -109,7 +109,7 @@ export interface SendRow extends SendCase {
 export function scaledBulkOptions(radioMs: number): Partial<BulkOptions> {
   const k = radioMs / REAL_RADIO_MS;
   const scaled: Partial<BulkOptions> = {};
-  for (const key of ['stepTimeoutMs', 'waitRecheckMs', 'acceptedTimeoutMs', 'busyRetryMs', 'busyCooldownMs', 'passwordParkMs'] as const) {
+  for (const key of ['stepTimeoutMs', 'minRetransmitMs', 'initialRetransmitMs', 'waitRecheckMs', 'acceptedTimeoutMs', 'busyRetryMs', 'busyCooldownMs', 'passwordParkMs'] as const) {
     scaled[key] = Math.max(1, Math.round(DEFAULT_BULK_OPTIONS[key] * k));
   }
   return scaled;

@@ -3,7 +3,10 @@ import type { Recipient } from '../src/outbox/types';
 import { formatKeepalive, parseBulkReply, parseDeviceMessage, type Reply } from '../src/protocol';
 import { type GoipEvent, GoipServer, type GoipServerOptions } from '../src/server';
 import { type BulkOptions, BulkSender, FAILURE } from '../src/server/bulk';
+import { DEFAULT_BULK_OPTIONS } from '../src/server/bulk/options';
+import { RadioPace, RoundTrip, retransmitDelay, SlowestRecent } from '../src/server/bulk/pace';
 import { afterLineGaveUp, localDay, sessionCap } from '../src/server/bulk/policy';
+import { TimerRegistry } from '../src/server/bulk/timers';
 import { Ledger, SimLine, type SimLineOptions } from '../src/sim';
 import { MemoryOutbox } from './helpers/memory-outbox';
 import { UdpPeer } from './helpers/udp';
@@ -138,6 +141,82 @@ describe('bulk send', () => {
       const options = { sessionsPerLine: 2 } as BulkOptions;
       assert.equal(sessionCap(conditions, options, 999), 1);
       assert.equal(sessionCap(conditions, options, 1000), 2);
+    });
+  });
+
+  describe('pace and timers', () => {
+    const options = { ...DEFAULT_BULK_OPTIONS, stepTimeoutMs: 5000, minRetransmitMs: 500, initialRetransmitMs: 1000 };
+
+    it('resends after the round-trip timeout (the line\'s, else all lines\'), doubled per resend, within its bounds', () => {
+      const line = new RoundTrip();
+      const all = new RoundTrip();
+      assert.equal(retransmitDelay(line, all, 0, options), 1000, 'nothing measured: initialRetransmitMs');
+      all.note(800);
+      assert.equal(all.timeout(), 800 + 4 * 400, 'first sample: srtt + 4 x srtt/2');
+      assert.equal(retransmitDelay(line, all, 0, options), 2400, 'the fleet\'s timeout for a line not measured yet');
+      line.note(10);
+      assert.equal(retransmitDelay(line, all, 0, options), 500, 'never below minRetransmitMs');
+      assert.equal(retransmitDelay(line, all, 1, options), 1000);
+      assert.equal(retransmitDelay(line, all, 3, options), 4000);
+      assert.equal(retransmitDelay(line, all, 4, options), 5000, 'never above stepTimeoutMs');
+      for (let i = 0; i < 50; i++) line.note(2000);
+      assert.ok((line.timeout() as number) > 2000 && (line.timeout() as number) < 2100, `converges on a steady round trip: ${line.timeout()}`);
+    });
+
+    it('measures radio time only from pushed results whose start on the radio is known', () => {
+      const pace = new RadioPace();
+      assert.equal(pace.noteResult(1000, 700, true, false), 300, 'idle radio: from its WAIT');
+      assert.equal(pace.noteResult(1350, 800, true, false), 350, 'queued behind the previous one: from its result');
+      assert.equal(pace.noteResult(1700, 900, true, true), null, 'an older accepted number has no result: start unknown');
+      assert.equal(pace.noteResult(2100, 1750, false, false), null, 'an answer to a re-ask is not when the radio finished');
+      assert.equal(pace.noteResult(2300, 1800, true, false), null, 'after a re-ask answer the previous finish is unknown');
+      assert.equal(pace.noteResult(2700, 2400, true, false), 300, 'accepted after that answer: from its WAIT again');
+      assert.equal(pace.samples.value(), 350, 'the slowest of the samples');
+      assert.equal(pace.overdueAt(2650, 350, { ...options, overdueFactor: 1.5 }), 2700 + 525, 'from the later of its WAIT and the last result');
+      assert.equal(pace.overdueAt(3000, 350, { ...options, overdueFactor: 1.5 }), 3000 + 525);
+      assert.equal(pace.overdueAt(3000, 350, { ...options, overdueFactor: 0 }), null, 'overdueFactor 0 turns it off');
+    });
+
+    it('trusts the slowest of the recent samples only once there are enough', () => {
+      const recent = new SlowestRecent(2, 2);
+      recent.note(400);
+      assert.equal(recent.value(), null);
+      recent.note(200);
+      assert.equal(recent.value(), 400);
+      recent.note(150);
+      assert.equal(recent.value(), 200, 'the oldest sample left the window');
+    });
+
+    it('runs an expired timer only after the input that arrived meanwhile was read', async () => {
+      let received = 0;
+      const timers = new TimerRegistry(() => received);
+      const order: string[] = [];
+      // A flood of input: each loop turn reads more, five turns long.
+      let turns = 0;
+      const flood = (): void => {
+        received++;
+        order.push('input');
+        if (++turns < 5) setImmediate(flood);
+      };
+      await new Promise<void>((resolve) => {
+        timers.after(0, () => {
+          order.push('timer');
+          resolve();
+        });
+        setTimeout(flood, 0);
+      });
+      assert.deepEqual(order, ['input', 'input', 'input', 'input', 'input', 'timer']);
+
+      const cancelled = new TimerRegistry(() => received);
+      let ran = false;
+      const handle = cancelled.after(0, () => (ran = true));
+      await new Promise<void>((resolve) => setTimeout(() => {
+        received++; // keeps the expired timer waiting on input
+        cancelled.cancel(handle);
+        setImmediate(() => setImmediate(resolve));
+      }, 0));
+      assert.equal(ran, false, 'a timer cancelled while it waits for input never runs');
+      assert.equal(cancelled.size, 0);
     });
   });
 
@@ -352,6 +431,75 @@ describe('bulk send', () => {
       assert.ok(reasksAt.length >= 1, 'the number was re-asked');
       assert.ok(laterResultsAt.length >= 1 && reasksAt[0] >= laterResultsAt[0], 're-asked only after a later number had its result');
       assert.ok(Date.now() - startedAt < 3000, `recovered in ${Date.now() - startedAt} ms, not after waitRecheckMs`);
+    });
+
+    it('re-asks the last number of a batch once its OK is overdue by the line\'s measured radio pace', async () => {
+      // No later number can prove the last OK lost, and waitRecheckMs is far beyond the test.
+      const radioMs = 40;
+      const { server, outbox, sender, ledger, lines } = await start({
+        sim: { smsRadioTimeMs: radioMs },
+        bulk: { waitRecheckMs: 60_000, acceptedTimeoutMs: 120_000, sessionsPerLine: 1, overdueFactor: 1.5 },
+      });
+      const count = 6;
+      const okAt: number[] = [];
+      let dropped: { sendId: number; telId: number } | null = null;
+      intercept(lines[0], {
+        out: (text) => {
+          const m = /^OK (\d+) (\d+)/.exec(text);
+          if (m === null) return false;
+          okAt.push(Date.now());
+          if (Number(m[2]) !== count || dropped !== null) return false;
+          dropped = { sendId: Number(m[1]), telId: Number(m[2]) };
+          return true;
+        },
+      });
+      const reasksAt: number[] = [];
+      server.on('datagramOut', (text) => {
+        const m = /^SEND (\d+) (\d+) /.exec(text);
+        const d = dropped as { sendId: number; telId: number } | null;
+        if (m !== null && d !== null && Number(m[1]) === d.sendId && Number(m[2]) === d.telId) reasksAt.push(Date.now());
+      });
+      const ids = enqueue(outbox, count);
+      const done = results(sender, count, outbox, 10_000);
+      sender.kick();
+      await done;
+
+      assert.ok(dropped !== null, 'the last OK was dropped');
+      for (const r of final(outbox, ids)) assert.equal(r.state, 'sent', `${r.messageId}: ${r.error}`);
+      assert.deepEqual(ledger.duplicates(), []);
+      assert.equal(ledger.sent.length, count);
+      assert.ok(reasksAt.length >= 1, 'the last number was re-asked');
+      const lostOkAt = okAt[count - 1];
+      assert.ok(reasksAt[0] >= lostOkAt, 'not re-asked before the line had finished it');
+      assert.ok(reasksAt[0] - okAt[count - 2] >= radioMs * 1.5, 're-asked no sooner than 1.5 radio times after the previous result');
+    });
+
+    it('resends a lost SEND after the measured round trip, long before stepTimeoutMs', async () => {
+      const { server, outbox, sender, ledger, lines } = await start({
+        bulk: { stepTimeoutMs: 2000, minRetransmitMs: 5, initialRetransmitMs: 2000, waitRecheckMs: 60_000, acceptedTimeoutMs: 120_000 },
+      });
+      let lostAt: number | null = null;
+      intercept(lines[0], {
+        in: (text) => {
+          if (!/^SEND \d+ 2 /.test(text) || lostAt !== null) return false;
+          lostAt = Date.now();
+          return true;
+        },
+      });
+      const resentAt: number[] = [];
+      server.on('datagramOut', (text) => {
+        if (lostAt !== null && /^SEND \d+ 2 /.test(text)) resentAt.push(Date.now());
+      });
+      const ids = enqueue(outbox, 3);
+      const done = results(sender, 3, outbox, 10_000);
+      sender.kick();
+      await done;
+
+      assert.ok(lostAt !== null, 'the first SEND of the second number was lost');
+      for (const r of final(outbox, ids)) assert.equal(r.state, 'sent', `${r.messageId}: ${r.error}`);
+      assert.deepEqual(ledger.duplicates(), []);
+      assert.ok(resentAt.length >= 1, 'it was sent again');
+      assert.ok(resentAt[0] - (lostAt as number) < 1000, `resent after ${resentAt[0] - (lostAt as number)} ms, not after stepTimeoutMs (2000)`);
     });
 
     it('fails an accepted number at once, result unknown, when its OK and re-asks are lost until the line forgets the session', async () => {

@@ -13,6 +13,7 @@ import { type BulkReply, type DeviceMessage, parseBulkReply } from '../../protoc
 import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../goip-server';
 import { LineScheduler } from './line-scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
+import { fleetRadioSamples, RoundTrip, retransmitDelay } from './pace';
 import { afterLineGaveUp, dailyLimitReached, localDay, msUntilNextDay, type ParkReason } from './policy';
 import { BulkSession, type SessionHost, type Tel } from './session';
 import { type TimerHandle, TimerRegistry } from './timers';
@@ -56,12 +57,16 @@ function telKey(line: string, sendId: number, telId: number): string {
 
 export class BulkSender extends EventEmitter<BulkSenderEvents> {
   readonly options: BulkOptions;
-  private readonly timers = new TimerRegistry();
+  private readonly timers: TimerRegistry;
   private readonly lines: LineScheduler;
   private readonly sessions = new Map<string, BulkSession>();
   private readonly watched = new Map<string, Watched>();
   private readonly counts = { sent: 0, failed: 0, requeued: 0, lateResults: 0 };
   private readonly host: SessionHost;
+  /** Round trips to all lines: the resend delay for a line not measured yet (start-up). */
+  private readonly roundTrip = new RoundTrip();
+  /** Radio times measured on all lines: the pace of a line with too few SMS of its own yet. */
+  private readonly radioSamples = fleetRadioSamples();
   private running = false;
   private fillTimer: TimerHandle | null = null;
   private dayTimer: TimerHandle | null = null;
@@ -73,6 +78,8 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   ) {
     super();
     this.options = resolveBulkOptions(options);
+    // Silence is judged only once the datagrams that reached the socket have been read.
+    this.timers = new TimerRegistry(() => server.counters.datagrams);
     this.lines = new LineScheduler(this.options);
     this.host = this.createHost();
   }
@@ -345,6 +352,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (watched === undefined) return false;
     this.watched.delete(key);
     this.timers.cancel(watched.timer);
+    this.lines.slot(line).radio.noteResult(Date.now(), null, false, true);
     if (reply.kind === 'sent') this.recordSent(watched.recipient, reply.smsNo);
     else this.giveUp(watched.recipient, `radio failed to send it (${reply.status})`);
     return true;
@@ -395,9 +403,26 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       fail: (_session, tel, reason) => this.recordFailed(tel.recipient, reason),
       noteAccepted: (line) => ++lines.slot(line).acceptances,
       acceptances: (line) => lines.slot(line).acceptances,
-      radioPassed: (line, askedAfterSeq) => {
-        for (const session of [...lines.slot(line).sessions]) session.radioPassed(askedAfterSeq);
+      radioDone: (line, tel) => {
+        const slot = lines.slot(line);
+        const sample = slot.radio.noteResult(Date.now(), tel.acceptSeq === null ? null : tel.acceptedAt, !tel.reasked, slot.hasOlderPending(tel));
+        if (sample !== null) this.radioSamples.note(sample);
+        for (const session of [...slot.sessions]) {
+          if (tel.askedAfterSeq !== null) session.radioPassed(tel.askedAfterSeq);
+          session.paceChanged();
+        }
       },
+      overdueAt: (line, tel) => {
+        const slot = lines.slot(line);
+        if (tel.acceptSeq === null || tel.acceptedAt === null || slot.hasOlderPending(tel)) return null;
+        const slowest = slot.radio.samples.value() ?? this.radioSamples.value();
+        return slowest === null ? null : slot.radio.overdueAt(tel.acceptedAt, slowest, this.options);
+      },
+      noteRoundTrip: (line, ms) => {
+        lines.slot(line).roundTrip.note(ms);
+        this.roundTrip.note(ms);
+      },
+      retransmitDelay: (line, resends) => retransmitDelay(lines.slot(line).roundTrip, this.roundTrip, resends, this.options),
       watchAccepted: (session, tel) => this.watchAccepted(session, tel),
       lineBusy: (session) => {
         lines.noteBusy(session, Date.now());

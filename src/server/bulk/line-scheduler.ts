@@ -5,8 +5,9 @@
  */
 import type { LineInfo } from '../lines';
 import type { BulkOptions } from './options';
+import { RadioPace, RoundTrip } from './pace';
 import { capAfterBusy, isParked, type LineConditions, lineMaySend, type ParkReason, sendDelay, sessionCap } from './policy';
-import type { BulkSession } from './session';
+import type { BulkSession, Tel } from './session';
 
 export class LineSlot implements LineConditions {
   park: LineConditions['park'] = null;
@@ -16,6 +17,8 @@ export class LineSlot implements LineConditions {
   /** Numbers the line answered WAIT to, counted in the order the WAITs came (see Tel.acceptSeq). */
   acceptances = 0;
   readonly sessions = new Set<BulkSession>();
+  readonly roundTrip = new RoundTrip();
+  readonly radio = new RadioPace();
 
   constructor(readonly id: string) {}
 
@@ -24,6 +27,20 @@ export class LineSlot implements LineConditions {
     let n = 0;
     for (const session of this.sessions) if (session !== except && session.holdsDeviceSession) n++;
     return n;
+  }
+
+  /**
+   * Another number of the line is ahead of `tel` on the radio, or may be: one accepted earlier
+   * without a result yet, or one asked before `tel` was accepted whose WAIT has not come.
+   */
+  hasOlderPending(tel: Tel): boolean {
+    for (const session of this.sessions) {
+      const other = session.current;
+      if (other === null || other === tel) continue;
+      if (other.acceptSeq !== null && tel.acceptSeq !== null && other.acceptSeq < tel.acceptSeq) return true;
+      if (other.acceptSeq === null && other.firstAskedAt !== null && tel.acceptedAt !== null && other.firstAskedAt <= tel.acceptedAt) return true;
+    }
+    return false;
   }
 
   /** Numbers claimed by this line's sessions and not final yet. */

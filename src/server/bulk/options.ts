@@ -2,16 +2,31 @@
 import { mergeNumericOptions } from '../../util/options';
 
 export interface BulkOptions {
-  /** A step (MSG, PASSWORD, SEND, DONE) without any answer is sent again after this long. */
+  /** The longest wait before a step (MSG, PASSWORD, SEND, DONE) without any answer is sent again. */
   stepTimeoutMs: number;
-  /** Resends of one step before it counts as unanswered; a WAIT resets the count. */
+  /**
+   * A step counts as unanswered after stepTimeoutMs x (stepRetries + 1) without an answer. Within
+   * that time it is resent after the line's measured round-trip timeout, doubled per resend
+   * (at least minRetransmitMs, at most stepTimeoutMs). A WAIT ends the step.
+   */
   stepRetries: number;
+  /** The shortest resend delay, however short the measured round trip. */
+  minRetransmitMs: number;
+  /** The resend delay while no round trip to any line is measured yet (RFC 6298: 1 s). */
+  initialRetransmitMs: number;
   /**
    * After WAIT the engine waits for the pushed OK/ERROR and re-asks the same telid only after this
    * much silence (resending while the device waits has produced duplicate SMS on some firmware).
    * Must stay below the device's 90 s session expiry.
    */
   waitRecheckMs: number;
+  /**
+   * An accepted number that is the next on its line's radio is re-asked once its result is this
+   * many times the line's slowest recent SMS (measured from the line's pushed results) overdue:
+   * the pushed result was lost. A WAIT answer (still sending) falls back to waitRecheckMs.
+   * 0 = re-ask only after waitRecheckMs of silence.
+   */
+  overdueFactor: number;
   /** An accepted number still without OK/ERROR after this long fails: it may have gone out. */
   acceptedTimeoutMs: number;
   /** Lines a number is tried on (failover after silence or a radio error) before it fails. */
@@ -37,7 +52,10 @@ export interface BulkOptions {
 export const DEFAULT_BULK_OPTIONS: Readonly<BulkOptions> = {
   stepTimeoutMs: 5000,
   stepRetries: 3,
+  minRetransmitMs: 500,
+  initialRetransmitMs: 1000,
   waitRecheckMs: 30_000,
+  overdueFactor: 1.5,
   acceptedTimeoutMs: 600_000,
   maxAttempts: 3,
   sessionsPerLine: 2,

@@ -41,6 +41,14 @@ export interface Tel {
    * a resumed number (it may have been queued before the restart).
    */
   askedAfterSeq: number | null;
+  /** A re-ask of it went out: a result now may be the line's answer from memory, not its push. */
+  reasked: boolean;
+  /** When the waitRecheckMs re-ask is due while it is accepted. */
+  recheckAt: number;
+}
+
+function newTel(recipient: Recipient, telId: number, resumed: boolean, acceptedAt: number | null): Tel {
+  return { recipient, telId, resumed, accepted: false, firstAskedAt: null, acceptedAt, acceptSeq: null, askedAfterSeq: null, reasked: false, recheckAt: 0 };
 }
 
 /** The number may be on the line's radio: never mint a new telid for it, never send it elsewhere. */
@@ -95,10 +103,17 @@ export interface SessionHost {
   /** The line's acceptance count now. */
   acceptances(line: string): number;
   /**
-   * A number of the line got its radio result (OK/ERROR); every number accepted up to
-   * `askedAfterSeq` was before it on the line's one radio, so it is done there too.
+   * A number of the line got its radio result (OK/ERROR) now. The line's pace learns from it, and
+   * every number accepted up to its askedAfterSeq was before it on the line's one radio, so it is
+   * done there too (its sessions hear radioPassed / paceChanged).
    */
-  radioPassed(line: string, askedAfterSeq: number): void;
+  radioDone(line: string, tel: Tel): void;
+  /** When `tel`'s result is overdue by the line's measured radio pace, null when that is unknown. */
+  overdueAt(line: string, tel: Tel): number | null;
+  /** A step was answered at its first transmission after `ms`. */
+  noteRoundTrip(line: string, ms: number): void;
+  /** When to resend a step to the line after `resends` resends so far. */
+  retransmitDelay(line: string, resends: number): number;
   /** A number that may be on the radio outlives its session: wait for its pushed result. */
   watchAccepted(session: BulkSession, tel: Tel): void;
   /** `too_many_sends_in_server`. */
@@ -149,7 +164,7 @@ export class BulkSession {
 
   /** A new session whose first number was just claimed with telid 1. */
   static fresh(host: SessionHost, line: string, sendId: number, first: Recipient): BulkSession {
-    const tel: Tel = { recipient: first, telId: first.telId ?? 1, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null, acceptSeq: null, askedAfterSeq: null };
+    const tel = newTel(first, first.telId ?? 1, false, null);
     return new BulkSession(host, line, sendId, first.batchId, first.text, [tel], false);
   }
 
@@ -158,16 +173,7 @@ export class BulkSession {
     const now = host.now();
     const tels = [...claimed]
       .sort((a, b) => (a.telId ?? 0) - (b.telId ?? 0))
-      .map((recipient): Tel => ({
-        recipient,
-        telId: recipient.telId ?? 0,
-        resumed: true,
-        accepted: false,
-        firstAskedAt: null,
-        acceptedAt: now,
-        acceptSeq: null,
-        askedAfterSeq: null,
-      }));
+      .map((recipient) => newTel(recipient, recipient.telId ?? 0, true, now));
     return new BulkSession(host, line, sendId, claimed[0].batchId, claimed[0].text, tels, true);
   }
 
@@ -218,15 +224,20 @@ export class BulkSession {
     switch (reply.kind) {
       case 'passwordRequest':
         if (this.phaseNow === 'opening') {
+          this.answered();
           this.phaseNow = 'authenticating';
           this.step(formatBulkPassword(this.sendId, this.host.password(this.line)));
         }
         return;
       case 'ready':
-        if (this.phaseNow === 'opening' || this.phaseNow === 'authenticating') this.proceed();
+        if (this.phaseNow === 'opening' || this.phaseNow === 'authenticating') {
+          this.answered();
+          this.proceed();
+        }
         return;
       case 'wait':
         if (this.currentTel?.telId === reply.telId && this.awaitingNumber) {
+          if (this.phaseNow === 'sending') this.answered();
           this.accepted(this.currentTel);
         }
         return;
@@ -248,7 +259,10 @@ export class BulkSession {
         this.onSessionError(reply.error, reply.text);
         return;
       case 'done':
-        if (this.phaseNow === 'closing') this.end();
+        if (this.phaseNow === 'closing') {
+          this.answered();
+          this.end();
+        }
         return;
     }
   }
@@ -263,25 +277,41 @@ export class BulkSession {
     const tel = this.currentTel;
     if (this.phaseNow !== 'accepted' || tel === null || tel.acceptSeq === null || tel.acceptSeq > askedAfterSeq) return;
     if (this.reasking === tel) return;
+    this.reaskNow(tel);
+  }
+
+  /** Another number of the line got its result: the current one may be next on the radio now. */
+  paceChanged(): void {
+    const tel = this.currentTel;
+    if (this.phaseNow === 'accepted' && tel !== null && this.reasking !== tel) this.armNextCheck(tel);
+  }
+
+  /** Re-asks a number whose pushed result was lost, retrying at the round-trip timeout. */
+  private reaskNow(tel: Tel): void {
     this.reasking = tel;
     this.reasks = 0;
     this.reaskEarly(tel);
   }
 
   private reaskEarly(tel: Tel): void {
-    const { stepTimeoutMs, stepRetries, acceptedTimeoutMs } = this.host.options;
+    const { stepRetries, acceptedTimeoutMs } = this.host.options;
     if (this.host.now() - (tel.acceptedAt ?? 0) >= acceptedTimeoutMs) return this.recheck(tel);
-    this.host.send(this.line, formatBulkSend(this.sendId, tel.telId, tel.recipient.number));
-    this.arm(stepTimeoutMs, () => {
+    this.reask(tel);
+    this.arm(this.host.retransmitDelay(this.line, this.reasks), () => {
       if (this.reasks++ < stepRetries) return this.reaskEarly(tel);
       this.armRecheck(tel);
     });
   }
 
+  /** The same SEND again: the line answers from its memory of recent telids. */
+  private reask(tel: Tel): void {
+    tel.reasked = true;
+    this.host.send(this.line, formatBulkSend(this.sendId, tel.telId, tel.recipient.number));
+  }
+
   /** A number of this session got its radio result: the numbers queued before it are done too. */
   private afterRadio(tel: Tel | null): void {
-    if (tel?.askedAfterSeq == null) return;
-    this.host.radioPassed(this.line, tel.askedAfterSeq);
+    if (tel !== null) this.host.radioDone(this.line, tel);
   }
 
   // ---- steps ----
@@ -315,7 +345,7 @@ export class BulkSession {
     if (delay > 0) return this.pace(delay, () => this.next());
     const recipient = this.host.claimNext(this, this.nextTelId);
     if (recipient === null) return this.close();
-    const tel: Tel = { recipient, telId: this.nextTelId++, resumed: false, accepted: false, firstAskedAt: null, acceptedAt: null, acceptSeq: null, askedAfterSeq: null };
+    const tel = newTel(recipient, this.nextTelId++, false, null);
     this.numbers++;
     this.currentTel = tel;
     this.host.noteNewNumber(this.line);
@@ -364,7 +394,19 @@ export class BulkSession {
 
   private transmit(): void {
     this.host.send(this.line, this.stepDatagram);
-    this.arm(this.host.options.stepTimeoutMs, () => this.onStepTimeout());
+    const left = this.stepDeadline() - this.host.now();
+    this.arm(Math.min(this.host.retransmitDelay(this.line, this.retries), left), () => this.onStepTimeout());
+  }
+
+  /** A step unanswered this long counts as unanswered. */
+  private stepDeadline(): number {
+    const { stepTimeoutMs, stepRetries } = this.host.options;
+    return this.stepStartedAt + stepTimeoutMs * (stepRetries + 1);
+  }
+
+  /** The current step was answered: its first transmission's answer is a round-trip sample. */
+  private answered(): void {
+    if (this.retries === 0) this.host.noteRoundTrip(this.line, this.host.now() - this.stepStartedAt);
   }
 
   private arm(ms: number, run: () => void): void {
@@ -378,7 +420,7 @@ export class BulkSession {
   // ---- outcomes ----
 
   private onStepTimeout(): void {
-    if (this.retries < this.host.options.stepRetries) {
+    if (this.host.now() < this.stepDeadline()) {
       this.retries++;
       this.transmit();
       return;
@@ -454,11 +496,22 @@ export class BulkSession {
     this.armRecheck(tel);
   }
 
-  /** After WAIT: wait for the pushed result; only long silence earns a re-ask of the same SEND. */
+  /**
+   * After WAIT: wait for the pushed result. Its re-ask of the same SEND comes when the result is
+   * overdue by the line's own radio pace (its push was lost), else after waitRecheckMs of silence.
+   */
   private armRecheck(tel: Tel): void {
-    const { waitRecheckMs, acceptedTimeoutMs } = this.host.options;
-    const left = (tel.acceptedAt ?? this.host.now()) + acceptedTimeoutMs - this.host.now();
-    this.arm(Math.max(0, Math.min(waitRecheckMs, left)), () => this.recheck(tel));
+    tel.recheckAt = this.host.now() + this.host.options.waitRecheckMs;
+    this.armNextCheck(tel);
+  }
+
+  private armNextCheck(tel: Tel): void {
+    const now = this.host.now();
+    const recheckAt = Math.min(tel.recheckAt, (tel.acceptedAt ?? now) + this.host.options.acceptedTimeoutMs);
+    // Once the line answered a re-ask with WAIT (still sending) its pace says nothing more here.
+    const overdueAt = this.reasking === tel ? null : this.host.overdueAt(this.line, tel);
+    if (overdueAt !== null && overdueAt < recheckAt) return this.arm(overdueAt - now, () => this.reaskNow(tel));
+    this.arm(recheckAt - now, () => this.recheck(tel));
   }
 
   private recheck(tel: Tel): void {
@@ -470,8 +523,7 @@ export class BulkSession {
       this.releaseQueue(FAILURE.silentAfterAccepting);
       return this.close();
     }
-    this.host.send(this.line, formatBulkSend(this.sendId, tel.telId, tel.recipient.number));
-    this.armRecheck(tel);
+    this.reaskNow(tel);
   }
 
   /** The number `telId` got its result: take it out of the session (null when unknown or stale). */
