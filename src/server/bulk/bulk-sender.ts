@@ -6,6 +6,11 @@
  * Crash safety: a number is claimed in the outbox with (line, sendId, telId) before its SEND
  * leaves; after a restart it is re-asked with the same three, so the line answers from its memory
  * instead of sending again.
+ *
+ * Group commit: everything the engine does in reaction to one thing (the replies read in one loop
+ * turn, a timer, a fill pass) is one unit of work: one outbox commit, after which the datagrams
+ * and results it produced leave. One fsync serves a burst of replies, and nothing leaves that
+ * was not committed first.
  */
 import { EventEmitter } from 'node:events';
 import type { Outbox, Recipient } from '../../outbox/types';
@@ -47,6 +52,13 @@ interface Watched {
   timer: TimerHandle;
 }
 
+/** What a unit of work produced, released after its commit. */
+interface HeldOutput {
+  datagrams: Array<[line: string, datagram: string]>;
+  results: Recipient[];
+  progress: boolean;
+}
+
 function sessionKey(line: string, sendId: number): string {
   return `${line}\u0000${sendId}`;
 }
@@ -69,6 +81,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly radioSamples = fleetRadioSamples();
   private running = false;
   private fillTimer: TimerHandle | null = null;
+  /** Replies read in this loop turn, handled together as one unit of work. */
+  private inbox: Array<{ line: string; reply: BulkReply }> = [];
+  /** What the running unit of work produced, released after its commit; null outside one. */
+  private held: HeldOutput | null = null;
+  private restartTimer: ReturnType<typeof setTimeout> | null = null;
   private dayTimer: TimerHandle | null = null;
 
   constructor(
@@ -92,7 +109,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.server.on('lines', this.onLines);
     this.server.on('event', this.onEvent);
     this.server.setDeliveryCorrelator(this.correlateDelivery);
-    this.safely(() => this.resume());
+    this.unitOfWork(() => this.resume());
     this.poll();
   }
 
@@ -106,6 +123,8 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
    * the outbox; the next start() re-asks them.
    */
   stop(): Promise<void> {
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
     if (!this.running) return Promise.resolve();
     this.running = false;
     this.server.off('reply', this.onReply);
@@ -116,6 +135,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.sessions.clear();
     for (const slot of this.lines.all()) slot.sessions.clear();
     this.watched.clear();
+    this.inbox = [];
     this.timers.clearAll();
     this.fillTimer = null;
     this.dayTimer = null;
@@ -134,7 +154,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (!this.running || this.fillTimer !== null) return;
     this.fillTimer = this.timers.after(0, () => {
       this.fillTimer = null;
-      this.safely(() => this.fill());
+      this.unitOfWork(() => this.fill());
     });
   }
 
@@ -145,38 +165,24 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   /**
-   * Opens sessions on every line that may take one, one line after the other, while work is left.
-   * All the pass's claims are one commit; the sessions start (their MSGs leave) after it.
+   * Opens one session on every line that may take one; all the claims are one commit, and the
+   * sessions start (their MSGs leave) after it. Lines that want more get them in the next pass,
+   * after the answers that came meanwhile were handled: every line's first session is under way
+   * before anyone's second.
    */
   private fill(): void {
     if (!this.running || this.outbox.queuedCount() === 0) return;
-    const opened: BulkSession[] = [];
-    try {
-      this.outbox.transaction(() => this.claimSessions(opened));
-    } catch (err) {
-      for (const session of opened) this.forget(session);
-      throw err;
-    }
-    for (const session of opened) session.start();
-    if (opened.length > 0) this.emitProgress();
-  }
-
-  private claimSessions(opened: BulkSession[]): void {
     const now = Date.now();
     const day = localDay(now);
-    let candidates = this.server.lines().filter((info) => this.lines.wantsSession(info, now));
-    while (candidates.length > 0) {
-      const stillHungry = [];
-      for (const info of candidates) {
-        if (this.dailyLimitReached(info.id, day)) continue;
-        const session = this.claimSession(info.id);
-        if (session === null) continue;
-        this.adopt(session);
-        opened.push(session);
-        if (this.lines.wantsSession(info, now)) stillHungry.push(info);
-      }
-      candidates = stillHungry;
+    let opened = 0;
+    for (const info of this.server.lines()) {
+      if (!this.lines.wantsSession(info, now) || this.dailyLimitReached(info.id, day)) continue;
+      const session = this.claimSession(info.id);
+      if (session === null) continue;
+      this.register(session);
+      opened++;
     }
+    if (opened > 0 && this.server.lines().some((info) => this.lines.wantsSession(info, now))) this.scheduleFill();
   }
 
   private claimSession(line: string): BulkSession | null {
@@ -205,14 +211,10 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   private register(session: BulkSession): void {
-    this.adopt(session);
-    session.start();
-    this.emitProgress();
-  }
-
-  private adopt(session: BulkSession): void {
     this.sessions.set(sessionKey(session.line, session.sendId), session);
     this.lines.slot(session.line).sessions.add(session);
+    session.start();
+    this.emitProgress();
   }
 
   private forget(session: BulkSession): void {
@@ -246,12 +248,24 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (message.kind !== 'reply') return;
     const reply = parseBulkReply(message);
     if (reply === null) return;
-    this.safely(() => {
-      if (this.lines.onHeard(line, Date.now())) this.scheduleFill();
-      if (this.resolveWatched(line, reply)) return;
-      this.sessions.get(sessionKey(line, reply.sendId))?.onReply(reply);
+    if (this.inbox.length === 0) setImmediate(this.handleInbox);
+    this.inbox.push({ line, reply });
+  };
+
+  private readonly handleInbox = (): void => {
+    const replies = this.inbox;
+    this.inbox = [];
+    if (!this.running) return;
+    this.unitOfWork(() => {
+      for (const { line, reply } of replies) this.safely(() => this.handleReply(line, reply));
     });
   };
+
+  private handleReply(line: string, reply: BulkReply): void {
+    if (this.lines.onHeard(line, Date.now())) this.scheduleFill();
+    if (this.resolveWatched(line, reply)) return;
+    this.sessions.get(sessionKey(line, reply.sendId))?.onReply(reply);
+  }
 
   private readonly onLines = (): void => {
     this.scheduleFill();
@@ -307,7 +321,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (this.stillClaimed(held) === null) return;
     const recipient = this.outbox.markSent(held.messageId, smsNo, localDay(Date.now()));
     this.counts.sent++;
-    this.emit('result', recipient);
+    this.emitResult(recipient);
     this.emitProgress();
   }
 
@@ -315,7 +329,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (this.stillClaimed(held) === null) return;
     const recipient = this.outbox.markFailed(held.messageId, reason);
     this.counts.failed++;
-    this.emit('result', recipient);
+    this.emitResult(recipient);
     this.emitProgress();
   }
 
@@ -339,7 +353,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     const left = (tel.acceptedAt ?? Date.now()) + this.options.acceptedTimeoutMs - Date.now();
     const timer = this.timers.after(left, () => {
       this.watched.delete(key);
-      this.safely(() => this.recordFailed(tel.recipient, 'line silent after accepting'));
+      this.unitOfWork(() => this.safely(() => this.recordFailed(tel.recipient, 'line silent after accepting')));
     });
     this.watched.set(key, { recipient: tel.recipient, timer });
   }
@@ -380,9 +394,12 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     return {
       options: this.options,
       now: () => Date.now(),
-      after: (ms, run) => this.timers.after(ms, () => this.safely(run)),
+      after: (ms, run) => this.timers.after(ms, () => this.unitOfWork(() => this.safely(run))),
       cancel: (handle) => this.timers.cancel(handle),
-      send: (line, datagram) => void server.sendToLine(line, datagram),
+      send: (line, datagram) => {
+        if (this.held === null) server.sendToLine(line, datagram);
+        else this.held.datagrams.push([line, datagram]);
+      },
       password: (line) => server.passwordOf(line) ?? '',
       heardSince: (line, since) => {
         const lastSeen = server.line(line)?.lastSeen ?? null;
@@ -435,7 +452,46 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   private emitProgress(): void {
-    if (this.listenerCount('progress') > 0) this.emit('progress', this.progress());
+    if (this.held !== null) this.held.progress = true;
+    else if (this.listenerCount('progress') > 0) this.emit('progress', this.progress());
+  }
+
+  private emitResult(recipient: Recipient): void {
+    if (this.held !== null) this.held.results.push(recipient);
+    else this.emit('result', recipient);
+  }
+
+  /**
+   * Runs `work` as one outbox commit; the datagrams and results it produced leave after the
+   * commit. When the commit fails none of them may leave (claims behind them are not stored):
+   * the engine rebuilds itself from the store a little later.
+   */
+  private unitOfWork(work: () => void): void {
+    if (this.held !== null) return work();
+    const held: HeldOutput = { datagrams: [], results: [], progress: false };
+    this.held = held;
+    try {
+      this.outbox.transaction(work);
+    } catch (err) {
+      this.held = null;
+      this.warn(err);
+      this.restartFromStore();
+      return;
+    }
+    this.held = null;
+    for (const [line, datagram] of held.datagrams) this.server.sendToLine(line, datagram);
+    for (const recipient of held.results) this.emit('result', recipient);
+    if (held.progress) this.emitProgress();
+  }
+
+  /** Forgets every session and resumes from what the store holds, after busyRetryMs. */
+  private restartFromStore(): void {
+    if (!this.running) return;
+    void this.stop();
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.start();
+    }, this.options.busyRetryMs);
   }
 
   private safely(run: () => void): void {
