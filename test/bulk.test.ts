@@ -165,16 +165,29 @@ describe('bulk send', () => {
 
     it('measures radio time only from pushed results whose start on the radio is known', () => {
       const pace = new RadioPace();
-      assert.equal(pace.noteResult(1000, 700, true, false), 300, 'idle radio: from its WAIT');
-      assert.equal(pace.noteResult(1350, 800, true, false), 350, 'queued behind the previous one: from its result');
-      assert.equal(pace.noteResult(1700, 900, true, true), null, 'an older accepted number has no result: start unknown');
-      assert.equal(pace.noteResult(2100, 1750, false, false), null, 'an answer to a re-ask is not when the radio finished');
-      assert.equal(pace.noteResult(2300, 1800, true, false), null, 'after a re-ask answer the previous finish is unknown');
-      assert.equal(pace.noteResult(2700, 2400, true, false), 300, 'accepted after that answer: from its WAIT again');
+      assert.equal(pace.noteResult(1000, 700, true, false, null), 300, 'idle radio: from its WAIT');
+      assert.equal(pace.noteResult(1350, 800, true, false, 300), 350, 'queued behind the previous one: from its result');
+      assert.equal(pace.noteResult(1700, 900, true, true, 350), null, 'an older accepted number has no result: start unknown');
+      assert.equal(pace.noteResult(2100, 1750, false, false, null), null, 'an answer to a re-ask is not when the radio finished');
+      assert.equal(pace.noteResult(2300, 1800, true, false, null), null, 'after a re-ask answer the previous finish is unknown');
+      assert.equal(pace.noteResult(2700, 2400, true, false, null), 300, 'accepted after that answer: from its WAIT again');
       assert.equal(pace.samples.value(), 350, 'the slowest of the samples');
       assert.equal(pace.overdueAt(2650, 350, { ...options, overdueFactor: 1.5 }), 2700 + 525, 'from the later of its WAIT and the last result');
       assert.equal(pace.overdueAt(3000, 350, { ...options, overdueFactor: 1.5 }), 3000 + 525);
       assert.equal(pace.overdueAt(3000, 350, { ...options, overdueFactor: 0 }), null, 'overdueFactor 0 turns it off');
+    });
+
+    it('takes a number found done by a re-ask as finished at its expected time, for the number behind it', () => {
+      const pace = new RadioPace();
+      pace.noteResult(1000, 700, true, false, null); // the radio finished a number at 1000
+      // The next one (accepted at 900, so on the radio from 1000) is found done by a re-ask at 1600.
+      assert.equal(pace.noteResult(1600, 900, false, false, 300), null);
+      assert.equal(pace.overdueAt(950, 300, { ...options, overdueFactor: 1.5 }), 1300 + 450, 'the one behind it started at about 1000 + 300, not at 1600');
+      // Without a known pace the late answer is all there is.
+      const unknown = new RadioPace();
+      unknown.noteResult(1000, 700, true, false, null);
+      unknown.noteResult(1600, 900, false, false, null);
+      assert.equal(unknown.overdueAt(950, 300, { ...options, overdueFactor: 1.5 }), 1600 + 450);
     });
 
     it('trusts the slowest of the recent samples only once there are enough', () => {

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import type { Outbox, Recipient } from '../../outbox/types';
 import { type BulkReply, type DeviceMessage, parseBulkReply } from '../../protocol';
 import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../goip-server';
-import { LineScheduler } from './line-scheduler';
+import { LineScheduler, type LineSlot } from './line-scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
 import { fleetRadioSamples, RoundTrip, retransmitDelay } from './pace';
 import { afterLineGaveUp, dailyLimitReached, localDay, msUntilNextDay, type ParkReason } from './policy';
@@ -366,7 +366,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (watched === undefined) return false;
     this.watched.delete(key);
     this.timers.cancel(watched.timer);
-    this.lines.slot(line).radio.noteResult(Date.now(), null, false, true);
+    this.lines.slot(line).radio.noteResult(Date.now(), null, false, true, null);
     if (reply.kind === 'sent') this.recordSent(watched.recipient, reply.smsNo);
     else this.giveUp(watched.recipient, `radio failed to send it (${reply.status})`);
     return true;
@@ -422,17 +422,21 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       acceptances: (line) => lines.slot(line).acceptances,
       radioDone: (line, tel) => {
         const slot = lines.slot(line);
-        const sample = slot.radio.noteResult(Date.now(), tel.acceptSeq === null ? null : tel.acceptedAt, !tel.reasked, slot.hasOlderPending(tel));
+        const acceptedAt = tel.acceptSeq === null ? null : tel.acceptedAt;
+        const sample = slot.radio.noteResult(Date.now(), acceptedAt, !tel.reasked, slot.hasOlderPending(tel), this.slowestRadio(slot));
         if (sample !== null) this.radioSamples.note(sample);
         for (const session of [...slot.sessions]) {
           if (tel.askedAfterSeq !== null) session.radioPassed(tel.askedAfterSeq);
           session.paceChanged();
         }
       },
+      radioQueueChanged: (line) => {
+        for (const session of [...lines.slot(line).sessions]) session.paceChanged();
+      },
       overdueAt: (line, tel) => {
         const slot = lines.slot(line);
         if (tel.acceptSeq === null || tel.acceptedAt === null || slot.hasOlderPending(tel)) return null;
-        const slowest = slot.radio.samples.value() ?? this.radioSamples.value();
+        const slowest = this.slowestRadio(slot);
         return slowest === null ? null : slot.radio.overdueAt(tel.acceptedAt, slowest, this.options);
       },
       noteRoundTrip: (line, ms) => {
@@ -449,6 +453,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       lineSilent: (line, since) => lines.noteSilent(line, since),
       ended: (session) => this.sessionEnded(session),
     };
+  }
+
+  /** The line's slowest recent SMS, or every line's while it has too few of its own. */
+  private slowestRadio(slot: LineSlot): number | null {
+    return slot.radio.samples.value() ?? this.radioSamples.value();
   }
 
   private emitProgress(): void {

@@ -88,16 +88,26 @@ export class RadioPace {
    * a re-ask); `queuedBehind`: an older accepted number of the line has no result yet, so this
    * one's start on the radio is unknown. Only a clean case yields a sample (returned, else null):
    * the radio started at the later of its WAIT and the previous result, and finished now.
+   *
+   * An answer to a re-ask says only that the radio finished it by now; when its start is known it
+   * is taken to have finished after `slowest` (the pace), so the number behind it is not judged
+   * from the late answer.
    */
-  noteResult(at: number, acceptedAt: number | null, pushed: boolean, queuedBehind: boolean): number | null {
+  noteResult(at: number, acceptedAt: number | null, pushed: boolean, queuedBehind: boolean, slowest: number | null): number | null {
     const previous = this.doneAt;
-    const startKnown = previous === null || this.doneExact || (acceptedAt !== null && acceptedAt >= previous);
+    const startKnown = !queuedBehind && acceptedAt !== null && (previous === null || this.doneExact || acceptedAt >= previous);
+    const start = acceptedAt === null ? null : Math.max(acceptedAt, previous ?? acceptedAt);
     let sample: number | null = null;
-    if (pushed && acceptedAt !== null && !queuedBehind && startKnown) {
-      sample = at - Math.max(acceptedAt, previous ?? acceptedAt);
-      this.samples.note(sample);
+    let doneAt = at;
+    if (startKnown && start !== null) {
+      if (pushed) {
+        sample = at - start;
+        this.samples.note(sample);
+      } else if (slowest !== null) {
+        doneAt = Math.min(at, start + slowest);
+      }
     }
-    this.doneAt = Math.max(at, previous ?? at);
+    this.doneAt = Math.max(doneAt, previous ?? doneAt);
     this.doneExact = pushed;
     return sample;
   }

@@ -108,6 +108,8 @@ export interface SessionHost {
    * done there too (its sessions hear radioPassed / paceChanged).
    */
   radioDone(line: string, tel: Tel): void;
+  /** A number of the line was accepted: the order of its radio queue is better known. */
+  radioQueueChanged(line: string): void;
   /** When `tel`'s result is overdue by the line's measured radio pace, null when that is unknown. */
   overdueAt(line: string, tel: Tel): number | null;
   /** A step was answered at its first transmission after `ms`. */
@@ -488,12 +490,15 @@ export class BulkSession {
   }
 
   private accepted(tel: Tel): void {
+    const firstWait = tel.acceptSeq === null;
     tel.accepted = true;
     tel.acceptSeq ??= this.host.noteAccepted(this.line);
     tel.acceptedAt ??= this.host.now();
     this.retries = 0;
     this.phaseNow = 'accepted';
     this.armRecheck(tel);
+    // Its place on the radio is known now: the line's other numbers may know theirs too.
+    if (firstWait) this.host.radioQueueChanged(this.line);
   }
 
   /**
