@@ -68,7 +68,7 @@ export function openConnection(file: string): { driver: SqliteDriverName; db: Co
     try {
       open = LOADERS[driver]();
     } catch (err) {
-      throw new Error(`${SQLITE_DRIVER_ENV}=${driver}, but it does not load: ${firstLine(err)}`);
+      throw new Error(`${SQLITE_DRIVER_ENV}=${driver}, but it does not load: ${oneLine(err)}`);
     }
     return { driver, db: open(file) };
   }
@@ -78,7 +78,7 @@ export function openConnection(file: string): { driver: SqliteDriverName; db: Co
     try {
       open = LOADERS[driver]();
     } catch (err) {
-      reasons.push(`${driver}: ${firstLine(err)}`);
+      reasons.push(`${driver}: ${oneLine(err)}`);
       continue;
     }
     return { driver, db: open(file) };
@@ -86,8 +86,10 @@ export function openConnection(file: string): { driver: SqliteDriverName; db: Co
   throw new SqliteUnavailableError(reasons);
 }
 
-function firstLine(err: unknown): string {
-  return String(err instanceof Error ? err.message : err).split('\n')[0];
+/** The message on one line, without the require stack of a missing module. */
+function oneLine(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\nRequire stack:')[0].replace(/\s+/g, ' ').trim();
 }
 
 /** The part of node:sqlite used here (@types/node 20 does not describe it). */

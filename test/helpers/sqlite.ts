@@ -22,7 +22,7 @@ export function withoutDrivers(drivers: SqliteDriverName[]): () => void {
   const load = internals._load;
   const stub = sinon.stub(internals, '_load').callsFake(function (this: unknown, request: string, ...rest: unknown[]) {
     if ((drivers as string[]).includes(request)) {
-      throw Object.assign(new Error(`Cannot find module '${request}'`), { code: 'MODULE_NOT_FOUND' });
+      throw Object.assign(new Error(`Cannot find module '${request}'\nRequire stack:\n- ${__filename}`), { code: 'MODULE_NOT_FOUND' });
     }
     return load.call(this, request, ...rest);
   });
