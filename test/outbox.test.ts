@@ -608,7 +608,7 @@ describe('SQLite driver choice', () => {
   it(`says so when the driver ${SQLITE_DRIVER_ENV} names does not load, or is no driver`, () => {
     restore = withoutDrivers(['node:sqlite']);
     process.env[SQLITE_DRIVER_ENV] = 'node:sqlite';
-    assert.throws(() => SqliteOutbox.open(':memory:'), new RegExp(`^Error: ${SQLITE_DRIVER_ENV}=node:sqlite, but it does not load: Cannot find module 'node:sqlite'$`));
+    assert.throws(() => SqliteOutbox.open(':memory:'), new RegExp(`^Error: ${SQLITE_DRIVER_ENV}=node:sqlite does not load \\(node:sqlite: Cannot find module 'node:sqlite'\\)$`));
     process.env[SQLITE_DRIVER_ENV] = 'sqlite3';
     assert.throws(() => SqliteOutbox.open(':memory:'), new RegExp(`^Error: ${SQLITE_DRIVER_ENV}=sqlite3: expected better-sqlite3 or node:sqlite$`));
   });

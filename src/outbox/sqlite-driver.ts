@@ -58,22 +58,12 @@ const LOADERS: Record<SqliteDriverName, () => Open> = {
 
 /** Opens `file` with the driver SQLITE_DRIVER_ENV names, else with the first that loads. */
 export function openConnection(file: string): { driver: SqliteDriverName; db: Connection } {
-  const forced = process.env[SQLITE_DRIVER_ENV];
-  if (forced) {
-    if (!(SQLITE_DRIVERS as readonly string[]).includes(forced)) {
-      throw new Error(`${SQLITE_DRIVER_ENV}=${forced}: expected ${SQLITE_DRIVERS.join(' or ')}`);
-    }
-    const driver = forced as SqliteDriverName;
-    let open: Open;
-    try {
-      open = LOADERS[driver]();
-    } catch (err) {
-      throw new Error(`${SQLITE_DRIVER_ENV}=${driver}, but it does not load: ${oneLine(err)}`);
-    }
-    return { driver, db: open(file) };
+  const forced = process.env[SQLITE_DRIVER_ENV] || undefined;
+  if (forced !== undefined && !(SQLITE_DRIVERS as readonly string[]).includes(forced)) {
+    throw new Error(`${SQLITE_DRIVER_ENV}=${forced}: expected ${SQLITE_DRIVERS.join(' or ')}`);
   }
   const reasons: string[] = [];
-  for (const driver of SQLITE_DRIVERS) {
+  for (const driver of forced === undefined ? SQLITE_DRIVERS : [forced as SqliteDriverName]) {
     let open: Open;
     try {
       open = LOADERS[driver]();
@@ -83,6 +73,7 @@ export function openConnection(file: string): { driver: SqliteDriverName; db: Co
     }
     return { driver, db: open(file) };
   }
+  if (forced !== undefined) throw new Error(`${SQLITE_DRIVER_ENV}=${forced} does not load (${reasons[0]})`);
   throw new SqliteUnavailableError(reasons);
 }
 
