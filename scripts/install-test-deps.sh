@@ -1,5 +1,7 @@
 #!/bin/sh
-# System packages the tests need on Debian/Ubuntu, beyond `npm ci`:
+# What the tests need beyond `npm ci`. First Node 22, for the outbox tests on node:sqlite
+# (scripts/install-test-node.sh, from the npm registry into the project). Then the system packages,
+# on Debian/Ubuntu:
 #   chromium       the browser test drives the Node-RED editor with it (test/browser.test.ts)
 #   python3-gammu  the independent PDU/segment oracle (test/oracle/)
 # Installs only what is missing; quiet; safe to run again. Anywhere else (not root, no apt-get)
@@ -10,6 +12,8 @@ set -eu
 PACKAGES="chromium python3-gammu"
 
 notice() { echo "install-test-deps: $*" >&2; }
+
+sh "$(dirname "$0")/install-test-node.sh"
 
 if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg-query >/dev/null 2>&1; then
   notice "no apt-get here; install $PACKAGES yourself to run every test"

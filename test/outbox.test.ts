@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { SqliteOutbox, type NewBatch } from '../src/outbox';
+import { SqliteOutbox, SqliteUnavailableError, type NewBatch } from '../src/outbox';
+import { type Connection, openConnection, SQLITE_DRIVER_ENV } from '../src/outbox/sqlite-driver';
 import {
   CHURN_BATCH_SIZE,
   CHURN_CLAIM,
@@ -13,9 +14,18 @@ import {
   crashBatchRecipient,
   type ChildMessage,
 } from './helpers/outbox-crash-child';
+import { NODE_SQLITE_BUILT_IN, withoutDrivers } from './helpers/sqlite';
 
-/** The raw driver, to inspect or tamper with a store file behind the outbox's back. */
-const Database = require('better-sqlite3');
+/**
+ * The outbox on the driver GOIP_SQLITE_DRIVER names, else on the first that loads; a second run
+ * under Node 22 forces node:sqlite (test/node-sqlite.test.ts).
+ */
+const DRIVER = process.env[SQLITE_DRIVER_ENV] ?? 'better-sqlite3';
+
+/** A raw connection of the same driver, to inspect or tamper with a store file behind the outbox's back. */
+function rawConnection(file: string): Connection {
+  return openConnection(file).db;
+}
 
 const HOUR = 3_600_000;
 
@@ -39,7 +49,7 @@ function tempStore(): { file: string; remove: () => void } {
   return { file: path.join(dir, 'nested', 'outbox.db'), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-describe('SqliteOutbox', () => {
+describe(`SqliteOutbox (${DRIVER})`, () => {
   let clock: number;
   let outbox: SqliteOutbox;
 
@@ -337,6 +347,19 @@ describe('SqliteOutbox', () => {
       assert.equal(outbox.queuedCount(), 3);
       assert.equal(outbox.claimedCount(), 0);
     });
+
+    it('rolls back only a call inside that throws; the rest of the work commits', () => {
+      outbox.enqueue(newBatch('b0', 1));
+      outbox.transaction(() => {
+        outbox.claim('goip01', 1, 1, 1);
+        const broken = newBatch('b1', 2);
+        broken.recipients[1].messageId = broken.recipients[0].messageId;
+        assert.throws(() => outbox.enqueue(broken), /UNIQUE/);
+        outbox.enqueue(newBatch('b1', 1)); // the failed enqueue took its batch row with it
+      });
+      assert.equal(outbox.claimedCount(), 1);
+      assert.deepEqual([outbox.get('b1-0')?.state, outbox.get('b1-1')], ['queued', undefined]);
+    });
   });
 
   describe('purge', () => {
@@ -391,7 +414,7 @@ describe('SqliteOutbox', () => {
 
     it('uses WAL and records the schema version', () => {
       SqliteOutbox.open(store.file).close();
-      const db = new Database(store.file);
+      const db = rawConnection(store.file);
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
         assert.equal(db.pragma('user_version', { simple: true }), 1);
@@ -400,10 +423,23 @@ describe('SqliteOutbox', () => {
       }
     });
 
+    it('sets WAL, synchronous=FULL and foreign keys on its connection', () => {
+      const opened = SqliteOutbox.open(store.file);
+      try {
+        const { db } = opened as unknown as { db: Connection };
+        assert.deepEqual(
+          ['journal_mode', 'synchronous', 'foreign_keys'].map((pragma) => db.pragma(pragma, { simple: true })),
+          ['wal', 2, 1],
+        );
+      } finally {
+        opened.close();
+      }
+    });
+
     it('refuses a store written by a newer schema version', () => {
       SqliteOutbox.open(store.file).close();
-      const db = new Database(store.file);
-      db.pragma('user_version = 99');
+      const db = rawConnection(store.file);
+      db.pragma('user_version = 99', { simple: true });
       db.close();
       assert.throws(() => SqliteOutbox.open(store.file), /schema version 99 is newer/);
     });
@@ -412,7 +448,7 @@ describe('SqliteOutbox', () => {
       const first = SqliteOutbox.open(store.file);
       first.nextSendId('goip01');
       first.close();
-      const db = new Database(store.file);
+      const db = rawConnection(store.file);
       db.prepare(`UPDATE send_ids SET last = 999998 WHERE line = 'goip01'`).run();
       db.close();
       const reopened = SqliteOutbox.open(store.file);
@@ -430,7 +466,7 @@ describe('SqliteOutbox', () => {
       child.kill('SIGKILL');
       assert.equal(await exited, 'SIGKILL');
 
-      const db = new Database(store.file);
+      const db = rawConnection(store.file);
       try {
         assert.equal(db.pragma('integrity_check', { simple: true }), 'ok');
       } finally {
@@ -464,6 +500,117 @@ describe('SqliteOutbox', () => {
         reopened.close();
       }
     });
+  });
+});
+
+describe(`SQLite driver (${DRIVER})`, () => {
+  let db: Connection;
+  beforeEach(() => {
+    db = rawConnection(':memory:');
+    db.exec('CREATE TABLE t (a INTEGER, b TEXT)');
+  });
+  afterEach(() => db.close());
+
+  const rows = (): unknown[] => db.prepare('SELECT a, b FROM t ORDER BY rowid').all();
+
+  it('binds @name parameters from a plain object: a missing one throws, an unknown key is ignored, undefined is NULL', () => {
+    const insert = db.prepare('INSERT INTO t (a, b) VALUES (@a, @b)');
+    assert.equal(insert.run({ a: 1, b: 'x' }).changes, 1);
+    assert.throws(() => insert.run({ a: 2 }), /Missing named parameter "b"/);
+    insert.run({ a: 3, b: 'y', unused: true });
+    insert.run({ a: 4, b: undefined });
+    assert.deepEqual(rows(), [{ a: 1, b: 'x' }, { a: 3, b: 'y' }, { a: 4, b: null }]);
+    assert.deepEqual(db.prepare("SELECT a FROM t WHERE b = @b AND '@c' = '@c' -- @d").get({ b: 'y' }), { a: 3 });
+  });
+
+  it('binds ? parameters in order: too few throw, undefined is NULL', () => {
+    const insert = db.prepare('INSERT INTO t (a, b) VALUES (?, ?)');
+    insert.run(1, 'x');
+    assert.throws(() => insert.run(2), /Too few parameter values/);
+    insert.run(3, undefined);
+    assert.deepEqual(rows(), [{ a: 1, b: 'x' }, { a: 3, b: null }]);
+  });
+
+  it('returns rows as plain objects and undefined for no row', () => {
+    db.prepare('INSERT INTO t (a, b) VALUES (?, ?)').run(1, 'x');
+    const row = db.prepare('SELECT a, b FROM t').get();
+    assert.equal(Object.getPrototypeOf(row), Object.prototype);
+    assert.deepEqual(row, { a: 1, b: 'x' });
+    assert.equal(db.prepare('SELECT a FROM t WHERE a = ?').get(2), undefined);
+  });
+
+  it('answers a pragma with its value', () => {
+    assert.equal(db.pragma('user_version', { simple: true }), 0);
+    db.pragma('user_version = 7', { simple: true });
+    assert.equal(db.pragma('user_version', { simple: true }), 7);
+  });
+
+  it('nests transactions: an inner throw undoes only its savepoint, an outer throw undoes everything', () => {
+    const insert = db.prepare('INSERT INTO t (a) VALUES (?)');
+    const inner = db.transaction((a: number, fail: boolean) => {
+      insert.run(a);
+      if (fail) throw new Error(`inner ${a}`);
+      return a;
+    });
+    const outer = db.transaction((fail: boolean) => {
+      insert.run(1);
+      assert.equal(inner(2, false), 2);
+      assert.throws(() => inner(3, true), /inner 3/);
+      insert.run(4);
+      if (fail) throw new Error('outer');
+      return 'done';
+    });
+    assert.equal(outer(false), 'done');
+    assert.throws(() => outer(true), /outer/);
+    assert.deepEqual(rows(), [1, 2, 4].map((a) => ({ a, b: null })));
+    assert.equal(inner(5, false), 5, 'usable on its own after all that');
+  });
+});
+
+describe('SQLite driver choice', () => {
+  const NEEDS = 'the durable send queue needs better-sqlite3 (installed with this package on Node 20+) or Node.js 22.13+ (built-in node:sqlite)';
+  let restore: (() => void) | null = null;
+  afterEach(() => {
+    restore?.();
+    restore = null;
+  });
+
+  it(`opens with the driver ${SQLITE_DRIVER_ENV} names, else better-sqlite3`, () => {
+    const outbox = SqliteOutbox.open(':memory:');
+    outbox.close();
+    assert.equal(outbox.driver, DRIVER);
+  });
+
+  it('throws one clear error naming both options when neither driver loads', () => {
+    restore = withoutDrivers(['better-sqlite3', 'node:sqlite']);
+    assert.throws(
+      () => SqliteOutbox.open(':memory:'),
+      (err: unknown) => {
+        assert.ok(err instanceof SqliteUnavailableError);
+        assert.equal(err.message, NEEDS);
+        assert.deepEqual(err.reasons, ["better-sqlite3: Cannot find module 'better-sqlite3'", "node:sqlite: Cannot find module 'node:sqlite'"]);
+        return true;
+      },
+    );
+  });
+
+  it(`without better-sqlite3 opens with node:sqlite where Node has it (${NODE_SQLITE_BUILT_IN ? 'here' : 'not here: the clear error'})`, () => {
+    restore = withoutDrivers(['better-sqlite3']);
+    if (NODE_SQLITE_BUILT_IN) {
+      const outbox = SqliteOutbox.open(':memory:');
+      outbox.close();
+      assert.equal(outbox.driver, 'node:sqlite');
+    } else {
+      assert.throws(() => SqliteOutbox.open(':memory:'), (err: unknown) => err instanceof SqliteUnavailableError && err.message === NEEDS);
+    }
+  });
+
+  it(`says so when the driver ${SQLITE_DRIVER_ENV} names does not load, or is no driver`, () => {
+    restore = withoutDrivers(['node:sqlite']);
+    process.env[SQLITE_DRIVER_ENV] = 'node:sqlite';
+    assert.throws(() => SqliteOutbox.open(':memory:'), new RegExp(`^Error: ${SQLITE_DRIVER_ENV}=node:sqlite does not load \\(node:sqlite: Cannot find module 'node:sqlite'\\)$`));
+    process.env[SQLITE_DRIVER_ENV] = 'sqlite3';
+    assert.throws(() => SqliteOutbox.open(':memory:'), new RegExp(`^Error: ${SQLITE_DRIVER_ENV}=sqlite3: expected better-sqlite3 or node:sqlite$`));
   });
 });
 

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { events } from '@node-red/util';
 import type { SimFleet } from '../src/sim';
 import { configStatus, DEVICES, flow, helper, listening, type Msg, nextInput, nodes, startTestLines } from './helpers/red';
+import { withoutDrivers } from './helpers/sqlite';
 
 /** goip-send wired to a join node (rebuilds each batch) and a catch node. */
 function sendFlow(sendExtra: Record<string, unknown> = {}, configExtra: Record<string, unknown> = {}): Msg[] {
@@ -83,6 +85,40 @@ describe('goip-send node', function () {
       assert.match((await caught).error.message, reason);
     }
     assert.deepEqual(cfg.sending.pending(), { queued: 0, claimed: 0 });
+  });
+
+  it('without an SQLite driver says why on goip-send and in the log, fails its input, and receiving goes on', async () => {
+    const needs = 'the durable send queue needs better-sqlite3 (installed with this package on Node 20+) or Node.js 22.13+ (built-in node:sqlite)';
+    const statuses: Msg[] = [];
+    const onStatus = ({ id, status }: { id: string; status: Msg }): void => {
+      if (id === 'send') statuses.push(status);
+    };
+    events.on('node-status', onStatus);
+    const restore = withoutDrivers(['better-sqlite3', 'node:sqlite']);
+    try {
+      await helper.load(nodes, sendFlow(), { cfg: { devices: DEVICES } });
+    } finally {
+      restore();
+      events.off('node-status', onStatus);
+    }
+    assert.deepEqual(statuses, [{ fill: 'red', shape: 'ring', text: `store: ${needs}` }]);
+    const errors = helper
+      .log()
+      .args.map(([entry]: [Msg]) => entry)
+      .filter((entry: Msg) => entry.id === 'cfg' && entry.level === helper.log().ERROR);
+    assert.deepEqual(
+      errors.map((entry: Msg) => entry.msg),
+      [`GoIP outbound queue not available: ${needs} (better-sqlite3: Cannot find module 'better-sqlite3'; node:sqlite: Cannot find module 'node:sqlite')`],
+    );
+
+    const caught = nextInput('caught');
+    helper.getNode('send').receive({ payload: 'x', to: '13800138000' });
+    assert.equal((await caught).error.message, `Error: goip-send: the outbound queue is not available (store: ${needs})`);
+
+    const sims = await lines(await listening());
+    const received = nextInput('out', (msg) => msg.event === 'sms');
+    await sims.line('goip01')!.receiveSms('+8613800138000', 'still here');
+    assert.equal((await received).payload, 'still here');
   });
 
   it('refuses a bad number rule at deploy and says so', async () => {

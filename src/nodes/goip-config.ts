@@ -1,6 +1,6 @@
 /** goip-config: owns the GoipServer (one UDP socket) and shares it with the flow nodes. */
 import path from 'node:path';
-import { SqliteOutbox } from '../outbox';
+import { SqliteOutbox, SqliteUnavailableError } from '../outbox';
 import { type GoipEvent, GoipServer } from '../server';
 import { BulkSender } from '../server/bulk';
 import { CommandClient } from '../server/commands';
@@ -90,6 +90,7 @@ export = function register(RED: NodeAPI): void {
       try {
         const storePath = storeFile(def, RED.settings.userDir, node.id);
         outbox = SqliteOutbox.open(storePath);
+        node.log(`GoIP send queue in ${storePath} (${outbox.driver})`);
         sender = new BulkSender(server, outbox, sendingOptions);
         sender.on('warning', (err) => warnAtMostEvery('sending', `GoIP sending: ${err.message}`));
         node.sending = new SendingService(outbox, sender, (recipient) =>
@@ -97,7 +98,8 @@ export = function register(RED: NodeAPI): void {
         );
       } catch (err) {
         node.sendingError = `store: ${(err as Error).message}`;
-        node.error(`GoIP outbound queue not available: ${(err as Error).message}`);
+        const why = err instanceof SqliteUnavailableError ? ` (${err.reasons.join('; ')})` : '';
+        node.error(`GoIP outbound queue not available: ${(err as Error).message}${why}`);
       }
       // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
       // the DELIVER reports the BulkSender correlates; without a store their messageId stays null.

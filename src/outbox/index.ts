@@ -1,2 +1,3 @@
 export * from './types';
 export * from './sqlite-outbox';
+export { type SqliteDriverName, SqliteUnavailableError } from './sqlite-driver';

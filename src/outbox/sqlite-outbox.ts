@@ -1,27 +1,14 @@
 /**
- * The durable outbox in one SQLite file (better-sqlite3, synchronous). WAL + synchronous=FULL: a
- * method that returned has committed, and the commit survives kill -9 and power loss.
+ * The durable outbox in one SQLite file, through the driver of ./sqlite-driver.ts (better-sqlite3
+ * or node:sqlite, both synchronous). WAL + synchronous=FULL: a method that returned has committed,
+ * and the commit survives kill -9 and power loss.
  */
 import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sameNumber } from '../pdu/numbers';
+import { type Connection, openConnection, type SqliteDriverName } from './sqlite-driver';
 import type { NewBatch, Outbox, Recipient, RecipientState } from './types';
-
-/** The part of better-sqlite3 used here (no @types/better-sqlite3 dependency). */
-interface Statement<Row> {
-  run(...params: unknown[]): { changes: number };
-  get(...params: unknown[]): Row | undefined;
-  all(...params: unknown[]): Row[];
-}
-interface Connection {
-  prepare<Row = unknown>(sql: string): Statement<Row>;
-  exec(sql: string): void;
-  pragma(source: string, options: { simple: true }): unknown;
-  transaction<F extends (...args: never[]) => unknown>(fn: F): F;
-  close(): void;
-}
-const Database = require('better-sqlite3') as new (filename: string) => Connection;
 
 /** MIGRATIONS[n] takes a store from user_version n to n + 1. Append, never edit a shipped one. */
 const MIGRATIONS = [
@@ -214,6 +201,8 @@ export class SqliteOutbox implements Outbox {
 
   private constructor(
     private readonly db: Connection,
+    /** The SQLite driver the store was opened with. */
+    readonly driver: SqliteDriverName,
     private readonly now: () => number,
   ) {
     this.statements = prepareStatements(db);
@@ -221,16 +210,19 @@ export class SqliteOutbox implements Outbox {
     this.inTransaction = <T>(work: () => T) => transaction(work) as T;
   }
 
-  /** Opens (or creates, with its parent directories) the store at `file`; ':memory:' for tests. */
+  /**
+   * Opens (or creates, with its parent directories) the store at `file`; ':memory:' for tests.
+   * Throws SqliteUnavailableError when neither SQLite driver loads.
+   */
   static open(file: string, options: SqliteOutboxOptions = {}): SqliteOutbox {
     if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
-    const db = new Database(file);
+    const { driver, db } = openConnection(file);
     try {
       db.pragma('journal_mode = WAL', { simple: true });
       db.pragma('synchronous = FULL', { simple: true });
       db.pragma('foreign_keys = ON', { simple: true });
       migrate(db);
-      return new SqliteOutbox(db, options.now ?? Date.now);
+      return new SqliteOutbox(db, driver, options.now ?? Date.now);
     } catch (err) {
       db.close();
       throw err;

@@ -1,6 +1,7 @@
 /**
  * The durable outbound queue as the bulk-send engine and the goip-send node see it. One
- * implementation (SQLite, ./sqlite-outbox.ts); the engine never touches SQL.
+ * implementation (SQLite, ./sqlite-outbox.ts, on better-sqlite3 or node:sqlite); the engine never
+ * touches SQL.
  *
  * Life of a recipient: queued -> claimed (line + sendId + telId committed BEFORE the SEND leaves)
  * -> sent (smsNo) | failed (reason) | queued again (failover, the line added to excludedLines)

@@ -1,1 +1,2 @@
 declare module 'node-red-node-test-helper';
+declare module '@node-red/util';
