@@ -307,7 +307,7 @@ describe('bulk send', () => {
       rig = null;
     });
 
-    it('sends a batch on one line end to end, claiming every number before its SEND leaves', async () => {
+    it('sends a batch on one line end to end, committing every claim before its SEND leaves', async () => {
       const { server, outbox, sender, ledger, lines } = await start();
       const sendsWithoutClaim: string[] = [];
       let sends = 0;
@@ -316,7 +316,7 @@ describe('bulk send', () => {
         if (m === null) return;
         sends++;
         const line = lines.find((l) => l.address?.port === port)?.id;
-        const claimed = outbox.claims.some((c) => c.line === line && c.sendId === Number(m[1]) && c.telId === Number(m[2]));
+        const claimed = outbox.claims.some((c) => c.committed && c.line === line && c.sendId === Number(m[1]) && c.telId === Number(m[2]));
         if (!claimed) sendsWithoutClaim.push(text);
       });
       const ids = enqueue(outbox, 5);
@@ -338,6 +338,36 @@ describe('bulk send', () => {
         assert.equal(air[0].sendId, r.sendId);
       }
       assert.equal(outbox.sentToday('goip01', localDay(Date.now())), 5);
+      assert.equal(outbox.claimedCount(), 0);
+    });
+
+    it('lets nothing out of a unit of work whose commit failed, and carries on from the store', async () => {
+      const { server, outbox, sender, ledger, lines } = await start({ lines: 2 });
+      const warnings: Error[] = [];
+      sender.on('warning', (err) => warnings.push(err));
+      const uncommitted: string[] = [];
+      server.on('datagramOut', (text, _address, port) => {
+        const m = /^SEND (\d+) (\d+) /.exec(text);
+        if (m === null) return;
+        const line = lines.find((l) => l.address?.port === port)?.id;
+        if (!outbox.claims.some((c) => c.committed && c.line === line && c.sendId === Number(m[1]) && c.telId === Number(m[2]))) uncommitted.push(text);
+      });
+      const ids = enqueue(outbox, 12);
+      // Fail the commits of the units of work that follow the first result (a result recorded, a
+      // next number claimed and asked) and of the restart's first one.
+      sender.once('result', () => (outbox.failCommits = 2));
+      const emitted: string[] = [];
+      sender.on('result', (r) => emitted.push(r.messageId));
+      const done = results(sender, 12, outbox);
+      sender.kick();
+      await done;
+
+      assert.equal(warnings.length, 2, warnings.map((w) => w.message).join('; '));
+      assert.ok(warnings.every((w) => /disk I\/O error/.test(w.message)));
+      assert.deepEqual(uncommitted, [], 'no SEND for a claim that was rolled back');
+      assert.deepEqual([...emitted].sort(), [...ids].sort(), 'one result per recipient: none from a rolled-back unit');
+      for (const r of final(outbox, ids)) assert.equal(r.state, 'sent', `${r.messageId}: ${r.error}`);
+      assert.deepEqual(ledger.duplicates(), []);
       assert.equal(outbox.claimedCount(), 0);
     });
 
