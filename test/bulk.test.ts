@@ -147,47 +147,56 @@ describe('bulk send', () => {
   describe('pace and timers', () => {
     const options = { ...DEFAULT_BULK_OPTIONS, stepTimeoutMs: 5000, minRetransmitMs: 500, initialRetransmitMs: 1000 };
 
-    it('resends after the round-trip timeout (the line\'s, else all lines\'), doubled per resend, within its bounds', () => {
+    it('resends after the round-trip timeout (the line\'s, else all lines\'), doubled from the second resend, within its bounds', () => {
       const line = new RoundTrip();
       const all = new RoundTrip();
-      assert.equal(retransmitDelay(line, all, 0, options), 1000, 'nothing measured: initialRetransmitMs');
+      const cap = 5000;
+      assert.equal(retransmitDelay(line, all, 0, options, cap), 1000, 'nothing measured: initialRetransmitMs');
       all.note(800);
       assert.equal(all.timeout(), 800 + 4 * 400, 'first sample: srtt + 4 x srtt/2');
-      assert.equal(retransmitDelay(line, all, 0, options), 2400, 'the fleet\'s timeout for a line not measured yet');
+      assert.equal(retransmitDelay(line, all, 0, options, cap), 2400, 'the fleet\'s timeout for a line not measured yet');
       line.note(10);
-      assert.equal(retransmitDelay(line, all, 0, options), 500, 'never below minRetransmitMs');
-      assert.equal(retransmitDelay(line, all, 1, options), 1000);
-      assert.equal(retransmitDelay(line, all, 3, options), 4000);
-      assert.equal(retransmitDelay(line, all, 4, options), 5000, 'never above stepTimeoutMs');
+      assert.equal(retransmitDelay(line, all, 0, options, cap), 500, 'never below minRetransmitMs');
+      assert.equal(retransmitDelay(line, all, 1, options, cap), 500, 'a second quick try: random loss is not congestion');
+      assert.equal(retransmitDelay(line, all, 2, options, cap), 1000);
+      assert.equal(retransmitDelay(line, all, 4, options, cap), 4000);
+      assert.equal(retransmitDelay(line, all, 5, options, cap), 5000, 'never above the cap');
+      assert.equal(retransmitDelay(line, all, 9, options, 30_000), 30_000, 're-asks back off up to their own cap');
       for (let i = 0; i < 50; i++) line.note(2000);
       assert.ok((line.timeout() as number) > 2000 && (line.timeout() as number) < 2100, `converges on a steady round trip: ${line.timeout()}`);
     });
 
     it('measures radio time only from pushed results whose start on the radio is known', () => {
       const pace = new RadioPace();
-      assert.equal(pace.noteResult(1000, 700, true, false, null), 300, 'idle radio: from its WAIT');
-      assert.equal(pace.noteResult(1350, 800, true, false, 300), 350, 'queued behind the previous one: from its result');
-      assert.equal(pace.noteResult(1700, 900, true, true, 350), null, 'an older accepted number has no result: start unknown');
-      assert.equal(pace.noteResult(2100, 1750, false, false, null), null, 'an answer to a re-ask is not when the radio finished');
-      assert.equal(pace.noteResult(2300, 1800, true, false, null), null, 'after a re-ask answer the previous finish is unknown');
-      assert.equal(pace.noteResult(2700, 2400, true, false, null), 300, 'accepted after that answer: from its WAIT again');
+      const result = (at: number, takenAt: number, acceptedAt: number, pushed = true, queuedBehind = false) => ({ at, takenAt, acceptedAt, pushed, queuedBehind });
+      assert.equal(pace.noteResult(result(1000, 690, 700), null), 310, 'idle radio: from when the line took it');
+      assert.equal(pace.noteResult(result(1350, 790, 800), 310), 350, 'queued behind the previous one: from its result');
+      assert.equal(pace.noteResult(result(1700, 890, 900, true, true), 350), null, 'a number possibly ahead has no result: start unknown');
+      assert.equal(pace.noteResult(result(2100, 1740, 1750, false), null), null, 'an answer to a re-ask is not when the radio finished');
+      assert.equal(pace.noteResult(result(2300, 1790, 1800), null), null, 'after a re-ask answer the previous finish is unknown');
+      assert.equal(pace.noteResult(result(2700, 2390, 2400), null), 310, 'taken after that answer: from when it was taken again');
       assert.equal(pace.samples.value(), 350, 'the slowest of the samples');
-      assert.equal(pace.overdueAt(2650, 350, { ...options, overdueFactor: 1.5 }), 2700 + 525, 'from the later of its WAIT and the last result');
-      assert.equal(pace.overdueAt(3000, 350, { ...options, overdueFactor: 1.5 }), 3000 + 525);
-      assert.equal(pace.overdueAt(3000, 350, { ...options, overdueFactor: 0 }), null, 'overdueFactor 0 turns it off');
+      const on = { ...options, overdueFactor: 1.5 };
+      const none = { count: 0, firstAcceptedAt: null };
+      assert.equal(pace.overdueAt(2650, none, 350, on), 2700 + 525, 'from the later of its WAIT and the last result');
+      assert.equal(pace.overdueAt(3000, none, 350, on), 3000 + 525);
+      assert.equal(pace.overdueAt(3000, { count: 1, firstAcceptedAt: 2900 }, 350, on), 2900 + 350 + 525, 'one SMS more per number possibly ahead, from the earliest WAIT');
+      assert.equal(pace.overdueAt(3000, none, 350, { ...options, overdueFactor: 0 }), null, 'overdueFactor 0 turns it off');
     });
 
     it('takes a number found done by a re-ask as finished at its expected time, for the number behind it', () => {
+      const on = { ...options, overdueFactor: 1.5 };
+      const none = { count: 0, firstAcceptedAt: null };
       const pace = new RadioPace();
-      pace.noteResult(1000, 700, true, false, null); // the radio finished a number at 1000
+      pace.noteResult({ at: 1000, takenAt: 690, acceptedAt: 700, pushed: true, queuedBehind: false }, null);
       // The next one (accepted at 900, so on the radio from 1000) is found done by a re-ask at 1600.
-      assert.equal(pace.noteResult(1600, 900, false, false, 300), null);
-      assert.equal(pace.overdueAt(950, 300, { ...options, overdueFactor: 1.5 }), 1300 + 450, 'the one behind it started at about 1000 + 300, not at 1600');
+      assert.equal(pace.noteResult({ at: 1600, takenAt: 890, acceptedAt: 900, pushed: false, queuedBehind: false }, 300), null);
+      assert.equal(pace.overdueAt(950, none, 300, on), 1300 + 450, 'the one behind it started at about 1000 + 300, not at 1600');
       // Without a known pace the late answer is all there is.
       const unknown = new RadioPace();
-      unknown.noteResult(1000, 700, true, false, null);
-      unknown.noteResult(1600, 900, false, false, null);
-      assert.equal(unknown.overdueAt(950, 300, { ...options, overdueFactor: 1.5 }), 1600 + 450);
+      unknown.noteResult({ at: 1000, takenAt: 690, acceptedAt: 700, pushed: true, queuedBehind: false }, null);
+      unknown.noteResult({ at: 1600, takenAt: 890, acceptedAt: 900, pushed: false, queuedBehind: false }, null);
+      assert.equal(unknown.overdueAt(950, none, 300, on), 1600 + 450);
     });
 
     it('trusts the slowest of the recent samples only once there are enough', () => {

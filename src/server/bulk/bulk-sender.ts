@@ -366,7 +366,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (watched === undefined) return false;
     this.watched.delete(key);
     this.timers.cancel(watched.timer);
-    this.lines.slot(line).radio.noteResult(Date.now(), null, false, true, null);
+    this.lines.slot(line).radio.noteResult({ at: Date.now(), takenAt: null, acceptedAt: null, pushed: false, queuedBehind: true }, null);
     if (reply.kind === 'sent') this.recordSent(watched.recipient, reply.smsNo);
     else this.giveUp(watched.recipient, `radio failed to send it (${reply.status})`);
     return true;
@@ -422,12 +422,18 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       acceptances: (line) => lines.slot(line).acceptances,
       radioDone: (line, tel) => {
         const slot = lines.slot(line);
-        const acceptedAt = tel.acceptSeq === null ? null : tel.acceptedAt;
-        const sample = slot.radio.noteResult(Date.now(), acceptedAt, !tel.reasked, slot.hasOlderPending(tel), this.slowestRadio(slot));
+        const ahead = slot.radioAhead(tel);
+        const result = { at: Date.now(), takenAt: tel.takenAt, acceptedAt: tel.acceptedAt, pushed: !tel.reasked, queuedBehind: ahead === null || ahead.count > 0 };
+        const sample = slot.radio.noteResult(result, this.slowestRadio(slot));
+        const fleetPaceKnownBefore = this.radioSamples.value() !== null;
         if (sample !== null) this.radioSamples.note(sample);
         for (const session of [...slot.sessions]) {
           if (tel.askedAfterSeq !== null) session.radioPassed(tel.askedAfterSeq);
           session.paceChanged();
+        }
+        // The first pace known at all: the numbers of lines without one of their own can use it now.
+        if (!fleetPaceKnownBefore && this.radioSamples.value() !== null) {
+          for (const session of [...this.sessions.values()]) session.paceChanged();
         }
       },
       radioQueueChanged: (line) => {
@@ -435,15 +441,18 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       },
       overdueAt: (line, tel) => {
         const slot = lines.slot(line);
-        if (tel.acceptSeq === null || tel.acceptedAt === null || slot.hasOlderPending(tel)) return null;
+        const ahead = slot.radioAhead(tel);
         const slowest = this.slowestRadio(slot);
-        return slowest === null ? null : slot.radio.overdueAt(tel.acceptedAt, slowest, this.options);
+        if (ahead === null || slowest === null || tel.acceptedAt === null) return null;
+        return slot.radio.overdueAt(tel.acceptedAt, ahead, slowest, this.options);
       },
       noteRoundTrip: (line, ms) => {
+        const firstEver = this.roundTrip.timeout() === null;
         lines.slot(line).roundTrip.note(ms);
         this.roundTrip.note(ms);
+        if (firstEver) for (const session of [...this.sessions.values()]) session.roundTripMeasured();
       },
-      retransmitDelay: (line, resends) => retransmitDelay(lines.slot(line).roundTrip, this.roundTrip, resends, this.options),
+      retransmitDelay: (line, resends, capMs) => retransmitDelay(lines.slot(line).roundTrip, this.roundTrip, resends, this.options, capMs),
       watchAccepted: (session, tel) => this.watchAccepted(session, tel),
       lineBusy: (session) => {
         lines.noteBusy(session, Date.now());

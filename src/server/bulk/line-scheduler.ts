@@ -5,7 +5,7 @@
  */
 import type { LineInfo } from '../lines';
 import type { BulkOptions } from './options';
-import { RadioPace, RoundTrip } from './pace';
+import { type RadioAhead, RadioPace, RoundTrip } from './pace';
 import { capAfterBusy, isParked, type LineConditions, lineMaySend, type ParkReason, sendDelay, sessionCap } from './policy';
 import type { BulkSession, Tel } from './session';
 
@@ -30,17 +30,23 @@ export class LineSlot implements LineConditions {
   }
 
   /**
-   * Another number of the line is ahead of `tel` on the radio, or may be: one accepted earlier
-   * without a result yet, or one asked before `tel` was accepted whose WAIT has not come.
+   * The line's numbers without a result that may be ahead of `tel` on its one radio: those whose
+   * first SEND left before `tel`'s WAIT came (the line took `tel` by then; anything asked later
+   * queued behind it). Null when that cannot be told: `tel` had no WAIT, or one of them has had
+   * none yet (its place and start are unknown).
    */
-  hasOlderPending(tel: Tel): boolean {
+  radioAhead(tel: Tel): RadioAhead | null {
+    if (tel.acceptSeq === null || tel.acceptedAt === null) return null;
+    let count = 0;
+    let firstAcceptedAt: number | null = null;
     for (const session of this.sessions) {
       const other = session.current;
-      if (other === null || other === tel) continue;
-      if (other.acceptSeq !== null && tel.acceptSeq !== null && other.acceptSeq < tel.acceptSeq) return true;
-      if (other.acceptSeq === null && other.firstAskedAt !== null && tel.acceptedAt !== null && other.firstAskedAt <= tel.acceptedAt) return true;
+      if (other === null || other === tel || other.firstAskedAt === null || other.firstAskedAt >= tel.acceptedAt) continue;
+      if (other.acceptSeq === null || other.acceptedAt === null) return null;
+      count++;
+      firstAcceptedAt = Math.min(firstAcceptedAt ?? other.acceptedAt, other.acceptedAt);
     }
-    return false;
+    return { count, firstAcceptedAt };
   }
 
   /** Numbers claimed by this line's sessions and not final yet. */

@@ -36,14 +36,14 @@ export class RoundTrip {
 }
 
 /**
- * When to send a step again after `resends` resends: the round-trip timeout (the line's own, else
- * the one measured over all lines, else initialRetransmitMs) doubled per resend, within
- * [minRetransmitMs, stepTimeoutMs].
+ * When to send a datagram again after `resends` resends: the round-trip timeout (the line's own,
+ * else the one measured over all lines, else initialRetransmitMs), doubled per resend from the
+ * second on, within [minRetransmitMs, capMs].
  */
-export function retransmitDelay(line: RoundTrip, all: RoundTrip, resends: number, options: BulkOptions): number {
-  const { stepTimeoutMs, minRetransmitMs, initialRetransmitMs } = options;
+export function retransmitDelay(line: RoundTrip, all: RoundTrip, resends: number, options: BulkOptions, capMs: number): number {
+  const { minRetransmitMs, initialRetransmitMs } = options;
   const rto = line.timeout() ?? all.timeout() ?? initialRetransmitMs;
-  return Math.min(stepTimeoutMs, Math.max(rto, minRetransmitMs) * 2 ** Math.min(resends, 30));
+  return Math.min(capMs, Math.max(rto, minRetransmitMs) * 2 ** Math.min(Math.max(0, resends - 1), 30));
 }
 
 /** The slowest of the last `size` samples, once `min` were taken. */
@@ -75,36 +75,54 @@ export function fleetRadioSamples(): SlowestRecent {
   return new SlowestRecent(32, 3);
 }
 
+/** A result of a line's radio, as RadioPace needs it. */
+export interface RadioResult {
+  /** When it came. */
+  at: number;
+  /** When the line took the number (Tel.takenAt): its start on the radio if the radio was idle. */
+  takenAt: number | null;
+  /** When its first WAIT came: the latest the line took it; null when no WAIT came. */
+  acceptedAt: number | null;
+  /** The line pushed it unasked (not an answer to a re-ask). */
+  pushed: boolean;
+  /** A number that may have been ahead of it on the radio has no result yet. */
+  queuedBehind: boolean;
+}
+
+/** The line's numbers without a result that may be ahead of one on its radio (SlotRadio.ahead). */
+export interface RadioAhead {
+  count: number;
+  /** The earliest WAIT among them, null when there are none. */
+  firstAcceptedAt: number | null;
+}
+
 export class RadioPace {
   readonly samples = lineRadioSamples();
   /** When the radio last finished a number (a result came), null before. */
   private doneAt: number | null = null;
-  /** doneAt is when the result was pushed, not when a re-ask found it done (earlier, unknown). */
+  /** doneAt is when the result was pushed, not an estimate after a re-ask found it done. */
   private doneExact = false;
 
   /**
-   * A result (OK or ERROR) came at `at` for a number the line accepted at `acceptedAt` (its WAIT;
-   * null when it was never seen accepted). `pushed`: the line pushed it unasked (not an answer to
-   * a re-ask); `queuedBehind`: an older accepted number of the line has no result yet, so this
-   * one's start on the radio is unknown. Only a clean case yields a sample (returned, else null):
-   * the radio started at the later of its WAIT and the previous result, and finished now.
+   * Learns from a result; returns the radio-time sample it gave, or null. Only a clean case
+   * gives one: pushed, nothing possibly ahead of it still pending, and its start known: the later
+   * of when the line took it and the previous result.
    *
-   * An answer to a re-ask says only that the radio finished it by now; when its start is known it
-   * is taken to have finished after `slowest` (the pace), so the number behind it is not judged
-   * from the late answer.
+   * An answer to a re-ask says only that the radio finished it by now. When its start is known
+   * it is taken to have finished `slowest` (the pace) after its latest possible start, so the
+   * number behind it is not judged from the late answer.
    */
-  noteResult(at: number, acceptedAt: number | null, pushed: boolean, queuedBehind: boolean, slowest: number | null): number | null {
+  noteResult(result: RadioResult, slowest: number | null): number | null {
+    const { at, takenAt, acceptedAt, pushed, queuedBehind } = result;
     const previous = this.doneAt;
-    const startKnown = !queuedBehind && acceptedAt !== null && (previous === null || this.doneExact || acceptedAt >= previous);
-    const start = acceptedAt === null ? null : Math.max(acceptedAt, previous ?? acceptedAt);
     let sample: number | null = null;
     let doneAt = at;
-    if (startKnown && start !== null) {
-      if (pushed) {
-        sample = at - start;
+    if (!queuedBehind && takenAt !== null && acceptedAt !== null) {
+      if (pushed && (previous === null || this.doneExact || takenAt >= previous)) {
+        sample = at - Math.max(takenAt, previous ?? takenAt);
         this.samples.note(sample);
-      } else if (slowest !== null) {
-        doneAt = Math.min(at, start + slowest);
+      } else if (!pushed && slowest !== null) {
+        doneAt = Math.min(at, Math.max(acceptedAt, previous ?? acceptedAt) + slowest);
       }
     }
     this.doneAt = Math.max(doneAt, previous ?? doneAt);
@@ -113,12 +131,15 @@ export class RadioPace {
   }
 
   /**
-   * When the result of the line's oldest pending number (accepted at `acceptedAt`) is overdue:
-   * its radio started at the later of its WAIT and the previous result and should be done after
-   * `slowest` (the line's slowest recent SMS); overdueFactor times that means its push was lost.
+   * When the result of a number accepted at `acceptedAt` (its WAIT) is overdue. The radio has
+   * worked on it and the `ahead` numbers since the later of the last result and the earliest of
+   * their WAITs, one `slowest` (the line's slowest recent SMS) each; overdueFactor - 1 of one
+   * more on top means its push was lost. Null when the rule is off.
    */
-  overdueAt(acceptedAt: number, slowest: number, options: BulkOptions): number | null {
+  overdueAt(acceptedAt: number, ahead: RadioAhead, slowest: number, options: BulkOptions): number | null {
     if (options.overdueFactor <= 0) return null;
-    return Math.max(acceptedAt, this.doneAt ?? acceptedAt) + slowest * options.overdueFactor;
+    const radioOnItFrom = Math.min(acceptedAt, ahead.firstAcceptedAt ?? acceptedAt);
+    const base = Math.max(radioOnItFrom, this.doneAt ?? radioOnItFrom);
+    return base + (ahead.count + options.overdueFactor) * slowest;
   }
 }

@@ -28,6 +28,11 @@ export interface Tel {
   accepted: boolean;
   /** When its first SEND left, null before. */
   firstAskedAt: number | null;
+  /**
+   * When the line took it, as near as can be told: when the WAIT to its first SEND came (later
+   * than the truth only by that WAIT's way back), or its first SEND when that WAIT was lost.
+   */
+  takenAt: number | null;
   /** Start of the acceptedTimeoutMs clock, null while not accepted. */
   acceptedAt: number | null;
   /**
@@ -48,7 +53,7 @@ export interface Tel {
 }
 
 function newTel(recipient: Recipient, telId: number, resumed: boolean, acceptedAt: number | null): Tel {
-  return { recipient, telId, resumed, accepted: false, firstAskedAt: null, acceptedAt, acceptSeq: null, askedAfterSeq: null, reasked: false, recheckAt: 0 };
+  return { recipient, telId, resumed, accepted: false, firstAskedAt: null, takenAt: null, acceptedAt, acceptSeq: null, askedAfterSeq: null, reasked: false, recheckAt: 0 };
 }
 
 /** The number may be on the line's radio: never mint a new telid for it, never send it elsewhere. */
@@ -114,8 +119,8 @@ export interface SessionHost {
   overdueAt(line: string, tel: Tel): number | null;
   /** A step was answered at its first transmission after `ms`. */
   noteRoundTrip(line: string, ms: number): void;
-  /** When to resend a step to the line after `resends` resends so far. */
-  retransmitDelay(line: string, resends: number): number;
+  /** When to send a datagram to the line again after `resends` resends so far, at most `capMs`. */
+  retransmitDelay(line: string, resends: number, capMs: number): number;
   /** A number that may be on the radio outlives its session: wait for its pushed result. */
   watchAccepted(session: BulkSession, tel: Tel): void;
   /** `too_many_sends_in_server`. */
@@ -288,21 +293,35 @@ export class BulkSession {
     if (this.phaseNow === 'accepted' && tel !== null && this.reasking !== tel) this.armNextCheck(tel);
   }
 
-  /** Re-asks a number whose pushed result was lost, retrying at the round-trip timeout. */
+  /**
+   * The first round trip to any line was measured: a first transmission still waiting on the
+   * unmeasured initialRetransmitMs is resent at the measured timeout instead (start-up).
+   */
+  roundTripMeasured(): void {
+    const stepping = this.phaseNow === 'opening' || this.phaseNow === 'authenticating' || this.phaseNow === 'sending' || this.phaseNow === 'closing';
+    if (!stepping || this.retries !== 0 || this.timer === null) return;
+    const due = Math.min(this.stepStartedAt + this.host.retransmitDelay(this.line, 0, this.host.options.stepTimeoutMs), this.stepDeadline());
+    this.arm(Math.max(0, due - this.host.now()), () => this.onStepTimeout());
+  }
+
+  /**
+   * Re-asks a number whose pushed result was lost (the radio is past it, or it is overdue), and
+   * again while nothing answers, the gap doubling from the round-trip timeout up to
+   * waitRecheckMs. A WAIT answer (still sending) ends this: armRecheck's long wait follows.
+   */
   private reaskNow(tel: Tel): void {
     this.reasking = tel;
     this.reasks = 0;
-    this.reaskEarly(tel);
+    this.reaskAgain(tel);
   }
 
-  private reaskEarly(tel: Tel): void {
-    const { stepRetries, acceptedTimeoutMs } = this.host.options;
-    if (this.host.now() - (tel.acceptedAt ?? 0) >= acceptedTimeoutMs) return this.recheck(tel);
+  private reaskAgain(tel: Tel): void {
+    const now = this.host.now();
+    const failAt = (tel.acceptedAt ?? now) + this.host.options.acceptedTimeoutMs;
+    if (now >= failAt) return this.recheck(tel);
     this.reask(tel);
-    this.arm(this.host.retransmitDelay(this.line, this.reasks), () => {
-      if (this.reasks++ < stepRetries) return this.reaskEarly(tel);
-      this.armRecheck(tel);
-    });
+    const gap = this.host.retransmitDelay(this.line, this.reasks++, this.host.options.waitRecheckMs);
+    this.arm(Math.min(gap, failAt - now), () => this.reaskAgain(tel));
   }
 
   /** The same SEND again: the line answers from its memory of recent telids. */
@@ -397,7 +416,7 @@ export class BulkSession {
   private transmit(): void {
     this.host.send(this.line, this.stepDatagram);
     const left = this.stepDeadline() - this.host.now();
-    this.arm(Math.min(this.host.retransmitDelay(this.line, this.retries), left), () => this.onStepTimeout());
+    this.arm(Math.min(this.host.retransmitDelay(this.line, this.retries, this.host.options.stepTimeoutMs), left), () => this.onStepTimeout());
   }
 
   /** A step unanswered this long counts as unanswered. */
@@ -491,6 +510,7 @@ export class BulkSession {
 
   private accepted(tel: Tel): void {
     const firstWait = tel.acceptSeq === null;
+    if (firstWait) tel.takenAt = this.phaseNow === 'sending' && this.retries === 0 ? this.host.now() : tel.firstAskedAt;
     tel.accepted = true;
     tel.acceptSeq ??= this.host.noteAccepted(this.line);
     tel.acceptedAt ??= this.host.now();
