@@ -454,6 +454,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       },
       retransmitDelay: (line, resends, capMs) => retransmitDelay(lines.slot(line).roundTrip, this.roundTrip, resends, this.options, capMs),
       watchAccepted: (session, tel) => this.watchAccepted(session, tel),
+      handshakeDone: () => this.scheduleFill(),
       lineBusy: (session) => {
         lines.noteBusy(session, Date.now());
         this.timers.after(this.options.busyCooldownMs, () => this.scheduleFill());

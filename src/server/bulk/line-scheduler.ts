@@ -75,10 +75,16 @@ export class LineScheduler {
     return this.slots.values();
   }
 
-  /** The line may open one more session now. */
+  /**
+   * The line may open one more session now: one handshake at a time per line, so a line's first
+   * number is on its radio before a second session competes with it (and with every other line's
+   * first) for the engine.
+   */
   wantsSession(info: LineInfo, now: number): boolean {
     const slot = this.slot(info.id);
-    return lineMaySend(info, slot, now) && slot.sessions.size < sessionCap(slot, this.options, now);
+    if (!lineMaySend(info, slot, now) || slot.sessions.size >= sessionCap(slot, this.options, now)) return false;
+    for (const session of slot.sessions) if (session.handshaking) return false;
+    return true;
   }
 
   /** A backing-off `session` may open (again) on its line now. */

@@ -123,6 +123,8 @@ export interface SessionHost {
   retransmitDelay(line: string, resends: number, capMs: number): number;
   /** A number that may be on the radio outlives its session: wait for its pushed result. */
   watchAccepted(session: BulkSession, tel: Tel): void;
+  /** The session is authorized: the line may open its next session. */
+  handshakeDone(session: BulkSession): void;
   /** `too_many_sends_in_server`. */
   lineBusy(session: BulkSession): void;
   park(line: string, reason: ParkReason): void;
@@ -202,6 +204,11 @@ export class BulkSession {
     return this.phaseNow === 'sending' || this.phaseNow === 'unanswered' || this.phaseNow === 'accepted';
   }
 
+  /** MSG or PASSWORD is out and unanswered. */
+  get handshaking(): boolean {
+    return this.phaseNow === 'opening' || this.phaseNow === 'authenticating';
+  }
+
   /** The session holds one of the line's device sessions (or is about to). */
   get holdsDeviceSession(): boolean {
     return this.phaseNow !== 'backoff' && this.phaseNow !== 'ended';
@@ -240,6 +247,7 @@ export class BulkSession {
         if (this.phaseNow === 'opening' || this.phaseNow === 'authenticating') {
           this.answered();
           this.proceed();
+          this.host.handshakeDone(this);
         }
         return;
       case 'wait':
