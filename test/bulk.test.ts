@@ -526,6 +526,41 @@ describe('bulk send', () => {
       assert.ok(reasksAt[0] - okAt[count - 2] >= radioMs * 1.5, 're-asked no sooner than 1.5 radio times after the previous result');
     });
 
+    it('re-asks an overdue number once; a WAIT answer (still sending) sends it back to the long wait', async () => {
+      // The line's pace is learnt from fast SMS; then one SMS takes ten times longer: its re-ask
+      // comes while the line still sends it, and the field notes warn against asking again then.
+      const { server, outbox, sender, ledger, lines } = await start({
+        sim: { smsRadioTimeMs: 30 },
+        bulk: { waitRecheckMs: 60_000, acceptedTimeoutMs: 120_000, sessionsPerLine: 1, overdueFactor: 1.5 },
+      });
+      const options = (lines[0] as unknown as { options: { smsRadioTimeMs: number } }).options;
+      const slowTelId = 5;
+      const waitsToReask: number[] = [];
+      let slowAsked = 0;
+      server.on('datagramOut', (text) => {
+        const m = /^SEND \d+ (\d+) /.exec(text);
+        if (m === null || Number(m[1]) !== slowTelId) return;
+        slowAsked++;
+        options.smsRadioTimeMs = 300; // from its first SEND on, this one takes long
+      });
+      intercept(lines[0], {
+        out: (text) => {
+          const m = /^WAIT \d+ (\d+)/.exec(text);
+          if (m !== null && Number(m[1]) === slowTelId && slowAsked > 1) waitsToReask.push(Date.now());
+          return false;
+        },
+      });
+      const ids = enqueue(outbox, 6);
+      const done = results(sender, 6, outbox, 10_000);
+      sender.kick();
+      await done;
+
+      for (const r of final(outbox, ids)) assert.equal(r.state, 'sent', `${r.messageId}: ${r.error}`);
+      assert.deepEqual(ledger.duplicates(), []);
+      assert.equal(waitsToReask.length, 1, 'the overdue re-ask was answered WAIT');
+      assert.equal(slowAsked, 2, 'asked, re-asked once when overdue, then left alone until its pushed OK');
+    });
+
     it('resends a lost SEND after the measured round trip, long before stepTimeoutMs', async () => {
       const { server, outbox, sender, ledger, lines } = await start({
         bulk: { stepTimeoutMs: 2000, minRetransmitMs: 5, initialRetransmitMs: 2000, waitRecheckMs: 60_000, acceptedTimeoutMs: 120_000 },
