@@ -37,6 +37,8 @@ export interface SendCase {
   bulk?: Partial<BulkOptions>;
   /** Diagnosis only: lose datagrams in one direction only (default both). */
   lossDirection?: 'both' | 'out' | 'in';
+  /** Seed of the fleet's faults; default BENCH_SEND_SEED (1000) + lines. */
+  seed?: number;
 }
 
 interface FleetInput {
@@ -315,7 +317,7 @@ export async function runSendCase(c: SendCase, recipients = 1000, fleetMode: 'ch
       sessionExpiryMs: Math.round(90_000 * k),
       loss: c.loss,
       lossDirection: c.lossDirection ?? 'both',
-      seed: Number(process.env.BENCH_SEND_SEED ?? 1000) + c.lines,
+      seed: c.seed ?? defaultSeed(c.lines),
     };
     fleet = fleetMode === 'child' ? await childFleet(input) : await inProcessFleet(input);
     // Every line registered (the fleet waited for its keepalive acks): the server has them online.
@@ -454,6 +456,12 @@ export function radioMsFor(lines: number): number {
 }
 
 export const LINE_COUNTS = [8, 32, 128] as const;
+/** The 10% loss rows again with these seeds: which datagrams are lost decides much at 8 SMS a line. */
+export const MORE_SEEDS = [7777, 15554, 23331, 31108, 38885, 46662] as const;
+
+function defaultSeed(lines: number): number {
+  return Number(process.env.BENCH_SEND_SEED ?? 1000) + lines;
+}
 export const LOSSES = [0, 0.1] as const;
 /** The engine's ceiling: every line count again at a fixed 20 ms radio, no loss. */
 export const CEILING_RADIO_MS = 20;
@@ -461,6 +469,8 @@ export const CEILING_RADIO_MS = 20;
 export interface SendReport {
   rows: SendRow[];
   ceiling: SendRow[];
+  /** Per line count, the 10% loss row with each of MORE_SEEDS. */
+  seeds: SendRow[];
 }
 
 type FleetMode = 'child' | 'inprocess';
@@ -474,7 +484,27 @@ export async function runSend(options: { recipients?: number; fleet?: FleetMode 
   }
   const ceiling: SendRow[] = [];
   for (const lines of LINE_COUNTS) ceiling.push(await runSendCase({ lines, loss: 0, radioMs: CEILING_RADIO_MS }, recipients, fleet));
-  return { rows, ceiling };
+  const seeds: SendRow[] = [];
+  for (const lines of LINE_COUNTS) {
+    for (const seed of MORE_SEEDS) seeds.push(await runSendCase({ lines, loss: 0.1, radioMs: radioMsFor(lines), seed }, recipients, fleet));
+  }
+  return { rows, ceiling, seeds };
+}
+
+/** min / median / max of the 10% rows over the seeds, per line count. */
+function seedTable(rows: readonly SendRow[]): string[] {
+  const lines = [...new Set(rows.map((r) => r.lines))];
+  return [
+    '| lines | runs | fraction min | median | max | runs >= 0.85 | sent | failed | duplicates |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...lines.map((n) => {
+      const own = rows.filter((r) => r.lines === n);
+      const fractions = own.map((r) => (r.complete ? r.fraction : 0)).sort((a, b) => a - b);
+      const sum = (pick: (r: SendRow) => number): number => own.reduce((acc, r) => acc + pick(r), 0);
+      const median = fractions[Math.floor(fractions.length / 2)];
+      return `| ${n} | ${own.length} | ${fmt(fractions[0], 3)} | ${fmt(median, 3)} | ${fmt(fractions[fractions.length - 1], 3)} | ${fractions.filter((f) => f >= 0.85).length} | ${sum((r) => r.sent)} | ${sum((r) => r.failed)} | ${sum((r) => r.duplicates)} |`;
+    }),
+  ];
 }
 
 const fmt = (n: number, digits: number): string => (Number.isFinite(n) ? n.toFixed(digits) : '-');
@@ -505,15 +535,20 @@ function timeTable(rows: readonly SendRow[]): string[] {
   ];
 }
 
+function rowName(r: SendRow): string {
+  return `${r.lines} lines, ${pct(r.loss)} loss, ${r.radioMs} ms${r.seed === undefined ? '' : `, seed ${r.seed}`}`;
+}
+
 export function formatSend(report: SendReport): string {
   const all = [...report.rows, ...report.ceiling];
+  const everyRow = [...all, ...report.seeds];
   const recipients = all[0]?.recipients ?? 0;
   const fleet = all[0]?.fleet === 'inprocess' ? 'fleet on the engine thread' : 'fleet in a child process';
-  const notes = all
+  const notes = everyRow
     .filter((r) => !r.complete || r.requeued > 0 || r.lateResults > 0)
     .map(
       (r) =>
-        `${r.lines} lines, ${pct(r.loss)} loss, ${r.radioMs} ms: ${r.complete ? '' : `no result for ${r.recipients - r.results} within ${ROW_DEADLINE_MS / 1000} s (${r.inFlight} claimed and in flight, ${r.openSessions} engine sessions open); `}requeued ${r.requeued}, late results ${r.lateResults}`,
+        `${rowName(r)}: ${r.complete ? '' : `no result for ${r.recipients - r.results} within ${ROW_DEADLINE_MS / 1000} s (${r.inFlight} claimed and in flight, ${r.openSessions} engine sessions open); `}requeued ${r.requeued}, late results ${r.lateResults}`,
     );
   return [
     `Send: BulkSender + SqliteOutbox (WAL, synchronous=FULL) + GoipServer on one thread, ${fleet}; ${recipients} recipients in one batch; engine timings = defaults x radio time / 3 s; fraction = achieved / (lines / radio time)`,
@@ -524,11 +559,15 @@ export function formatSend(report: SendReport): string {
     '',
     ...resultTable(report.ceiling),
     '',
+    `The 10% loss rows with ${MORE_SEEDS.length} other fault seeds (${MORE_SEEDS.join(', ')}): a row ends with its unluckiest line, so which datagrams are lost matters`,
+    '',
+    ...seedTable(report.seeds),
+    '',
     'Where the time went. sessions opened: enqueue until every first-round session had sent its MSG; start-up: enqueue until the first SMS began on the radio of the line that started last; tail: last SMS off the air until the last result; radio busy: SMS x radio time / (lines x elapsed); SEND per rcpt: SEND datagrams per recipient (1 = no retransmission or re-ask)',
     '',
     ...timeTable(all),
     ...(notes.length > 0 ? ['', ...notes] : []),
-    ...all.flatMap((r) => (r.duplicateStory.length > 0 ? ['', `${r.lines} lines, ${pct(r.loss)} loss, ${r.radioMs} ms:`, ...r.duplicateStory] : [])),
+    ...everyRow.flatMap((r) => (r.duplicateStory.length > 0 ? ['', `${rowName(r)}:`, ...r.duplicateStory] : [])),
   ].join('\n');
 }
 
