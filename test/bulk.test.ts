@@ -316,25 +316,41 @@ describe('bulk send', () => {
       rig = null;
     });
 
-    it('sends a batch on one line end to end, committing every claim before its SEND leaves', async () => {
-      const { server, outbox, sender, ledger, lines } = await start();
-      const sendsWithoutClaim: string[] = [];
-      let sends = 0;
+    /** Every SEND the server sends (`all`), and those without a committed claim behind them. */
+    function watchSends({ server, outbox, lines }: Rig): { all: string[]; uncommitted: string[] } {
+      const watched = { all: [] as string[], uncommitted: [] as string[] };
       server.on('datagramOut', (text, _address, port) => {
         const m = /^SEND (\d+) (\d+) /.exec(text);
         if (m === null) return;
-        sends++;
+        watched.all.push(text);
         const line = lines.find((l) => l.address?.port === port)?.id;
-        const claimed = outbox.claims.some((c) => c.committed && c.line === line && c.sendId === Number(m[1]) && c.telId === Number(m[2]));
-        if (!claimed) sendsWithoutClaim.push(text);
+        if (!outbox.claims.some((c) => c.committed && c.line === line && c.sendId === Number(m[1]) && c.telId === Number(m[2]))) watched.uncommitted.push(text);
       });
+      return watched;
+    }
+
+    /** When the server sent SEND for the number `target()` names (null: none chosen yet). */
+    function sendsOf(server: GoipServer, target: () => { sendId: number; telId: number } | null): number[] {
+      const at: number[] = [];
+      server.on('datagramOut', (text) => {
+        const m = /^SEND (\d+) (\d+) /.exec(text);
+        const t = target();
+        if (m !== null && t !== null && Number(m[1]) === t.sendId && Number(m[2]) === t.telId) at.push(Date.now());
+      });
+      return at;
+    }
+
+    it('sends a batch on one line end to end, committing every claim before its SEND leaves', async () => {
+      const started = await start();
+      const { outbox, sender, ledger } = started;
+      const sends = watchSends(started);
       const ids = enqueue(outbox, 5);
       const done = results(sender, 5, outbox);
       sender.kick();
       const got = await done;
 
-      assert.deepEqual(sendsWithoutClaim, []);
-      assert.ok(sends >= 5);
+      assert.deepEqual(sends.uncommitted, []);
+      assert.ok(sends.all.length >= 5);
       assert.deepEqual(new Set(got.map((r) => r.messageId)), new Set(ids));
       for (const r of final(outbox, ids)) {
         assert.equal(r.state, 'sent');
@@ -351,16 +367,11 @@ describe('bulk send', () => {
     });
 
     it('lets nothing out of a unit of work whose commit failed, and carries on from the store', async () => {
-      const { server, outbox, sender, ledger, lines } = await start({ lines: 2 });
+      const started = await start({ lines: 2 });
+      const { outbox, sender, ledger } = started;
       const warnings: Error[] = [];
       sender.on('warning', (err) => warnings.push(err));
-      const uncommitted: string[] = [];
-      server.on('datagramOut', (text, _address, port) => {
-        const m = /^SEND (\d+) (\d+) /.exec(text);
-        if (m === null) return;
-        const line = lines.find((l) => l.address?.port === port)?.id;
-        if (!outbox.claims.some((c) => c.committed && c.line === line && c.sendId === Number(m[1]) && c.telId === Number(m[2]))) uncommitted.push(text);
-      });
+      const sends = watchSends(started);
       const ids = enqueue(outbox, 12);
       // Fail the commits of the units of work that follow the first result (a result recorded, a
       // next number claimed and asked) and of the restart's first one.
@@ -373,7 +384,7 @@ describe('bulk send', () => {
 
       assert.equal(warnings.length, 2, warnings.map((w) => w.message).join('; '));
       assert.ok(warnings.every((w) => /disk I\/O error/.test(w.message)));
-      assert.deepEqual(uncommitted, [], 'no SEND for a claim that was rolled back');
+      assert.deepEqual(sends.uncommitted, [], 'no SEND for a claim that was rolled back');
       assert.deepEqual([...emitted].sort(), [...ids].sort(), 'one result per recipient: none from a rolled-back unit');
       for (const r of final(outbox, ids)) assert.equal(r.state, 'sent', `${r.messageId}: ${r.error}`);
       assert.deepEqual(ledger.duplicates(), []);
@@ -464,12 +475,7 @@ describe('bulk send', () => {
           return false;
         },
       });
-      const reasksAt: number[] = [];
-      server.on('datagramOut', (text) => {
-        const m = /^SEND (\d+) (\d+) /.exec(text);
-        const d = dropped as { sendId: number; telId: number } | null;
-        if (m !== null && d !== null && Number(m[1]) === d.sendId && Number(m[2]) === d.telId) reasksAt.push(Date.now());
-      });
+      const reasksAt = sendsOf(server, () => dropped);
       const ids = enqueue(outbox, 6);
       const startedAt = Date.now();
       const done = results(sender, 6, outbox, 5000);
@@ -505,12 +511,7 @@ describe('bulk send', () => {
           return true;
         },
       });
-      const reasksAt: number[] = [];
-      server.on('datagramOut', (text) => {
-        const m = /^SEND (\d+) (\d+) /.exec(text);
-        const d = dropped as { sendId: number; telId: number } | null;
-        if (m !== null && d !== null && Number(m[1]) === d.sendId && Number(m[2]) === d.telId) reasksAt.push(Date.now());
-      });
+      const reasksAt = sendsOf(server, () => dropped);
       const ids = enqueue(outbox, count);
       const done = results(sender, count, outbox, 10_000);
       sender.kick();
