@@ -751,6 +751,27 @@ describe('bulk send', () => {
       assert.deepEqual(ledger.duplicates(), []);
     });
 
+    it('fails at start the queued numbers of a batch pinned to a line that is no longer configured', async () => {
+      const { outbox, sender, newSender } = await start();
+      await sender.stop();
+      const gone = enqueue(outbox, 2, { line: 'goip09' });
+      const kept = enqueue(outbox, 2);
+      const restarted = newSender();
+      const got: Recipient[] = [];
+      restarted.on('result', (r) => got.push(r));
+      const done = results(restarted, 4, outbox);
+      restarted.start();
+      restarted.kick();
+      await done;
+
+      for (const r of final(outbox, gone)) {
+        assert.equal(r.state, 'failed');
+        assert.equal(r.error, 'line goip09 is no longer configured (batch pinned to it)');
+      }
+      for (const r of final(outbox, kept)) assert.equal(r.state, 'sent', `${r.messageId}: ${r.error}`);
+      assert.equal(new Set(got.map((r) => r.messageId)).size, 4, 'one result each');
+    });
+
     it('keeps a pinned batch on its line: a radio failure fails the number instead of moving it', async () => {
       const failing = new Set<string>();
       const { outbox, sender, ledger } = await start({

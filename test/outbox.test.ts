@@ -186,6 +186,35 @@ describe(`SqliteOutbox (${DRIVER})`, () => {
     });
   });
 
+  describe('failUnsendable', () => {
+    it('fails queued recipients pinned to a line no longer configured, or that excluded every configured line', () => {
+      outbox.enqueue(newBatch('gone', 2, { line: 'goip09' }));
+      outbox.enqueue(newBatch('kept', 1, { line: 'goip01' }));
+      outbox.enqueue(newBatch('any', 3));
+      outbox.claim('goip01', 1, 1, 2, 'any');
+      outbox.requeue('any-0', 'goip01');
+      outbox.requeue('any-1', 'goip01');
+      outbox.claim('goip02', 2, 1, 2, 'any');
+      outbox.markSent('any-0', 5, '2024-05-01');
+      outbox.requeue('any-1', 'goip02'); // any-1 has tried both lines
+      outbox.claim('goip09', 4, 1, 1, 'gone'); // a claimed one is the engine's to decide
+
+      const failed = outbox.failUnsendable(['goip01', 'goip02']);
+      assert.ok(failed.every((r) => r.state === 'failed'));
+      assert.deepEqual(
+        failed.map((r) => [r.messageId, r.error]).sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+        [
+          ['any-1', 'no configured line left that has not tried it'],
+          ['gone-1', 'line goip09 is no longer configured (batch pinned to it)'],
+        ],
+      );
+      assert.deepEqual(['any-0', 'any-2', 'kept-0', 'gone-0'].map((id) => outbox.get(id)?.state), ['sent', 'queued', 'queued', 'claimed']);
+      assert.deepEqual(outbox.failUnsendable(['goip01', 'goip02']), [], 'nothing twice');
+      assert.deepEqual(outbox.failUnsendable([]), [], 'no lines configured at all decides nothing');
+      assert.equal(outbox.get('kept-0')?.state, 'queued');
+    });
+  });
+
   describe('markSent / markFailed / requeue', () => {
     beforeEach(() => {
       outbox.enqueue(newBatch('b1', 3));

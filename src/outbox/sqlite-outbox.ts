@@ -160,6 +160,13 @@ function prepareStatements(db: Connection) {
       WHERE message_id = @messageId`),
     markFailed: db.prepare(`
       UPDATE recipients SET state = 'failed', error = @reason, updated_at = @now WHERE message_id = @messageId`),
+    unsendable: db.prepare<{ message_id: string; pinned_line: string | null }>(`
+      SELECT r.message_id, b.line AS pinned_line FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+      WHERE r.state = 'queued' AND (
+        (b.line IS NOT NULL AND b.line NOT IN (SELECT value FROM json_each(@lines)))
+        OR NOT EXISTS (SELECT 1 FROM json_each(@lines) l WHERE l.value NOT IN (SELECT value FROM json_each(r.excluded_lines))))`),
+    failQueued: db.prepare(`
+      UPDATE recipients SET state = 'failed', error = @reason, updated_at = @now WHERE message_id = @messageId AND state = 'queued'`),
     requeue: db.prepare(`
       UPDATE recipients
       SET state = 'queued', line = NULL, send_id = NULL, tel_id = NULL, excluded_lines = @excludedLines, updated_at = @now
@@ -288,6 +295,17 @@ export class SqliteOutbox implements Outbox {
     });
   }
 
+  failUnsendable(lines: readonly string[]): Recipient[] {
+    if (lines.length === 0) return [];
+    return this.inTransaction(() => {
+      const now = this.now();
+      return this.statements.unsendable.all({ lines: JSON.stringify(lines) }).map(({ message_id, pinned_line }) => {
+        this.statements.failQueued.run({ messageId: message_id, reason: unsendableReason(pinned_line, lines), now });
+        return this.require(message_id);
+      });
+    });
+  }
+
   requeue(messageId: string, excludeLine: string): Recipient {
     return this.inTransaction(() => {
       const recipient = this.require(messageId);
@@ -368,6 +386,13 @@ export class SqliteOutbox implements Outbox {
       throw new Error(`outbox: ${operation}(${recipient.messageId}) needs a ${expected} recipient, it is ${recipient.state}`);
     }
   }
+}
+
+/** Why a queued recipient cannot go (Outbox.failUnsendable). */
+export function unsendableReason(pinnedLine: string | null, lines: readonly string[]): string {
+  return pinnedLine !== null && !lines.includes(pinnedLine)
+    ? `line ${pinnedLine} is no longer configured (batch pinned to it)`
+    : 'no configured line left that has not tried it';
 }
 
 /** `a` is nearer to `at` than `b`; on a tie the later one. */

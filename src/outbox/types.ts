@@ -68,6 +68,11 @@ export interface Outbox {
   /** Sent with `smsNo`; the line's count for `day` (YYYY-MM-DD, local) goes up in the same commit. */
   markSent(messageId: string, smsNo: number | null, day: string): Recipient;
   markFailed(messageId: string, reason: string): Recipient;
+  /**
+   * Fails every queued recipient that none of `lines` (the lines configured now) may send: its
+   * batch is pinned to a line not among them, or it has excluded all of them. Returns them.
+   */
+  failUnsendable(lines: readonly string[]): Recipient[];
   /** Back to queued, `line` excluded from now on; attempts kept. */
   requeue(messageId: string, excludeLine: string): Recipient;
   /** The recipient a delivery report of `line` with `smsNo` belongs to: the latest sent within `windowMs`. */

@@ -3,6 +3,7 @@
  * Operations on a recipient in the wrong state throw, like the SQLite store.
  */
 import type { NewBatch, Outbox, Recipient, RecipientState } from '../../src/outbox/types';
+import { unsendableReason } from '../../src/outbox/sqlite-outbox';
 import { sameNumber } from '../../src/pdu/numbers';
 
 interface Stored extends Recipient {
@@ -105,6 +106,20 @@ export class MemoryOutbox implements Outbox {
     this.changed = true;
     Object.assign(r, { state: 'failed', error: reason, updatedAt: this.now() });
     return this.view(r);
+  }
+
+  failUnsendable(lines: readonly string[]): Recipient[] {
+    if (lines.length === 0) return [];
+    const failed: Recipient[] = [];
+    for (const r of this.recipients.values()) {
+      if (r.state !== 'queued') continue;
+      const pinnedAway = r.pinnedLine !== null && !lines.includes(r.pinnedLine);
+      if (!pinnedAway && lines.some((line) => !r.excludedLines.includes(line))) continue;
+      this.changed = true;
+      Object.assign(r, { state: 'failed', error: unsendableReason(r.pinnedLine, lines), updatedAt: this.now() });
+      failed.push(this.view(r));
+    }
+    return failed;
   }
 
   requeue(messageId: string, excludeLine: string): Recipient {

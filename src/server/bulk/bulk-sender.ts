@@ -192,6 +192,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   private resume(): void {
+    // Queued numbers no configured line may send would wait forever: they end now, with the reason.
+    for (const recipient of this.outbox.failUnsendable(this.server.lines().map((info) => info.id))) {
+      this.counts.failed++;
+      this.emitResult(recipient);
+    }
     const groups = new Map<string, Recipient[]>();
     for (const recipient of this.outbox.claimedRecipients()) {
       const { line, sendId, telId } = recipient;
