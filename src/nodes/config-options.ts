@@ -67,6 +67,8 @@ export interface SendingProperties {
   dailyLimit?: unknown;
   sessionsPerLine?: unknown;
   stepTimeout?: unknown;
+  /** Re-ask a result overdue by the line's pace (default); false waits waitRecheckMs instead. */
+  earlyReask?: unknown;
 }
 
 function wholeNumber(value: unknown, name: string, min: number, max: number): number | undefined {
@@ -93,6 +95,7 @@ export function bulkOptions(props: SendingProperties): Partial<BulkOptions> {
   if (dailyLimit !== undefined) options.dailyLimit = dailyLimit;
   const sessions = wholeNumber(props.sessionsPerLine, 'sessions per line', 1, 5);
   if (sessions !== undefined) options.sessionsPerLine = sessions;
+  if (props.earlyReask === false || props.earlyReask === 'false') options.overdueFactor = 0;
   return options;
 }
 
