@@ -166,9 +166,9 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
 
   /**
    * Opens one session on every line that may take one; all the claims are one commit, and the
-   * sessions start (their MSGs leave) after it. Lines that want more get them in the next pass,
-   * after the answers that came meanwhile were handled: every line's first session is under way
-   * before anyone's second.
+   * sessions start (their MSGs leave) after it. Lines that want more get them in a later pass,
+   * once their session is authorized (handshakeDone): every line's first number is under way
+   * before anyone's second session competes with it.
    */
   private fill(): void {
     if (!this.running || this.outbox.queuedCount() === 0) return;
@@ -220,12 +220,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.lines.slot(session.line).sessions.add(session);
     session.start();
     this.emitProgress();
-  }
-
-  private forget(session: BulkSession): void {
-    const key = sessionKey(session.line, session.sendId);
-    if (this.sessions.get(key) === session) this.sessions.delete(key);
-    this.lines.slot(session.line).sessions.delete(session);
   }
 
   private dailyLimitReached(line: string, day: string): boolean {
@@ -386,7 +380,9 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   private sessionEnded(session: BulkSession): void {
-    this.forget(session);
+    const key = sessionKey(session.line, session.sendId);
+    if (this.sessions.get(key) === session) this.sessions.delete(key);
+    this.lines.slot(session.line).sessions.delete(session);
     this.scheduleFill();
     this.emitProgress();
   }
@@ -432,14 +428,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
         const sample = slot.radio.noteResult(result, this.slowestRadio(slot));
         const fleetPaceKnownBefore = this.radioSamples.value() !== null;
         if (sample !== null) this.radioSamples.note(sample);
-        for (const session of [...slot.sessions]) {
-          if (tel.askedAfterSeq !== null) session.radioPassed(tel.askedAfterSeq);
-          session.paceChanged();
-        }
+        const askedAfterSeq = tel.askedAfterSeq;
+        if (askedAfterSeq !== null) for (const session of [...slot.sessions]) session.radioPassed(askedAfterSeq);
         // The first pace known at all: the numbers of lines without one of their own can use it now.
-        if (!fleetPaceKnownBefore && this.radioSamples.value() !== null) {
-          for (const session of [...this.sessions.values()]) session.paceChanged();
-        }
+        const fleetPaceNew = !fleetPaceKnownBefore && this.radioSamples.value() !== null;
+        for (const session of [...(fleetPaceNew ? this.sessions.values() : slot.sessions)]) session.paceChanged();
       },
       radioQueueChanged: (line) => {
         for (const session of [...lines.slot(line).sessions]) session.paceChanged();

@@ -286,7 +286,7 @@ export class BulkSession {
    * A number accepted on the line before `askedAfterSeq` was counted is off the radio (one radio,
    * first come first sent): if it is this session's current number and still has no result, its
    * pushed result was lost. Re-ask it now (the line answers from its telid memory, it does not
-   * send again) and every stepTimeoutMs up to stepRetries times, then fall back to waitRecheckMs.
+   * send again), and again while nothing answers (reaskAgain).
    */
   radioPassed(askedAfterSeq: number): void {
     const tel = this.currentTel;
@@ -308,8 +308,7 @@ export class BulkSession {
   roundTripMeasured(): void {
     const stepping = this.phaseNow === 'opening' || this.phaseNow === 'authenticating' || this.phaseNow === 'sending' || this.phaseNow === 'closing';
     if (!stepping || this.retries !== 0 || this.timer === null) return;
-    const due = Math.min(this.stepStartedAt + this.host.retransmitDelay(this.line, 0, this.host.options.stepTimeoutMs), this.stepDeadline());
-    this.arm(Math.max(0, due - this.host.now()), () => this.onStepTimeout());
+    this.armResend(this.stepStartedAt);
   }
 
   /**
@@ -413,7 +412,7 @@ export class BulkSession {
     this.arm(this.host.options.busyRetryMs, () => this.retryAfterBackoff());
   }
 
-  /** Sends a step's datagram; resent after stepTimeoutMs up to stepRetries times. */
+  /** Sends a step's datagram; resent at the round-trip timeout until stepDeadline(). */
   private step(datagram: string): void {
     this.retries = 0;
     this.stepStartedAt = this.host.now();
@@ -423,8 +422,13 @@ export class BulkSession {
 
   private transmit(): void {
     this.host.send(this.line, this.stepDatagram);
-    const left = this.stepDeadline() - this.host.now();
-    this.arm(Math.min(this.host.retransmitDelay(this.line, this.retries, this.host.options.stepTimeoutMs), left), () => this.onStepTimeout());
+    this.armResend(this.host.now());
+  }
+
+  /** The step's next resend, one resend delay after `sentAt`, or its give-up at stepDeadline(). */
+  private armResend(sentAt: number): void {
+    const due = Math.min(sentAt + this.host.retransmitDelay(this.line, this.retries, this.host.options.stepTimeoutMs), this.stepDeadline());
+    this.arm(Math.max(0, due - this.host.now()), () => this.onStepTimeout());
   }
 
   /** A step unanswered this long counts as unanswered. */
