@@ -2,6 +2,7 @@
 import type { DeviceCredential, GoipServerOptions } from '../server';
 import type { BulkOptions } from '../server/bulk';
 import type { CommandOptions } from '../server/commands';
+import { definedOnly } from '../util/options';
 
 export class ConfigError extends Error {}
 
@@ -86,17 +87,13 @@ function optionalMs(value: unknown, min: number): number | undefined {
 
 /** The sending options the editor offers; the engine's defaults cover the rest. */
 export function bulkOptions(props: SendingProperties): Partial<BulkOptions> {
-  const options: Partial<BulkOptions> = {};
-  const interval = optionalMs(props.sendInterval, 0);
-  if (interval !== undefined) options.minIntervalMs = interval;
-  const stepTimeout = optionalMs(props.stepTimeout, 0.05);
-  if (stepTimeout !== undefined) options.stepTimeoutMs = stepTimeout;
-  const dailyLimit = wholeNumber(props.dailyLimit, 'daily limit per line', 0, 1_000_000);
-  if (dailyLimit !== undefined) options.dailyLimit = dailyLimit;
-  const sessions = wholeNumber(props.sessionsPerLine, 'sessions per line', 1, 5);
-  if (sessions !== undefined) options.sessionsPerLine = sessions;
-  if (props.earlyReask === false || props.earlyReask === 'false') options.overdueFactor = 0;
-  return options;
+  return definedOnly<BulkOptions>({
+    minIntervalMs: optionalMs(props.sendInterval, 0),
+    stepTimeoutMs: optionalMs(props.stepTimeout, 0.05),
+    dailyLimit: wholeNumber(props.dailyLimit, 'daily limit per line', 0, 1_000_000),
+    sessionsPerLine: wholeNumber(props.sessionsPerLine, 'sessions per line', 1, 5),
+    overdueFactor: props.earlyReask === false || props.earlyReask === 'false' ? 0 : undefined,
+  });
 }
 
 export interface CommandProperties {
@@ -112,14 +109,10 @@ export interface CommandProperties {
 
 /** Command timings the goip-config node may carry; empty or absent ones keep the client's defaults. */
 export function commandOptions(props: CommandProperties): Partial<CommandOptions> {
-  const options: Partial<CommandOptions> = {};
-  const commandTimeout = optionalMs(props.commandTimeout, 0.01);
-  if (commandTimeout !== undefined) options.commandTimeoutMs = commandTimeout;
-  const ussdTimeout = optionalMs(props.ussdTimeout, 0.01);
-  if (ussdTimeout !== undefined) options.ussdTimeoutMs = ussdTimeout;
-  const retries = wholeNumber(props.commandRetries, 'command retries', 0, 10);
-  if (retries !== undefined) options.commandRetries = retries;
-  const ussdRetries = wholeNumber(props.ussdRetries, 'USSD retries', 0, 10);
-  if (ussdRetries !== undefined) options.ussdRetries = ussdRetries;
-  return options;
+  return definedOnly<CommandOptions>({
+    commandTimeoutMs: optionalMs(props.commandTimeout, 0.01),
+    ussdTimeoutMs: optionalMs(props.ussdTimeout, 0.01),
+    commandRetries: wholeNumber(props.commandRetries, 'command retries', 0, 10),
+    ussdRetries: wholeNumber(props.ussdRetries, 'USSD retries', 0, 10),
+  });
 }
