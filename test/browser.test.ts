@@ -25,6 +25,7 @@ import {
   paletteLabels,
   waitForStatusText,
 } from './helpers/browser';
+import { devicesCredential, goipConfigNode } from './helpers/flows';
 import { freeUdpPort, NodeRedProcess } from './helpers/node-red-process';
 
 const PASSWORD = 'browser-secret';
@@ -43,21 +44,9 @@ const ID = {
 const ignoredRequest = (urlOrText: string): boolean => urlOrText.includes('catalogue.nodered.org');
 
 function editorFlow(udpPort: number): unknown[] {
-  const devices = JSON.stringify(LINES.map((id) => ({ id, password: PASSWORD })));
   return [
     { id: ID.tab, type: 'tab', label: 'browser test' },
-    {
-      id: ID.config,
-      type: 'goip-config',
-      name: 'gw',
-      bind: '127.0.0.1',
-      port: udpPort,
-      ackStatus: '0',
-      offlineAfter: 92,
-      dedupWindow: 600,
-      store: '',
-      credentials: { devices },
-    },
+    goipConfigNode({ id: ID.config, port: udpPort, store: '', credentials: { devices: devicesCredential(LINES, PASSWORD) } }),
     { id: ID.in, type: 'goip-in', z: ID.tab, name: '', server: ID.config, events: '', line: '', x: 170, y: 80, wires: [[]] },
     {
       id: ID.send,

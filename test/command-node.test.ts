@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import type { SimFleet } from '../src/sim';
-import { DEVICES, flow, helper, listening, type Msg, nextInput, nodes, startTestLines } from './helpers/red';
+import { DEVICES, flow, helper, listening, type Msg, nextInput, nodes, suiteWithTestLines } from './helpers/red';
 
 /**
  * goip-command wired to a helper; the base flow's catch node sees errors and its status node also
@@ -24,20 +23,7 @@ function commandStatus(fill: string): Promise<Msg> {
 }
 
 describe('goip-command node', function () {
-  let fleet: SimFleet | null = null;
-
-  before(() => helper.startServer());
-  after(() => helper.stopServer());
-  afterEach(async () => {
-    await fleet?.stop();
-    fleet = null;
-    await helper.unload();
-  });
-
-  async function lines(port: number): Promise<SimFleet> {
-    fleet = await startTestLines(port, { num: '+8613800000001', expTime: 600, remainTime: 420 });
-    return fleet;
-  }
+  const { lines } = suiteWithTestLines({ num: '+8613800000001', expTime: 600, remainTime: 420 });
 
   it('answers get_gsm_num from msg.command / msg.line with the number in msg.payload, keeping the msg', async () => {
     await helper.load(nodes, commandFlow(), { cfg: { devices: DEVICES } });

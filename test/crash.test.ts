@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type SentSms, type SimFleet, lineIds, startLines } from '../src/sim';
+import { devicesCredential, goipConfigNode } from './helpers/flows';
 import { type ExitInfo, freeUdpPort, NodeRedProcess } from './helpers/node-red-process';
 
 /** The raw driver, to read the store file after Node-RED has stopped. */
@@ -30,22 +31,9 @@ function numbers(): string[] {
 }
 
 function crashFlow(udpPort: number, store: string, statusUrl: string): unknown[] {
-  const devices = JSON.stringify(lineIds(LINES).map((id) => ({ id, password: PASSWORD })));
   const nodes: Array<Record<string, unknown>> = [
     { id: 'tab', type: 'tab', label: 'crash' },
-    {
-      id: 'cfg',
-      type: 'goip-config',
-      name: 'gw',
-      bind: '127.0.0.1',
-      port: udpPort,
-      ackStatus: '0',
-      offlineAfter: 92,
-      dedupWindow: 600,
-      store,
-      stepTimeout: 0.2,
-      credentials: { devices },
-    },
+    goipConfigNode({ id: 'cfg', port: udpPort, store, stepTimeout: 0.2, credentials: { devices: devicesCredential(lineIds(LINES), PASSWORD) } }),
     { id: 'in', type: 'http in', z: 'tab', name: '', url: '/send', method: 'post', upload: false, swaggerDoc: '', wires: [['send']] },
     { id: 'send', type: 'goip-send', z: 'tab', server: 'cfg', line: '', to: '', toType: 'str', text: '', textType: 'str', country: 'CN', numberFormat: 'e164', wires: [[]] },
     // The input is answered once goip-send has stored every recipient (its done()) ...

@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type SimFleet, lineIds, startLines } from '../src/sim';
 import { type DebugMessage, LOG_ERROR, LOG_WARN, NodeRedComms, debugValue } from './helpers/comms';
+import { devicesCredential } from './helpers/flows';
 import { freeUdpPort, NodeRedProcess, PACKAGE_ROOT } from './helpers/node-red-process';
 
 const PACKAGE = 'node-red-contrib-goip-sms';
@@ -237,7 +238,7 @@ const behaviour: Record<string, { what: string; check: (run: ExampleRun) => Prom
 function userSetup(name: string, flow: FlowNode[], udpPort: number, store: string): FlowNode[] {
   const configs = flow.filter((n) => n.type === 'goip-config');
   assert.equal(configs.length, 1, `${name}: one goip-config node`);
-  const devices = JSON.stringify(lineIds(LINES).map((id) => ({ id, password: PASSWORD })));
+  const devices = devicesCredential(lineIds(LINES), PASSWORD);
   const nodes = flow.map((n) => (n.type === 'goip-config' ? { ...n, bind: '127.0.0.1', port: udpPort, store, credentials: { devices } } : n));
   if (name === 'receive-sms-to-mqtt') {
     // Test probe (see its check): an observer beside the example's nodes, none of them changed.

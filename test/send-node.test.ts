@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { events } from '@node-red/util';
-import type { SimFleet } from '../src/sim';
-import { configStatus, DEVICES, flow, helper, listening, type Msg, nextInput, nodes, startTestLines } from './helpers/red';
+import { configStatus, DEVICES, flow, helper, listening, type Msg, nextInput, nodes, suiteWithTestLines } from './helpers/red';
 import { withoutDrivers } from './helpers/sqlite';
 
 /** goip-send wired to a join node (rebuilds each batch) and a catch node. */
@@ -19,20 +18,7 @@ function sendFlow(sendExtra: Record<string, unknown> = {}, configExtra: Record<s
 }
 
 describe('goip-send node', function () {
-  let fleet: SimFleet | null = null;
-
-  before(() => helper.startServer());
-  after(() => helper.stopServer());
-  afterEach(async () => {
-    await fleet?.stop();
-    fleet = null;
-    await helper.unload();
-  });
-
-  async function lines(port: number): Promise<SimFleet> {
-    fleet = await startTestLines(port, { smsRadioTimeMs: 5 });
-    return fleet;
-  }
+  const { lines } = suiteWithTestLines({ smsRadioTimeMs: 5 });
 
   it('acknowledges the input once stored, sends every recipient and emits results a join rebuilds', async () => {
     await helper.load(nodes, sendFlow(), { cfg: { devices: DEVICES } });

@@ -163,19 +163,7 @@ export class NodeRedComms extends EventEmitter<CommsEvents> {
   waitNotification(match: (n: Notification) => boolean, since: number, timeoutMs: number, explain: () => string): Promise<Notification> {
     const found = this.notifications.slice(since).find(match);
     if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const onNotification = (n: Notification): void => {
-        if (!match(n)) return;
-        clearTimeout(timer);
-        this.off('notification', onNotification);
-        resolve(n);
-      };
-      const timer = setTimeout(() => {
-        this.off('notification', onNotification);
-        reject(new Error(`${explain()} (after ${timeoutMs} ms); notifications since: ${JSON.stringify(this.notifications.slice(since))}`));
-      }, timeoutMs);
-      this.on('notification', onNotification);
-    });
+    return this.nextEvent('notification', (n) => (match(n) ? n : undefined), timeoutMs, explain, () => `notifications since: ${JSON.stringify(this.notifications.slice(since))}`);
   }
 
   /** Warnings/errors nodes logged since `since` (level 20 errors, or also level 30 warnings). */
@@ -190,23 +178,13 @@ export class NodeRedComms extends EventEmitter<CommsEvents> {
   waitDebug(match: (message: DebugMessage) => boolean, since: number, timeoutMs: number, explain: () => string): Promise<DebugMessage> {
     const found = this.debug.slice(since).find(match);
     if (found !== undefined) return Promise.resolve(found);
-    return new Promise((resolve, reject) => {
-      const onDebug = (message: DebugMessage): void => {
-        if (!match(message)) return;
-        clearTimeout(timer);
-        this.off('debug', onDebug);
-        resolve(message);
-      };
-      const timer = setTimeout(() => {
-        this.off('debug', onDebug);
-        const recent = this.debug
-          .slice(since)
-          .slice(-10)
-          .map((m) => `  ${m.name ?? m.type ?? m.id}${m.level === undefined ? '' : ` [level ${m.level}]`}: ${m.msg}`)
-          .join('\n');
-        reject(new Error(`${explain()} (after ${timeoutMs} ms); debug messages since:\n${recent || '  (none)'}`));
-      }, timeoutMs);
-      this.on('debug', onDebug);
+    return this.nextEvent('debug', (message) => (match(message) ? message : undefined), timeoutMs, explain, () => {
+      const recent = this.debug
+        .slice(since)
+        .slice(-10)
+        .map((m) => `  ${m.name ?? m.type ?? m.id}${m.level === undefined ? '' : ` [level ${m.level}]`}: ${m.msg}`)
+        .join('\n');
+      return `debug messages since:\n${recent || '  (none)'}`;
     });
   }
 
@@ -214,18 +192,33 @@ export class NodeRedComms extends EventEmitter<CommsEvents> {
   waitStatus(id: string, match: (status: NodeStatus) => boolean, timeoutMs: number, explain: () => string): Promise<NodeStatus> {
     const current = this.statuses.get(id);
     if (current !== undefined && match(current)) return Promise.resolve(current);
+    return this.nextEvent('status', (nodeId, status) => (nodeId === id && match(status) ? status : undefined), timeoutMs, explain, () => `last status ${JSON.stringify(this.statuses.get(id))}`);
+  }
+
+  /**
+   * The first `event` that `accept` turns into a value; rejects after `timeoutMs` (a bound on a
+   * failure) with `explain()` and `detail()` (what came instead).
+   */
+  private nextEvent<K extends keyof CommsEvents, T>(
+    event: K,
+    accept: (...args: CommsEvents[K]) => T | undefined,
+    timeoutMs: number,
+    explain: () => string,
+    detail: () => string,
+  ): Promise<T> {
     return new Promise((resolve, reject) => {
-      const onStatus = (nodeId: string, status: NodeStatus): void => {
-        if (nodeId !== id || !match(status)) return;
+      const listener = (...args: CommsEvents[K]): void => {
+        const value = accept(...args);
+        if (value === undefined) return;
         clearTimeout(timer);
-        this.off('status', onStatus);
-        resolve(status);
+        this.off(event, listener as never);
+        resolve(value);
       };
       const timer = setTimeout(() => {
-        this.off('status', onStatus);
-        reject(new Error(`${explain()} (after ${timeoutMs} ms); last status ${JSON.stringify(this.statuses.get(id))}`));
+        this.off(event, listener as never);
+        reject(new Error(`${explain()} (after ${timeoutMs} ms); ${detail()}`));
       }, timeoutMs);
-      this.on('status', onStatus);
+      this.on(event, listener as never);
     });
   }
 

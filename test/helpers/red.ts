@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import { type FleetOptions, type SimFleet, startLines } from '../../src/sim';
+import { goipConfigNode } from './flows';
 
 export { helper };
 
@@ -18,23 +19,32 @@ export const DEVICES = JSON.stringify([
 
 export type Msg = Record<string, any>;
 
+interface Emitter {
+  on(event: string, listener: (value: Msg) => void): unknown;
+  removeListener(event: string, listener: (value: Msg) => void): unknown;
+}
+
+/** Resolves with the next `event` of `emitter` that `match` accepts. */
+function nextMatching(emitter: Emitter, event: string, match: (value: Msg) => boolean): Promise<Msg> {
+  return new Promise((resolve) => {
+    const listener = (value: Msg): void => {
+      if (!match(value)) return;
+      emitter.removeListener(event, listener);
+      resolve(value);
+    };
+    emitter.on(event, listener);
+  });
+}
+
 /** Resolves with the next message a node sends that `match` accepts. */
 export function nextInput(nodeId: string, match: (msg: Msg) => boolean = () => true): Promise<Msg> {
-  const node = helper.getNode(nodeId);
-  return new Promise((resolve) => {
-    const listener = (msg: Msg): void => {
-      if (!match(msg)) return;
-      node.removeListener('input', listener);
-      resolve(msg);
-    };
-    node.on('input', listener);
-  });
+  return nextMatching(helper.getNode(nodeId), 'input', match);
 }
 
 export function flow(configExtra: Record<string, unknown> = {}, inExtra: Record<string, unknown> = {}): Msg[] {
   return [
     { id: 'tab', type: 'tab', label: 'test' },
-    { id: 'cfg', type: 'goip-config', name: 'gw', bind: '127.0.0.1', port: 0, ackStatus: '0', offlineAfter: 92, dedupWindow: 600, store: ':memory:', ...configExtra },
+    goipConfigNode({ id: 'cfg', port: 0, store: ':memory:', ...configExtra }),
     { id: 'in1', type: 'goip-in', z: 'tab', server: 'cfg', events: '', line: '', wires: [['out']], ...inExtra },
     { id: 'out', type: 'helper', z: 'tab' },
     { id: 'st1', type: 'status', z: 'tab', scope: ['in1'], wires: [['stOut']] },
@@ -55,14 +65,7 @@ export function configStatus(match: (status: Msg) => boolean): Promise<Msg> {
   const cfg = helper.getNode('cfg') as any;
   const now = cfg.statusText();
   if (match(now)) return Promise.resolve(now);
-  return new Promise((resolve) => {
-    const listener = (status: Msg): void => {
-      if (!match(status)) return;
-      cfg.removeListener('goip:status', listener);
-      resolve(status);
-    };
-    cfg.on('goip:status', listener);
-  });
+  return nextMatching(cfg, 'goip:status', match);
 }
 
 /** Waits until the config node's socket is bound. */
@@ -76,4 +79,26 @@ export async function startTestLines(port: number, options: Partial<FleetOptions
   const fleet = await startLines({ count: 2, idPrefix: 'goip', passwords: ['secret', 'other'], server: { host: '127.0.0.1', port }, ...options });
   await fleet.waitRegistered();
   return fleet;
+}
+
+/**
+ * The mocha hooks of a node suite against simulated lines: the helper's server for the suite, and
+ * after each test the fleet `lines(port)` started (startTestLines with `simOptions`) stopped and
+ * the flow unloaded.
+ */
+export function suiteWithTestLines(simOptions: Partial<FleetOptions>): { lines(port: number): Promise<SimFleet> } {
+  let fleet: SimFleet | null = null;
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(async () => {
+    await fleet?.stop();
+    fleet = null;
+    await helper.unload();
+  });
+  return {
+    async lines(port) {
+      fleet = await startTestLines(port, simOptions);
+      return fleet;
+    },
+  };
 }
