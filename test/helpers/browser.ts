@@ -136,16 +136,19 @@ export async function cancelEditDialog(page: Page): Promise<void> {
   await button.waitFor({ state: 'detached' });
 }
 
-/** The option values of a datalist, once it has at least `count` options. */
+/**
+ * The option values of a datalist, once it has at least `count` options. Read in the same check that
+ * counts them: the line picker may refill the list (clear, then add) between two separate reads.
+ */
 export async function datalistValues(page: Page, datalistId: string, count: number): Promise<string[]> {
-  await page.waitForFunction(
-    ([listId, n]: [string, number]) => document.querySelectorAll(`datalist#${listId} option`).length >= n,
+  const values = await page.waitForFunction(
+    ([listId, n]: [string, number]) => {
+      const options = Array.from(document.querySelectorAll(`datalist#${listId} option`)).map((o: any) => String(o.value));
+      return options.length >= n ? options : false;
+    },
     [datalistId, count] as [string, number],
   );
-  return page.evaluate(
-    (listId: string) => Array.from(document.querySelectorAll(`datalist#${listId} option`)).map((o: any) => String(o.value)),
-    datalistId,
-  );
+  return (await values.jsonValue()) as string[];
 }
 
 /** The status text shown under a flow node, once it equals `text`; fails with the last text seen. */
