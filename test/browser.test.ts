@@ -26,6 +26,7 @@ import {
   waitForStatusText,
 } from './helpers/browser';
 import { devicesCredential, goipConfigNode } from './helpers/flows';
+import { RUNTIMES, skipUnavailable } from './helpers/runtimes';
 import { freeUdpPort, NodeRedProcess } from './helpers/node-red-process';
 
 const PASSWORD = 'browser-secret';
@@ -69,7 +70,7 @@ function editorFlow(udpPort: number): unknown[] {
   ];
 }
 
-describe('editor in a browser (headless chromium)', function () {
+for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium) (${runtime.name})`, function () {
   this.timeout(60_000);
 
   let browser: Browser | undefined;
@@ -80,6 +81,7 @@ describe('editor in a browser (headless chromium)', function () {
   let udpPort = 0;
 
   before(async function () {
+    skipUnavailable(this, runtime);
     const launch = await launchChromium();
     if (launch.skipReason !== undefined) {
       console.log(`\n    browser test skipped: ${launch.skipReason} (scripts/install-test-deps.sh installs it)\n`);
@@ -87,7 +89,7 @@ describe('editor in a browser (headless chromium)', function () {
     }
     browser = launch.browser;
 
-    red = await NodeRedProcess.start();
+    red = await NodeRedProcess.start({ runtime });
     udpPort = await freeUdpPort();
     await red.deploy(editorFlow(udpPort));
     fleet = await startLines({

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { type SentSms, type SimFleet, lineIds, startLines } from '../src/sim';
 import { devicesCredential, goipConfigNode } from './helpers/flows';
 import { type ExitInfo, freeUdpPort, NodeRedProcess } from './helpers/node-red-process';
+import { RUNTIMES, skipUnavailable } from './helpers/runtimes';
 
 /** The raw driver, to read the store file after Node-RED has stopped. */
 const Database = require('better-sqlite3');
@@ -151,8 +152,12 @@ function storeStates(file: string): Record<string, number> {
   }
 }
 
-describe('crash: kill -9 of Node-RED in the middle of a 1,000-recipient batch', function () {
+for (const runtime of RUNTIMES) describe(`crash: kill -9 of Node-RED in the middle of a 1,000-recipient batch (${runtime.name})`, function () {
   this.timeout(90_000);
+
+  before(function () {
+    skipUnavailable(this, runtime);
+  });
 
   let red: NodeRedProcess | null = null;
   let fleet: SimFleet | null = null;
@@ -171,7 +176,7 @@ describe('crash: kill -9 of Node-RED in the middle of a 1,000-recipient batch', 
     const t0 = Date.now();
     sink = new StatusSink();
     const statusUrl = await sink.start();
-    red = await NodeRedProcess.start();
+    red = await NodeRedProcess.start({ runtime });
     const node = red;
     const store = path.join(node.userDir, 'outbox.sqlite');
     const udpPort = await freeUdpPort();

@@ -14,10 +14,10 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { RUNTIMES, type Runtime } from './runtimes';
 
 /** The package root (this file runs from dist-test/test/helpers/). */
 export const PACKAGE_ROOT = path.resolve(__dirname, '..', '..', '..');
-const RED_JS = require.resolve('node-red/red.js');
 
 const READY_POLL_MS = 100;
 const DEFAULT_READY_TIMEOUT_MS = 60_000;
@@ -36,6 +36,10 @@ export interface NodeRedOptions {
   readyTimeoutMs?: number;
   /** Copy the child's output to this process's stderr; default when NODE_RED_TEST_LOG=1. */
   echo?: boolean;
+  /** Node-RED and the Node.js it runs under; default the first of RUNTIMES (Node-RED 4 on this Node). */
+  runtime?: Runtime;
+  /** Where Node-RED looks for extra nodes; default this checkout. [] for a package installed in the user directory. */
+  nodesDir?: string[];
 }
 
 export interface HttpResult {
@@ -231,7 +235,7 @@ export class NodeRedProcess {
       uiPort: this.uiPort,
       flowFile: 'flows.json',
       credentialSecret: false,
-      nodesDir: [PACKAGE_ROOT],
+      nodesDir: this.options.nodesDir ?? [PACKAGE_ROOT],
       editorTheme: { tours: false, projects: { enabled: false } },
       telemetry: { enabled: false, updateNotification: false },
       diagnostics: { enabled: false, ui: false },
@@ -246,7 +250,8 @@ export class NodeRedProcess {
   }
 
   private spawnChild(): void {
-    const child = spawn(process.execPath, [RED_JS, '--userDir', this.userDir, '--settings', this.settingsFile], {
+    const runtime = this.options.runtime ?? RUNTIMES[0];
+    const child = spawn(runtime.node, [runtime.redJs, '--userDir', this.userDir, '--settings', this.settingsFile], {
       cwd: this.userDir,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
