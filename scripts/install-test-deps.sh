@@ -1,5 +1,5 @@
 #!/bin/sh
-# What the tests need beyond `npm ci`. First Node 22, for the outbox tests on node:sqlite
+# What the tests need beyond `npm ci`. First Node 22 and Node 24 (outbox tests on node:sqlite, Node-RED 5)
 # (scripts/install-test-node.sh, from the npm registry into the project). Then the system packages,
 # on Debian/Ubuntu:
 #   chromium       the browser test drives the Node-RED editor with it (test/browser.test.ts)
