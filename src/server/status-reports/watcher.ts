@@ -142,7 +142,7 @@ export class StatusReportWatcher extends EventEmitter<StatusReportWatcherEvents>
     }
     this.counters.packets++;
     try {
-      for (const moduleLine of watch.stream.take(text)) this.onLine(line, watch, moduleLine);
+      for (const output of watch.stream.take(text)) this.onModuleLine(line, watch, output);
     } catch (err) {
       // Never let one odd packet stop the stream (or the server's emit loop).
       watch.stream.reset();
@@ -170,12 +170,12 @@ export class StatusReportWatcher extends EventEmitter<StatusReportWatcherEvents>
 
   // ---- one line of the module's output ----
 
-  private onLine(line: string, watch: LineWatch, moduleLine: ModuleLine): void {
-    if (moduleLine.kind === 'pdu') {
-      this.onPdu(line, watch, moduleLine.announced, moduleLine.hex);
+  private onModuleLine(line: string, watch: LineWatch, output: ModuleLine): void {
+    if (output.kind === 'pdu') {
+      this.onPdu(line, watch, output.announced, output.hex);
       return;
     }
-    const { text, announces } = moduleLine;
+    const { text, announces } = output;
     if (announces !== null) {
       if (announces.kind === 'submit') watch.sends.sending(null);
       return;
