@@ -634,6 +634,13 @@ describe('SQLite driver choice', () => {
     }
   });
 
+  it("is exported by the package's entry point, which loads without any SQLite driver", () => {
+    restore = withoutDrivers(['better-sqlite3', 'node:sqlite']);
+    const library = require(path.resolve(__dirname, '..', '..')) as typeof import('../src');
+    assert.equal(typeof library.SqliteOutbox.open, 'function');
+    assert.throws(() => library.SqliteOutbox.open(':memory:'), (err: unknown) => err instanceof library.SqliteUnavailableError && err.message === NEEDS);
+  });
+
   it(`says so when the driver ${SQLITE_DRIVER_ENV} names does not load, or is no driver`, () => {
     restore = withoutDrivers(['node:sqlite']);
     process.env[SQLITE_DRIVER_ENV] = 'node:sqlite';

@@ -4,6 +4,7 @@ import { SqliteOutbox } from '../src/outbox';
 import type { Outbox } from '../src/outbox/types';
 import { type DeliveryPayload, type GoipEvent, GoipServer } from '../src/server';
 import { StatusReportWatcher } from '../src/server/status-reports';
+import { AtLineReassembler, type ModuleLine } from '../src/server/status-reports/at-lines';
 import { MemoryOutbox } from './helpers/memory-outbox';
 import { nextEvent, UdpPeer } from './helpers/udp';
 
@@ -323,5 +324,40 @@ describe('StatusReportWatcher over UDP (GoipServer + AT packets)', () => {
       await peer.close();
       await server.stop();
     }
+  });
+});
+
+describe('AtLineReassembler', () => {
+  function lines(stream: AtLineReassembler, ...packets: string[]): ModuleLine[] {
+    return packets.flatMap((text) => stream.take(text));
+  }
+
+  it('rebuilds module lines across packets and frames an announced PDU by its length', () => {
+    const stream = new AtLineReassembler();
+    assert.deepEqual(lines(stream, '\r\n+CMG', 'S: 8\r\n\r\nOK\r\n', '\r\n+CDS: 2', `6\r\n${SEED_REPORT.slice(0, 17)}`, SEED_REPORT.slice(17).toLowerCase()), [
+      { kind: 'text', text: '+CMGS: 8', announces: null },
+      { kind: 'text', text: 'OK', announces: null },
+      { kind: 'text', text: '+CDS: 26', announces: { kind: 'report', octets: 26 } },
+      { kind: 'pdu', hex: SEED_REPORT, announced: { kind: 'report', octets: 26 } },
+    ]);
+    assert.deepEqual(lines(stream, `write:AT+CMGS=38\r`, '\r\n> ', `write:${SEED_SUBMIT}\x1a`), [
+      { kind: 'text', text: 'AT+CMGS=38', announces: { kind: 'submit', octets: 38 } },
+      { kind: 'pdu', hex: SEED_SUBMIT, announced: { kind: 'submit', octets: 38 } },
+    ]);
+  });
+
+  it('drops duplicates by session and count, and the unfinished line after a gap or a new session', () => {
+    const stream = new AtLineReassembler();
+    assert.equal(stream.accept({ session: 20, count: 1 }), true);
+    assert.deepEqual(lines(stream, '\r\n+CMGS: 1'), []);
+    assert.equal(stream.accept({ session: 20, count: 1 }), false);
+    assert.equal(stream.accept({ session: 20, count: 3 }), true);
+    assert.deepEqual(lines(stream, '2\r\n'), [{ kind: 'text', text: '2', announces: null }]);
+    lines(stream, '+CDS: 26\r\n0006');
+    assert.equal(stream.accept({ session: 21, count: 1 }), true);
+    assert.equal(stream.session, 21);
+    assert.deepEqual(lines(stream, '080D\r\n'), [{ kind: 'text', text: '080D', announces: null }]);
+    assert.equal(stream.accept({ session: Number.NaN, count: 1 }), true);
+    assert.equal(stream.session, 21);
   });
 });

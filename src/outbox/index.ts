@@ -1,3 +1,3 @@
 export * from './types';
-export * from './sqlite-outbox';
+export { SqliteOutbox, type SqliteOutboxOptions } from './sqlite-outbox';
 export { type SqliteDriverName, SqliteUnavailableError } from './sqlite-driver';

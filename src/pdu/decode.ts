@@ -4,46 +4,19 @@
  * written after `AT+CMGS=<len>`. Each PDU starts with its SMSC octet(s) (`00` = none), as modules
  * print and take them.
  *
- * node-pdu does the decoding; this module walks the octet layout first so that short or foreign
- * input fails with a PduError (node-pdu happily "decodes" a truncated report into NaN fields), and
- * turns node-pdu's objects into plain data. Nothing here throws anything but PduError.
- *
- * Time stamps: TP-SCTS/TP-DT carry the service centre's wall-clock time and its zone. `date` is
- * the instant (UTC: the wall time minus the stated zone); `iso` is that wall time with the SC's
- * own offset (`2006-02-07T14:56:03+00:00`), never converted to the server's zone.
+ * node-pdu does the decoding; this module walks the octet layout first (./octets.ts) so that short
+ * or foreign input fails with a PduError, and turns node-pdu's objects into plain data (time stamps:
+ * ./timestamps.ts). Nothing here throws anything but PduError.
  */
 import { Deliver, parse, Report, Submit, utils } from 'node-pdu';
-
-export type PduErrorCode = 'not-hex' | 'too-long' | 'truncated' | 'wrong-type' | 'malformed';
-
-/** Why a PDU could not be decoded; the only error the decoders throw. */
-export class PduError extends Error {
-  override readonly name = 'PduError';
-
-  constructor(
-    readonly code: PduErrorCode,
-    message: string,
-    /** The offending input, cut to 80 characters. */
-    readonly pdu: string,
-  ) {
-    super(message);
-  }
-}
+import { expectType, normalize, PduError, walk } from './octets';
+import { type PduTimestamp, timestamp } from './timestamps';
 
 export type AddressType = 'unknown' | 'international' | 'national' | 'network' | 'subscriber' | 'alphanumeric' | 'abbreviated' | 'reserved';
 
 const ADDRESS_TYPES: readonly AddressType[] = ['unknown', 'international', 'national', 'network', 'subscriber', 'alphanumeric', 'abbreviated', 'reserved'];
 
 export type TextEncoding = 'GSM-7' | '8-bit' | 'UCS-2';
-
-export interface PduTimestamp {
-  /** The instant: the SC's wall-clock time minus its stated zone. */
-  date: Date;
-  /** The SC's wall-clock time with the SC's own offset, ISO 8601 (`2006-02-07T14:56:03+00:00`). */
-  iso: string;
-  /** The zone the SC stated, minutes east of UTC (negative west). */
-  offsetMinutes: number;
-}
 
 /** Concatenated-SMS information element of the user data header. */
 export interface ConcatInfo {
@@ -94,9 +67,6 @@ export interface SubmitMessage {
   encoding: TextEncoding;
   concat: ConcatInfo | null;
 }
-
-/** SMSC octet + the longest TPDU (SMS-SUBMIT with absolute VP and 140 octets of UD), with room to spare. */
-const MAX_PDU_HEX = 2 * 200;
 
 const { SCAType, DCS } = utils;
 
@@ -186,64 +156,6 @@ export function decodeSubmit(hex: string): SubmitMessage {
   });
 }
 
-// ---- octet layout ----
-
-class Reader {
-  private pos = 0;
-
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly pdu: string,
-  ) {}
-
-  get remaining(): number {
-    return this.bytes.length - this.pos;
-  }
-
-  byte(what: string): number {
-    if (this.pos >= this.bytes.length) throw new PduError('truncated', `PDU ends before ${what}`, this.pdu);
-    return this.bytes[this.pos++];
-  }
-
-  take(n: number, what: string): Uint8Array {
-    if (this.pos + n > this.bytes.length) throw new PduError('truncated', `PDU ends inside ${what}`, this.pdu);
-    const out = this.bytes.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
-  }
-
-  skipSmsc(): void {
-    this.take(this.byte('SMSC length'), 'SMSC address');
-  }
-
-  /** An OA/DA/RA: its length counts useful semi-octets (digits, or 4-bit units of packed letters). */
-  address(what: string): void {
-    const semiOctets = this.byte(`${what} length`);
-    this.byte(`${what} type`);
-    this.take(Math.ceil(semiOctets / 2), what);
-  }
-}
-
-function normalize(hex: unknown): string {
-  if (typeof hex !== 'string') throw new PduError('not-hex', 'PDU is not a string', String(hex).slice(0, 80));
-  const pdu = hex.replace(/\s+/g, '').toUpperCase();
-  if (pdu.length > MAX_PDU_HEX) throw new PduError('too-long', `PDU of ${pdu.length / 2} octets is longer than any SMS`, pdu.slice(0, 80));
-  if (pdu === '' || pdu.length % 2 !== 0 || !/^[0-9A-F]+$/.test(pdu)) {
-    throw new PduError('not-hex', 'PDU is not an even number of hex digits', pdu.slice(0, 80));
-  }
-  return pdu;
-}
-
-function walk<T>(pdu: string, read: (r: Reader) => T): T {
-  return read(new Reader(Buffer.from(pdu, 'hex'), pdu.slice(0, 80)));
-}
-
-function expectType(firstOctet: number, mti: number, name: string, pdu: string): void {
-  if ((firstOctet & 3) !== mti) {
-    throw new PduError('wrong-type', `not an ${name} (TP-MTI ${firstOctet & 3})`, pdu.slice(0, 80));
-  }
-}
-
 /** node-pdu's parse, its errors (and a result of another type) turned into PduError. */
 function parseAs<T>(pdu: string, type: new (...args: never[]) => T, name: string): T {
   const parsed = wrapped(pdu, () => parse(pdu) as unknown);
@@ -302,32 +214,3 @@ function concatOf(parts: readonly utils.Part[]): ConcatInfo | null {
   return { reference: header.getPointer() ?? 0, part: header.getCurrent() ?? 1, total: header.getSegments() ?? 1 };
 }
 
-function bcd(octet: number): number {
-  const low = octet & 0x0f;
-  const high = octet >> 4;
-  return low > 9 || high > 9 ? Number.NaN : low * 10 + high;
-}
-
-/**
- * The 7 swapped-BCD octets of a TP-SCTS/TP-DT, checked (node-pdu reads bad digits as 0), with the
- * instant node-pdu computed (`seconds`, UTC).
- */
-function timestamp(octets: Uint8Array, seconds: number): PduTimestamp | null {
-  const [, month, day, hour, minute, second] = [...octets.subarray(0, 6)].map(bcd);
-  if (![month, day, hour, minute, second].every(Number.isInteger) || Number.isNaN(bcd(octets[0]))) return null;
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) return null;
-  const zone = octets[6];
-  const quarters = (zone & 0x07) * 10 + (zone >> 4);
-  if ((zone >> 4) > 9) return null;
-  const offsetMinutes = (zone & 0x08 ? -1 : 1) * quarters * 15;
-  const date = new Date(seconds * 1000);
-  if (!Number.isFinite(date.getTime())) return null;
-  return { date, iso: isoWithOffset(date, offsetMinutes), offsetMinutes };
-}
-
-function isoWithOffset(date: Date, offsetMinutes: number): string {
-  const wall = new Date(date.getTime() + offsetMinutes * 60_000).toISOString().slice(0, 19);
-  const sign = offsetMinutes < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMinutes);
-  return `${wall}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
-}

@@ -5,12 +5,11 @@ export {
   decodeStatusReport,
   decodeSubmit,
   type DeliverMessage,
-  PduError,
-  type PduErrorCode,
-  type PduTimestamp,
   type StatusReport,
   type SubmitMessage,
   type TextEncoding,
 } from './decode';
+export { PduError, type PduErrorCode } from './octets';
+export { type PduTimestamp } from './timestamps';
 export { sameNumber } from './numbers';
 export { parseTextStatusReport } from './text-mode';

@@ -3,7 +3,9 @@
  * `+CDS: <fo>,<mr>,[<ra>],[<tora>],<scts>,<dt>,<st>` (3GPP TS 27.005 3.4.1), e.g.
  * `+CDS: 6,8,"+8613853176777",145,"06/02/07,14:56:03+00","06/02/07,14:56:03+00",0`.
  */
-import { type AddressType, PduError, type PduTimestamp, type StatusReport } from './decode';
+import type { AddressType, StatusReport } from './decode';
+import { PduError } from './octets';
+import type { PduTimestamp } from './timestamps';
 
 /** Splits on commas outside double quotes; quotes are removed. */
 function splitFields(text: string): string[] {

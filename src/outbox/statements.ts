@@ -1,0 +1,141 @@
+/**
+ * The outbox's SQL, prepared once per connection (claim and commit are on the send hot path),
+ * and its rows turned into Recipients.
+ */
+import type { Connection } from './sqlite-driver';
+import type { Recipient, RecipientState } from './types';
+
+/** Sendids are positive integers on the wire; keep them below a million. */
+const MAX_SEND_ID = 999_999;
+
+interface RecipientRow {
+  message_id: string;
+  batch_id: string;
+  idx: number;
+  recipient_count: number;
+  number: string;
+  text: string;
+  pinned_line: string | null;
+  node_id: string;
+  meta: string;
+  segments: number;
+  encoding: 'GSM-7' | 'UCS-2';
+  state: RecipientState;
+  line: string | null;
+  send_id: number | null;
+  tel_id: number | null;
+  sms_no: number | null;
+  error: string | null;
+  attempts: number;
+  excluded_lines: string;
+  delivery_state: number | null;
+  delivered_at: number | null;
+  updated_at: number;
+}
+
+const SELECT_RECIPIENT = `
+  SELECT r.message_id, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
+         b.node_id, b.meta, b.segments, b.encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no,
+         r.error, r.attempts, r.excluded_lines, r.delivery_state, r.delivered_at, r.updated_at
+  FROM recipients r JOIN batches b ON b.seq = r.batch_seq`;
+
+/** `line` is not in the recipient's excluded_lines (a JSON array). */
+const NOT_EXCLUDED = `NOT EXISTS (SELECT 1 FROM json_each(r.excluded_lines) WHERE value = @line)`;
+
+export function toRecipient(row: RecipientRow): Recipient {
+  return {
+    messageId: row.message_id,
+    batchId: row.batch_id,
+    index: row.idx,
+    count: row.recipient_count,
+    number: row.number,
+    text: row.text,
+    pinnedLine: row.pinned_line,
+    nodeId: row.node_id,
+    meta: JSON.parse(row.meta) as Record<string, unknown>,
+    segments: row.segments,
+    encoding: row.encoding,
+    state: row.state,
+    line: row.line,
+    sendId: row.send_id,
+    telId: row.tel_id,
+    smsNo: row.sms_no,
+    error: row.error,
+    attempts: row.attempts,
+    excludedLines: JSON.parse(row.excluded_lines) as string[],
+    deliveryState: row.delivery_state,
+    deliveredAt: row.delivered_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export function prepareStatements(db: Connection) {
+  return {
+    insertBatch: db.prepare<{ seq: number }>(`
+      INSERT INTO batches (batch_id, text, line, node_id, meta, segments, encoding, recipient_count, created_at)
+      VALUES (@batchId, @text, @line, @nodeId, @meta, @segments, @encoding, @recipientCount, @now)
+      RETURNING seq`),
+    insertRecipient: db.prepare(`
+      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at)
+      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now)`),
+    recipientById: db.prepare<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ?`),
+    claimedRecipients: db.prepare<RecipientRow>(
+      `${SELECT_RECIPIENT} WHERE r.state = 'claimed' ORDER BY r.line, r.send_id, r.tel_id`,
+    ),
+    oldestClaimableBatch: db.prepare<{ seq: number }>(`
+      SELECT r.batch_seq AS seq FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+      WHERE r.state = 'queued' AND (b.line IS NULL OR b.line = @line) AND ${NOT_EXCLUDED}
+      ORDER BY r.batch_seq LIMIT 1`),
+    claimableBatchById: db.prepare<{ seq: number }>(
+      `SELECT seq FROM batches WHERE batch_id = @batchId AND (line IS NULL OR line = @line)`,
+    ),
+    claimableInBatch: db.prepare<{ message_id: string }>(`
+      SELECT r.message_id FROM recipients r
+      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED}
+      ORDER BY r.idx LIMIT @limit`),
+    markClaimed: db.prepare(`
+      UPDATE recipients
+      SET state = 'claimed', line = @line, send_id = @sendId, tel_id = @telId, attempts = attempts + 1, updated_at = @now
+      WHERE message_id = @messageId`),
+    markSent: db.prepare(`
+      UPDATE recipients SET state = 'sent', sms_no = @smsNo, sent_at = @now, updated_at = @now
+      WHERE message_id = @messageId`),
+    markFailed: db.prepare(`
+      UPDATE recipients SET state = 'failed', error = @reason, updated_at = @now WHERE message_id = @messageId`),
+    unsendable: db.prepare<{ message_id: string; pinned_line: string | null }>(`
+      SELECT r.message_id, b.line AS pinned_line FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+      WHERE r.state = 'queued' AND (
+        (b.line IS NOT NULL AND b.line NOT IN (SELECT value FROM json_each(@lines)))
+        OR NOT EXISTS (SELECT 1 FROM json_each(@lines) l WHERE l.value NOT IN (SELECT value FROM json_each(r.excluded_lines))))`),
+    failQueued: db.prepare(`
+      UPDATE recipients SET state = 'failed', error = @reason, updated_at = @now WHERE message_id = @messageId AND state = 'queued'`),
+    requeue: db.prepare(`
+      UPDATE recipients
+      SET state = 'queued', line = NULL, send_id = NULL, tel_id = NULL, excluded_lines = @excludedLines, updated_at = @now
+      WHERE message_id = @messageId`),
+    latestSentBySmsNo: db.prepare<{ message_id: string }>(`
+      SELECT message_id FROM recipients
+      WHERE state = 'sent' AND line = @line AND sms_no = @smsNo AND sent_at >= @since
+      ORDER BY sent_at DESC LIMIT 1`),
+    sentInWindow: db.prepare<{ message_id: string; number: string; sent_at: number }>(`
+      SELECT message_id, number, sent_at FROM recipients
+      WHERE state = 'sent' AND line = @line AND sent_at BETWEEN @from AND @to`),
+    markDelivery: db.prepare(`
+      UPDATE recipients SET delivery_state = @tpStatus, delivered_at = @at, updated_at = @now WHERE message_id = @messageId`),
+    nextSendId: db.prepare<{ last: number }>(`
+      INSERT INTO send_ids (line, last) VALUES (@line, @first)
+      ON CONFLICT (line) DO UPDATE SET last = last % ${MAX_SEND_ID} + 1
+      RETURNING last`),
+    sentOnDay: db.prepare<{ count: number }>(`SELECT count FROM line_usage WHERE line = ? AND day = ?`),
+    countSent: db.prepare(`
+      INSERT INTO line_usage (line, day, count) VALUES (?, ?, 1)
+      ON CONFLICT (line, day) DO UPDATE SET count = count + 1`),
+    countInState: db.prepare<{ n: number }>(`SELECT COUNT(*) AS n FROM recipients WHERE state = ?`),
+    purgeRecipients: db.prepare(`
+      DELETE FROM recipients WHERE state IN ('sent', 'failed') AND updated_at < ?`),
+    purgeEmptyBatches: db.prepare(`
+      DELETE FROM batches WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.batch_seq = batches.seq)`),
+  };
+}

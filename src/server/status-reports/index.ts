@@ -1,0 +1,9 @@
+export {
+  type StatusReportCounters,
+  type StatusReportOptions,
+  type StatusReportServer,
+  StatusReportWatcher,
+  type StatusReportWatcherEvents,
+} from './watcher';
+export { type PduDeliveryPayload, type StatusReportOutbox } from './correlation';
+export { type SendRecord } from './message-references';
