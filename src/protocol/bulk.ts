@@ -1,6 +1,7 @@
 /**
  * Device replies of a bulk send session (seed section 3), typed. Pure: a parsed `Reply` in, a
- * `BulkReply` (or null for replies that are not part of a bulk session) out.
+ * `BulkReply` (or null for replies that are not part of a bulk session) out; and back (the
+ * simulator's side).
  *
  *   PASSWORD $sendid                       the session opened, the device wants the password
  *   SEND $sendid                           the password was right, numbers may follow
@@ -10,7 +11,7 @@
  *   ERROR $sendid $errmsg                  the session failed (too_many_sends_in_server, PASSWORD, ...)
  *   DONE $sendid                           the session is released
  */
-import type { Reply } from './device';
+import { formatReply, type Reply } from './device';
 
 /** `$errmsg` texts of `ERROR $sendid $errmsg` that concern the whole session. */
 export const BULK_SESSION_ERRORS = {
@@ -35,8 +36,27 @@ export type BulkReply =
   | { kind: 'sessionError'; sendId: number; error: BulkSessionError; text: string }
   | { kind: 'done'; sendId: number };
 
+/** The verb of each kind of bulk reply. */
+export const BULK_REPLY_VERBS = {
+  passwordRequest: 'PASSWORD',
+  ready: 'SEND',
+  wait: 'WAIT',
+  sent: 'OK',
+  sendFailed: 'ERROR',
+  sessionError: 'ERROR',
+  done: 'DONE',
+} as const satisfies Readonly<Record<BulkReply['kind'], string>>;
+
+/** How `ERROR $sendid $telid errorstatus:$n` starts its status (any case). */
+const ERROR_STATUS_PREFIX = 'errorstatus:';
+
+/** The status text of a number the radio failed to send, with the module's code. */
+export function formatErrorStatus(code: number): string {
+  return `${ERROR_STATUS_PREFIX}${code}`;
+}
+
+const ERROR_STATUS = new RegExp(`^${ERROR_STATUS_PREFIX}`, 'i');
 const UNSIGNED = /^\d{1,15}$/;
-const ERROR_STATUS = /^errorstatus:/i;
 
 const SESSION_ERROR_BY_TEXT = new Map<string, BulkSessionError>(
   Object.entries(BULK_SESSION_ERRORS).map(([key, text]) => [text, key as BulkSessionError]),
@@ -52,22 +72,22 @@ export function parseBulkReply(reply: Reply): BulkReply | null {
   if (sendId === null) return null;
   const args = reply.args;
   switch (reply.verb) {
-    case 'PASSWORD':
+    case BULK_REPLY_VERBS.passwordRequest:
       return args.length === 0 ? { kind: 'passwordRequest', sendId } : null;
-    case 'SEND':
+    case BULK_REPLY_VERBS.ready:
       return args.length === 0 ? { kind: 'ready', sendId } : null;
-    case 'DONE':
+    case BULK_REPLY_VERBS.done:
       return args.length === 0 ? { kind: 'done', sendId } : null;
-    case 'WAIT': {
+    case BULK_REPLY_VERBS.wait: {
       const telId = toUnsigned(args[0]);
       return telId === null ? null : { kind: 'wait', sendId, telId };
     }
-    case 'OK': {
+    case BULK_REPLY_VERBS.sent: {
       const telId = toUnsigned(args[0]);
       if (telId === null) return null;
       return { kind: 'sent', sendId, telId, smsNo: toUnsigned(args[1]) };
     }
-    case 'ERROR': {
+    case BULK_REPLY_VERBS.sendFailed: {
       const telId = toUnsigned(args[0]);
       if (telId !== null && args.length >= 2 && ERROR_STATUS.test(args[1])) {
         return { kind: 'sendFailed', sendId, telId, status: args.slice(1).join(' ') };
@@ -78,5 +98,27 @@ export function parseBulkReply(reply: Reply): BulkReply | null {
     }
     default:
       return null;
+  }
+}
+
+/** A bulk reply to format: a session error by its text alone (the simulator has one of its own). */
+export type OutgoingBulkReply = Exclude<BulkReply, { kind: 'sessionError' }> | { kind: 'sessionError'; sendId: number; text: string };
+
+/** The datagram a device sends for `reply` (simulator side); parseBulkReply reads it back. */
+export function formatBulkReply(reply: OutgoingBulkReply): string {
+  const verb = BULK_REPLY_VERBS[reply.kind];
+  switch (reply.kind) {
+    case 'passwordRequest':
+    case 'ready':
+    case 'done':
+      return formatReply(verb, reply.sendId);
+    case 'wait':
+      return formatReply(verb, reply.sendId, reply.telId);
+    case 'sent':
+      return reply.smsNo === null ? formatReply(verb, reply.sendId, reply.telId) : formatReply(verb, reply.sendId, reply.telId, reply.smsNo);
+    case 'sendFailed':
+      return formatReply(verb, reply.sendId, reply.telId, reply.status);
+    case 'sessionError':
+      return formatReply(verb, reply.sendId, reply.text);
   }
 }
