@@ -1,7 +1,7 @@
 /**
  * Device replies of a bulk send session (seed section 3), typed. Pure: a parsed `Reply` in, a
- * `BulkReply` (or null for replies that are not part of a bulk session) out; and back (the
- * simulator's side).
+ * `BulkReply` (or null for replies that are not part of a bulk session) out. The simulator formats
+ * them with the same verbs and texts (bulk-format.ts).
  *
  *   PASSWORD $sendid                       the session opened, the device wants the password
  *   SEND $sendid                           the password was right, numbers may follow
@@ -11,7 +11,7 @@
  *   ERROR $sendid $errmsg                  the session failed (too_many_sends_in_server, PASSWORD, ...)
  *   DONE $sendid                           the session is released
  */
-import { formatReply, type Reply } from './device';
+import type { Reply } from './device';
 
 /** `$errmsg` texts of `ERROR $sendid $errmsg` that concern the whole session. */
 export const BULK_SESSION_ERRORS = {
@@ -47,13 +47,8 @@ export const BULK_REPLY_VERBS = {
   done: 'DONE',
 } as const satisfies Readonly<Record<BulkReply['kind'], string>>;
 
-/** How `ERROR $sendid $telid errorstatus:$n` starts its status (any case). */
-const ERROR_STATUS_PREFIX = 'errorstatus:';
-
-/** The status text of a number the radio failed to send, with the module's code. */
-export function formatErrorStatus(code: number): string {
-  return `${ERROR_STATUS_PREFIX}${code}`;
-}
+/** How the status of `ERROR $sendid $telid errorstatus:$n` starts (any case): the radio failed to send. */
+export const ERROR_STATUS_PREFIX = 'errorstatus:';
 
 const ERROR_STATUS = new RegExp(`^${ERROR_STATUS_PREFIX}`, 'i');
 const UNSIGNED = /^\d{1,15}$/;
@@ -98,27 +93,5 @@ export function parseBulkReply(reply: Reply): BulkReply | null {
     }
     default:
       return null;
-  }
-}
-
-/** A bulk reply to format: a session error by its text alone (the simulator has one of its own). */
-export type OutgoingBulkReply = Exclude<BulkReply, { kind: 'sessionError' }> | { kind: 'sessionError'; sendId: number; text: string };
-
-/** The datagram a device sends for `reply` (simulator side); parseBulkReply reads it back. */
-export function formatBulkReply(reply: OutgoingBulkReply): string {
-  const verb = BULK_REPLY_VERBS[reply.kind];
-  switch (reply.kind) {
-    case 'passwordRequest':
-    case 'ready':
-    case 'done':
-      return formatReply(verb, reply.sendId);
-    case 'wait':
-      return formatReply(verb, reply.sendId, reply.telId);
-    case 'sent':
-      return reply.smsNo === null ? formatReply(verb, reply.sendId, reply.telId) : formatReply(verb, reply.sendId, reply.telId, reply.smsNo);
-    case 'sendFailed':
-      return formatReply(verb, reply.sendId, reply.telId, reply.status);
-    case 'sessionError':
-      return formatReply(verb, reply.sendId, reply.text);
   }
 }

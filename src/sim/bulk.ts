@@ -4,7 +4,7 @@
  * telidMemory telids and answers a repeated SEND from that memory instead of sending again. A
  * session nobody talks about for sessionExpiryMs is dropped.
  */
-import { BULK_SESSION_ERRORS, formatBulkReply, formatErrorStatus, MAX_MESSAGE_BYTES, type OutgoingBulkReply, type ServerMessage } from '../protocol';
+import { BULK_SESSION_ERRORS, ERROR_STATUS_PREFIX, formatBulkReply, MAX_MESSAGE_BYTES, type OutgoingBulkReply, type ServerMessage } from '../protocol';
 import type { LineContext } from './options';
 import type { Radio, RadioResult } from './radio';
 import type { TimerHandle } from './timers';
@@ -19,7 +19,7 @@ export const BULK_ERRORS = {
 } as const;
 
 /** The module reports every failed send as errorstatus 1 (seed). */
-const SEND_ERROR_STATUS = formatErrorStatus(1);
+const SEND_ERROR_STATUS = `${ERROR_STATUS_PREFIX}1`;
 
 type TelStatus = { kind: 'WAIT' } | { kind: 'OK'; smsNo: number } | { kind: 'ERROR' };
 
