@@ -1,6 +1,7 @@
 /**
  * Device replies of a bulk send session (seed section 3), typed. Pure: a parsed `Reply` in, a
- * `BulkReply` (or null for replies that are not part of a bulk session) out.
+ * `BulkReply` (or null for replies that are not part of a bulk session) out. The simulator formats
+ * them with the same verbs and texts (bulk-format.ts).
  *
  *   PASSWORD $sendid                       the session opened, the device wants the password
  *   SEND $sendid                           the password was right, numbers may follow
@@ -35,8 +36,22 @@ export type BulkReply =
   | { kind: 'sessionError'; sendId: number; error: BulkSessionError; text: string }
   | { kind: 'done'; sendId: number };
 
+/** The verb of each kind of bulk reply. */
+export const BULK_REPLY_VERBS = {
+  passwordRequest: 'PASSWORD',
+  ready: 'SEND',
+  wait: 'WAIT',
+  sent: 'OK',
+  sendFailed: 'ERROR',
+  sessionError: 'ERROR',
+  done: 'DONE',
+} as const satisfies Readonly<Record<BulkReply['kind'], string>>;
+
+/** How the status of `ERROR $sendid $telid errorstatus:$n` starts (any case): the radio failed to send. */
+export const ERROR_STATUS_PREFIX = 'errorstatus:';
+
+const ERROR_STATUS = new RegExp(`^${ERROR_STATUS_PREFIX}`, 'i');
 const UNSIGNED = /^\d{1,15}$/;
-const ERROR_STATUS = /^errorstatus:/i;
 
 const SESSION_ERROR_BY_TEXT = new Map<string, BulkSessionError>(
   Object.entries(BULK_SESSION_ERRORS).map(([key, text]) => [text, key as BulkSessionError]),
@@ -52,22 +67,22 @@ export function parseBulkReply(reply: Reply): BulkReply | null {
   if (sendId === null) return null;
   const args = reply.args;
   switch (reply.verb) {
-    case 'PASSWORD':
+    case BULK_REPLY_VERBS.passwordRequest:
       return args.length === 0 ? { kind: 'passwordRequest', sendId } : null;
-    case 'SEND':
+    case BULK_REPLY_VERBS.ready:
       return args.length === 0 ? { kind: 'ready', sendId } : null;
-    case 'DONE':
+    case BULK_REPLY_VERBS.done:
       return args.length === 0 ? { kind: 'done', sendId } : null;
-    case 'WAIT': {
+    case BULK_REPLY_VERBS.wait: {
       const telId = toUnsigned(args[0]);
       return telId === null ? null : { kind: 'wait', sendId, telId };
     }
-    case 'OK': {
+    case BULK_REPLY_VERBS.sent: {
       const telId = toUnsigned(args[0]);
       if (telId === null) return null;
       return { kind: 'sent', sendId, telId, smsNo: toUnsigned(args[1]) };
     }
-    case 'ERROR': {
+    case BULK_REPLY_VERBS.sendFailed: {
       const telId = toUnsigned(args[0]);
       if (telId !== null && args.length >= 2 && ERROR_STATUS.test(args[1])) {
         return { kind: 'sendFailed', sendId, telId, status: args.slice(1).join(' ') };

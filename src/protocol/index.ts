@@ -4,4 +4,5 @@ export * from './commands';
 export * from './device';
 export * from './server';
 export * from './bulk';
+export * from './bulk-format';
 export * from './command-replies';

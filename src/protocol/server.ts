@@ -2,7 +2,7 @@
  * Server -> device messages: format (server side) and parse (simulator side).
  * Pure: text in, values out.
  */
-import { COMMANDS, commandName } from './commands';
+import { type CommandName, COMMANDS, commandName } from './commands';
 
 /** Largest SMS text the bulk session accepts, in UTF-8 bytes (seed section 3). */
 export const MAX_MESSAGE_BYTES = 3000;
@@ -62,14 +62,14 @@ export type ServerMessage =
   | { kind: 'bulkPassword'; sendId: number; password: string }
   | { kind: 'bulkSend'; sendId: number; telId: number; number: string }
   | { kind: 'bulkDone'; sendId: number }
-  | { kind: 'command'; name: string; sendId: number; password: string; args: string[] }
+  | { kind: 'command'; name: CommandName; sendId: number; password: string; args: string[] }
   | { kind: 'invalid'; reason: string };
 
 function stripNewline(text: string): string {
   return text.endsWith('\n') ? text.slice(0, -1) : text;
 }
 
-function parseCommand(name: string, sendId: number, words: string[]): ServerMessage {
+function parseCommand(name: CommandName, sendId: number, words: string[]): ServerMessage {
   const definition = COMMANDS[name];
   const n = definition.args.length;
   let password: string;

@@ -4,25 +4,22 @@
  * telidMemory telids and answers a repeated SEND from that memory instead of sending again. A
  * session nobody talks about for sessionExpiryMs is dropped.
  */
-import { formatReply, MAX_MESSAGE_BYTES, type ServerMessage } from '../protocol';
+import { BULK_SESSION_ERRORS, ERROR_STATUS_PREFIX, formatBulkReply, MAX_MESSAGE_BYTES, type OutgoingBulkReply, type ServerMessage } from '../protocol';
 import type { LineContext } from './options';
 import type { Radio, RadioResult } from './radio';
 import type { TimerHandle } from './timers';
 
 export type BulkMessage = Extract<ServerMessage, { kind: 'bulkMessage' | 'bulkPassword' | 'bulkSend' | 'bulkDone' }>;
 
-/** Error texts of `ERROR $sendid $errmsg`. */
+/** Error texts of `ERROR $sendid $errmsg`: the protocol's, and one of the simulator's own. */
 export const BULK_ERRORS = {
-  tooMany: 'too_many_sends_in_server',
-  password: 'PASSWORD',
-  unknownSession: 'SENDID',
-  loggedOut: 'GSM_LOGOUT',
+  ...BULK_SESSION_ERRORS,
   /** Not in the seed: `$length` is not the UTF-8 byte length of the text, or it exceeds 3000. */
   length: 'msg_length_error',
 } as const;
 
 /** The module reports every failed send as errorstatus 1 (seed). */
-const SEND_ERROR_STATUS = 'errorstatus:1';
+const SEND_ERROR_STATUS = `${ERROR_STATUS_PREFIX}1`;
 
 type TelStatus = { kind: 'WAIT' } | { kind: 'OK'; smsNo: number } | { kind: 'ERROR' };
 
@@ -60,7 +57,7 @@ export class BulkSessions {
         return;
       case 'bulkDone':
         this.close(message.sendId, 'done');
-        this.reply('DONE', message.sendId);
+        this.reply({ kind: 'done', sendId: message.sendId });
         return;
     }
   }
@@ -75,41 +72,41 @@ export class BulkSessions {
     if (existing !== undefined) {
       // A retransmitted MSG: repeat where the session stands.
       this.touch(existing);
-      this.reply(existing.authorized ? 'SEND' : 'PASSWORD', sendId);
+      this.reply({ kind: existing.authorized ? 'ready' : 'passwordRequest', sendId });
       return;
     }
     const { options, state } = this.ctx;
-    if (state.gsmStatus !== 'LOGIN' || state.moduleDown) return this.reply('ERROR', sendId, BULK_ERRORS.loggedOut);
+    if (state.gsmStatus !== 'LOGIN' || state.moduleDown) return this.sessionError(sendId, BULK_ERRORS.loggedOut);
     const bytes = Buffer.byteLength(text, 'utf8');
-    if (bytes !== length || bytes > MAX_MESSAGE_BYTES) return this.reply('ERROR', sendId, BULK_ERRORS.length);
-    if (this.sessions.size >= options.maxSessions) return this.reply('ERROR', sendId, BULK_ERRORS.tooMany);
+    if (bytes !== length || bytes > MAX_MESSAGE_BYTES) return this.sessionError(sendId, BULK_ERRORS.length);
+    if (this.sessions.size >= options.maxSessions) return this.sessionError(sendId, BULK_ERRORS.tooMany);
     const session: Session = { sendId, text, authorized: false, telids: new Map(), expiry: null };
     this.sessions.set(sendId, session);
     this.touch(session);
-    this.reply('PASSWORD', sendId);
+    this.reply({ kind: 'passwordRequest', sendId });
   }
 
   private authenticate(sendId: number, password: string): void {
     const session = this.sessions.get(sendId);
-    if (session === undefined) return this.reply('ERROR', sendId, BULK_ERRORS.unknownSession);
+    if (session === undefined) return this.sessionError(sendId, BULK_ERRORS.unknownSession);
     this.touch(session);
     session.authorized = password === this.ctx.options.password;
-    if (session.authorized) this.reply('SEND', sendId);
-    else this.reply('ERROR', sendId, BULK_ERRORS.password);
+    if (session.authorized) this.reply({ kind: 'ready', sendId });
+    else this.sessionError(sendId, BULK_ERRORS.password);
   }
 
   private submit(sendId: number, telId: number, number: string): void {
     const session = this.sessions.get(sendId);
-    if (session === undefined) return this.reply('ERROR', sendId, BULK_ERRORS.unknownSession);
+    if (session === undefined) return this.sessionError(sendId, BULK_ERRORS.unknownSession);
     this.touch(session);
-    if (!session.authorized) return this.reply('ERROR', sendId, BULK_ERRORS.password);
+    if (!session.authorized) return this.sessionError(sendId, BULK_ERRORS.password);
     const known = session.telids.get(telId);
     if (known !== undefined) {
       this.sendStatus(sendId, telId, known);
       return;
     }
     this.remember(session, telId, { kind: 'WAIT' });
-    this.reply('WAIT', sendId, telId);
+    this.reply({ kind: 'wait', sendId, telId });
     this.radio.enqueue({ number, text: session.text, sendId, telId }, (result) => this.finished(session, telId, number, result));
   }
 
@@ -132,12 +129,11 @@ export class BulkSessions {
   private sendStatus(sendId: number, telId: number, status: TelStatus): void {
     switch (status.kind) {
       case 'WAIT':
-        return this.reply('WAIT', sendId, telId);
+        return this.reply({ kind: 'wait', sendId, telId });
       case 'ERROR':
-        return this.reply('ERROR', sendId, telId, SEND_ERROR_STATUS);
+        return this.reply({ kind: 'sendFailed', sendId, telId, status: SEND_ERROR_STATUS });
       case 'OK':
-        if (this.ctx.options.firmware === 'old') return this.reply('OK', sendId, telId);
-        return this.reply('OK', sendId, telId, status.smsNo);
+        return this.reply({ kind: 'sent', sendId, telId, smsNo: this.ctx.options.firmware === 'old' ? null : status.smsNo });
     }
   }
 
@@ -162,7 +158,11 @@ export class BulkSessions {
     this.ctx.emit('sessionClosed', sendId, reason);
   }
 
-  private reply(verb: string, sendId: number, ...args: Array<string | number>): void {
-    this.ctx.send(formatReply(verb, sendId, ...args));
+  private reply(reply: OutgoingBulkReply): void {
+    this.ctx.send(formatBulkReply(reply));
+  }
+
+  private sessionError(sendId: number, text: string): void {
+    this.reply({ kind: 'sessionError', sendId, text });
   }
 }

@@ -3,16 +3,13 @@
  * forms the seed and real firmware use. A retransmitted command (same name and sendid) is
  * answered again from memory, never executed twice; USSD has the seed's own cache (section 6).
  */
-import { type Fields, formatGsmReply, formatReply, type ServerMessage } from '../protocol';
+import { type CommandName, COMMANDS, type Fields, formatGsmReply, formatReply, type ServerMessage, USSD_SEND_FAILED } from '../protocol';
 import type { AtSession } from './at-session';
-import { type LineContext, USSD_FAILED_TEXT } from './options';
+import type { LineContext } from './options';
 
 export type CommandMessage = Extract<ServerMessage, { kind: 'command' }>;
 
 const PASSWORD_ERROR = 'password error';
-
-/** The failure verb a command's seed section names; `ERROR` for the rest. */
-const ERROR_VERBS: Readonly<Record<string, string>> = { GSM: 'GSMERROR', CF: 'CFERROR', USSD: 'USSDERROR', USSDEXIT: 'USSDERROR' };
 
 interface Answer {
   reply: string;
@@ -20,13 +17,25 @@ interface Answer {
   then?: () => void;
 }
 
-type Handler = (sendId: number, args: readonly string[]) => Answer;
+interface Request {
+  readonly sendId: number;
+  readonly args: readonly string[];
+  /** `$command $sendid words...` */
+  answer(...words: Array<string | number>): Answer;
+  /** The command's own failure verb (ERROR for most): `$errorVerb $sendid words...` */
+  fail(...words: Array<string | number>): Answer;
+}
+
+type Handler = (request: Request) => Answer;
+
+/** USSD answers from its own cache, outside the handlers. */
+type HandledCommand = Exclude<CommandName, 'USSD'>;
 
 export class CommandHandler {
   private readonly answered = new Map<string, string>();
   /** USSD: the newest sendid and its answer (null while the network is still answering). */
   private ussd: { sendId: number; reply: string | null } | null = null;
-  private readonly handlers: Readonly<Record<string, Handler>>;
+  private readonly handlers: Readonly<Record<HandledCommand, Handler>>;
 
   constructor(
     private readonly ctx: LineContext,
@@ -41,86 +50,88 @@ export class CommandHandler {
     const key = `${name} ${sendId}`;
     const remembered = this.answered.get(key);
     if (remembered !== undefined) return this.answer(name, sendId, remembered, true);
-    let answer: Answer;
-    if (password !== this.ctx.options.password) {
-      answer = { reply: formatReply(ERROR_VERBS[name] ?? 'ERROR', sendId, PASSWORD_ERROR) };
-    } else {
-      const handler = this.handlers[name];
-      answer = handler === undefined ? { reply: formatReply('ERROR', sendId, 'unsupported') } : handler(sendId, args);
-    }
+    const { errorVerb } = COMMANDS[name];
+    const request: Request = {
+      sendId,
+      args,
+      answer: (...words) => ({ reply: formatReply(name, sendId, ...words) }),
+      fail: (...words) => ({ reply: formatReply(errorVerb, sendId, ...words) }),
+    };
+    const answer = password === this.ctx.options.password ? this.handlers[name](request) : request.fail(PASSWORD_ERROR);
     this.remember(key, answer.reply);
     this.answer(name, sendId, answer.reply, false);
     answer.then?.();
   }
 
-  private buildHandlers(): Record<string, Handler> {
+  private buildHandlers(): Record<HandledCommand, Handler> {
     const { ctx } = this;
     const s = ctx.state;
-    const ok = (name: string): Handler => (sendId) => ({ reply: formatReply(name, sendId, 'ok') });
-    const reply = (verb: string, sendId: number, ...args: Array<string | number>): Answer => ({ reply: formatReply(verb, sendId, ...args) });
+    const ok: Handler = (r) => r.answer('ok');
     /** `set_x $sendid $value ok` after `apply`, or `ERROR $sendid $value invalid` (set errors carry the value). */
     const setter =
-      (name: string, valid: (value: string) => boolean, apply: (value: string) => void): Handler =>
-      (sendId, [value]) => {
-        if (!valid(value)) return reply('ERROR', sendId, value, 'invalid');
+      (valid: (value: string) => boolean, apply: (value: string) => void): Handler =>
+      (r) => {
+        const [value] = r.args;
+        if (!valid(value)) return r.fail(value, 'invalid');
         apply(value);
-        return reply(name, sendId, value, 'ok');
+        return r.answer(value, 'ok');
       };
     const isCount = (v: string): boolean => /^-?\d{1,9}$/.test(v);
 
     return {
-      get_gsm_num: (id) => reply('get_gsm_num', id, s.num),
-      set_gsm_num: setter('set_gsm_num', (v) => v !== '', (v) => (s.num = v)),
-      get_exp_time: (id) => reply('get_exp_time', id, s.expTime),
-      set_exp_time: setter('set_exp_time', isCount, (v) => (s.expTime = Number(v))),
-      get_remain_time: (id) => reply('get_remain_time', id, s.remainTime),
-      reset_remain_time: (id) => {
+      get_gsm_num: (r) => r.answer(s.num),
+      set_gsm_num: setter((v) => v !== '', (v) => (s.num = v)),
+      get_exp_time: (r) => r.answer(s.expTime),
+      set_exp_time: setter(isCount, (v) => (s.expTime = Number(v))),
+      get_remain_time: (r) => r.answer(s.remainTime),
+      reset_remain_time: (r) => {
         s.remainTime = s.expTime;
-        return reply('reset_remain_time', id, 'ok');
+        return r.answer('ok');
       },
-      get_gsm_state: (id) => reply('get_gsm_state', id, s.gsmState),
-      svr_drop_call: (id) => {
+      get_gsm_state: (r) => r.answer(s.gsmState),
+      svr_drop_call: (r) => {
         s.gsmState = 'IDLE';
-        return reply('svr_drop_call', id, 'ok');
+        return r.answer('ok');
       },
-      svr_reboot_module: ok('svr_reboot_module'),
-      svr_reboot_dev: ok('svr_reboot_dev'),
-      GSM: (id) => ({ reply: formatGsmReply(id, this.gsmFields()) }),
-      CF: (id) => reply(ctx.options.cfError ? 'CFERROR' : 'CFOK', id),
-      USSDEXIT: (id) => reply('USSDEXIT', id),
-      get_imei: (id) => reply('get_imei', id, s.imei),
-      set_imei: setter('set_imei', (v) => /^\d{15}$/.test(v), (v) => (s.imei = v)),
-      get_out_call_interval: (id) => reply('get_out_call_interval', id, s.outCallInterval),
-      set_out_call_interval: setter('set_out_call_interval', isCount, (v) => (s.outCallInterval = Number(v))),
+      svr_reboot_module: ok,
+      svr_reboot_dev: ok,
+      GSM: (r) => ({ reply: formatGsmReply(r.sendId, this.gsmFields()) }),
+      CF: (r) => (ctx.options.cfError ? r.fail() : { reply: formatReply('CFOK', r.sendId) }),
+      USSDEXIT: (r) => r.answer(),
+      get_imei: (r) => r.answer(s.imei),
+      set_imei: setter((v) => /^\d{15}$/.test(v), (v) => (s.imei = v)),
+      get_out_call_interval: (r) => r.answer(s.outCallInterval),
+      set_out_call_interval: setter(isCount, (v) => (s.outCallInterval = Number(v))),
       // 1 enables; 0 (CN seed) and 2 (EN seed) disable.
-      module_ctl_i: (id, [value]) => {
-        if (!['0', '1', '2'].includes(value)) return reply('ERROR', id, 'invalid');
+      module_ctl_i: (r) => {
+        const [value] = r.args;
+        if (!['0', '1', '2'].includes(value)) return r.fail('invalid');
         s.moduleDown = value !== '1';
-        return reply('module_ctl_i', id, 'ok');
+        return r.answer('ok');
       },
       // One digit per line of the gateway; a simulated line does not know its own position.
-      module_ctl: (id, [value]) => (/^[012]+$/.test(value) ? reply('module_ctl', id, 'ok') : reply('ERROR', id, 'invalid')),
-      set_base_cell: setter('set_base_cell', (v) => v !== '', (v) => (s.currentCell = v)),
-      get_cells_list: (id) => ({
-        reply: formatReply('get_cells_list', id, 'ok'),
+      module_ctl: (r) => (/^[012]+$/.test(r.args[0]) ? r.answer('ok') : r.fail('invalid')),
+      set_base_cell: setter((v) => v !== '', (v) => (s.currentCell = v)),
+      get_cells_list: (r) => ({
+        ...r.answer('ok'),
         then: () => ctx.timers.after(ctx.options.cellsDelayMs, () => void ctx.report('CELLS', { lists: s.cells.map((c) => `${c},`).join('') })),
       }),
-      CURCELL: (id) => reply('CURCELL', id, s.currentCell),
-      ATSTART: (id) => {
-        this.at.start(id);
-        return reply('ATSTART', id, 'OK');
+      CURCELL: (r) => r.answer(s.currentCell),
+      ATSTART: (r) => {
+        this.at.start(r.sendId);
+        return r.answer('OK');
       },
-      ATSTOP: (id) => {
+      ATSTOP: (r) => {
         this.at.stop();
-        return reply('ATSTOP', id, 'OK');
+        return r.answer('OK');
       },
-      ATALIVE: (id) => {
+      ATALIVE: (r) => {
         this.at.keepAlive();
-        return reply('ATALIVE', id, 'OK');
+        return r.answer('OK');
       },
-      ATCMD: (id, [command]) => {
-        if (!this.at.open) return reply('ERROR', id, 'AT_NOT_STARTED');
-        return { reply: formatReply('ATCMD', id, 'OK'), then: () => this.at.write(command) };
+      ATCMD: (r) => {
+        if (!this.at.open) return r.fail('AT_NOT_STARTED');
+        return { ...r.answer('OK'), then: () => this.at.write(r.args[0]) };
       },
     };
   }
@@ -144,7 +155,7 @@ export class CommandHandler {
    */
   private ussdCommand(sendId: number, password: string, code: string): void {
     if (password !== this.ctx.options.password) {
-      this.answer('USSD', sendId, formatReply('USSDERROR', sendId, PASSWORD_ERROR), false);
+      this.answer('USSD', sendId, formatReply(COMMANDS.USSD.errorVerb, sendId, PASSWORD_ERROR), false);
       return;
     }
     const cached = this.ussd;
@@ -155,8 +166,8 @@ export class CommandHandler {
     const entry: { sendId: number; reply: string | null } = { sendId, reply: null };
     this.ussd = entry;
     this.ctx.timers.after(this.ctx.options.ussdDelayMs, () => {
-      const configured = this.ctx.options.ussdReplies[code] ?? USSD_FAILED_TEXT;
-      entry.reply = typeof configured === 'string' ? formatReply('USSD', sendId, configured) : formatReply('USSDERROR', sendId, configured.error);
+      const configured = this.ctx.options.ussdReplies[code] ?? USSD_SEND_FAILED;
+      entry.reply = typeof configured === 'string' ? formatReply('USSD', sendId, configured) : formatReply(COMMANDS.USSD.errorVerb, sendId, configured.error);
       this.answer('USSD', sendId, entry.reply, false);
     });
   }

@@ -4,9 +4,10 @@ export { Ledger, type SentSms, type ReceivedAck, type DuplicateSms, type LedgerE
 export type { FaultOptions, FaultCounters, Rate } from './faults';
 export { BULK_ERRORS } from './bulk';
 export { mulberry32, type Random } from './prng';
+/** The text the simulator answers a USSD code it has no reply for. */
+export { USSD_SEND_FAILED as USSD_FAILED_TEXT } from '../protocol';
 export {
   DEFAULT_USSD_REPLIES,
-  USSD_FAILED_TEXT,
   type Firmware,
   type FailedSms,
   type LineState,

@@ -123,7 +123,6 @@ export interface LineState {
 }
 
 export const DEFAULT_USSD_REPLIES: Readonly<Record<string, UssdReply>> = { '*100#': 'Your balance is 12.34' };
-export const USSD_FAILED_TEXT = 'USSD send failed!';
 
 export interface ResolvedOptions {
   id: string;
