@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import { type FleetOptions, type SimFleet, startLines } from '../../src/sim';
+import { NODE_TYPES, withCatalog } from './catalog';
 import { goipConfigNode } from './flows';
 
 export { helper };
@@ -11,7 +12,8 @@ helper.init(require.resolve('node-red'));
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const coreNodes = ['common/25-catch', 'common/25-status', 'common/24-complete', 'sequence/17-split'].map((file) => require(`@node-red/nodes/core/${file}.js`));
-export const nodes = [...coreNodes, ...['goip-config', 'goip-in', 'goip-send', 'goip-command'].map((type) => require(path.join(ROOT, 'dist', 'nodes', `${type}.js`)))];
+/** Our nodes with a catalog-backed RED._ (see withCatalog), so statuses and errors read as in English. */
+export const nodes = [...coreNodes, ...NODE_TYPES.map((type) => withCatalog(require(path.join(ROOT, 'dist', 'nodes', `${type}.js`)), type))];
 export const DEVICES = JSON.stringify([
   { id: 'goip01', password: 'secret' },
   { id: 'goip02', password: 'other' },
