@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { events } from '@node-red/util';
 import { type Catalog, flatten, LOCALES_DIR, NODE_TYPES, type NodeType, readCatalog } from './helpers/catalog';
+import { configStatus, DEVICES, flow, helper, listeningPort, type Msg, nextInput, nodesIn } from './helpers/red';
 
 const SRC_NODES = path.resolve(__dirname, '..', '..', 'src', 'nodes');
 const LANGS = fs.readdirSync(LOCALES_DIR).sort();
@@ -74,4 +76,35 @@ describe('runtime texts (i18n)', () => {
       for (const [, key] of source.matchAll(/['`]node-red:([\w.-]+)['`]/g)) assert.ok(core.has(key), `node-red:${key}`);
     }
   });
+});
+
+describe('runtime texts in a deployed flow', () => {
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(() => helper.unload());
+
+  const expected = {
+    'en-US': { listening: 'listening :', lines: ' · 0/2 lines', noServer: 'no GoIP server set', error: 'Error: goip-send has no goip-config (server) node' },
+    'zh-CN': { listening: '监听 :', lines: ' · 0/2 线路在线', noServer: '未设置 GoIP 服务器', error: 'Error: goip-send 未选择 goip-config（服务器）节点' },
+  };
+  for (const [lang, text] of Object.entries(expected)) {
+    it(`shows statuses and fails inputs in ${lang}`, async () => {
+      const sendStatuses: Msg[] = [];
+      const onStatus = ({ id, status }: { id: string; status: Msg }): void => {
+        if (id === 'send') sendStatuses.push(status);
+      };
+      events.on('node-status', onStatus);
+      try {
+        await helper.load(nodesIn(lang), [...flow(), { id: 'send', type: 'goip-send', z: 'tab', server: 'none', wires: [[]] }], { cfg: { devices: DEVICES } });
+      } finally {
+        events.off('node-status', onStatus);
+      }
+      const status = await configStatus((s) => s.text?.startsWith(text.listening) ?? false);
+      assert.deepEqual(status, { fill: 'yellow', shape: 'ring', text: `${text.listening}${listeningPort()}${text.lines}` });
+      assert.deepEqual(sendStatuses, [{ fill: 'red', shape: 'ring', text: text.noServer }]);
+      const caught = nextInput('caught');
+      helper.getNode('send').receive({ payload: 'x', to: '13800138000' });
+      assert.equal((await caught).error.message, text.error);
+    });
+  }
 });

@@ -53,8 +53,8 @@ export function translator(type: NodeType, lang = 'en-US'): Translate {
 
 type NodeModule = (RED: object) => unknown;
 
-/** `nodeModule` (the export of dist/nodes/<type>.js) registering against a RED whose _ uses the catalog. */
-export function withCatalog(nodeModule: NodeModule, type: NodeType): NodeModule {
-  const translate = translator(type);
+/** `nodeModule` (the export of dist/nodes/<type>.js) registering against a RED whose _ uses the `lang` catalog. */
+export function withCatalog(nodeModule: NodeModule, type: NodeType, lang = 'en-US'): NodeModule {
+  const translate = translator(type, lang);
   return (RED) => nodeModule(Object.create(RED, { _: { value: translate } }));
 }

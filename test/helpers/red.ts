@@ -12,8 +12,12 @@ helper.init(require.resolve('node-red'));
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const coreNodes = ['common/25-catch', 'common/25-status', 'common/24-complete', 'sequence/17-split'].map((file) => require(`@node-red/nodes/core/${file}.js`));
-/** Our nodes with a catalog-backed RED._ (see withCatalog), so statuses and errors read as in English. */
-export const nodes = [...coreNodes, ...NODE_TYPES.map((type) => withCatalog(require(path.join(ROOT, 'dist', 'nodes', `${type}.js`)), type))];
+/** The core nodes and ours, whose RED._ renders the `lang` catalogs (see withCatalog). */
+export function nodesIn(lang: string): unknown[] {
+  return [...coreNodes, ...NODE_TYPES.map((type) => withCatalog(require(path.join(ROOT, 'dist', 'nodes', `${type}.js`)), type, lang))];
+}
+/** What the node tests load: statuses and errors read as users see them in English. */
+export const nodes = nodesIn('en-US');
 export const DEVICES = JSON.stringify([
   { id: 'goip01', password: 'secret' },
   { id: 'goip02', password: 'other' },
