@@ -1,8 +1,10 @@
 /** The goip-config node as flow nodes see it. */
 import type { GoipEvent, GoipServer } from '../server';
 import type { CommandClient } from '../server/commands';
+import { failInput } from './input-error';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import type { SendingService } from './sending';
+import { nodeStatus } from './status';
 
 /** What flow nodes see of their config node. */
 export interface GoipConfigNode extends Node {
@@ -29,10 +31,11 @@ export interface GoipConfigNode extends Node {
 export function findConfig(RED: NodeAPI, node: Node, def: NodeDef): GoipConfigNode | null {
   const config = RED.nodes.getNode(String(def.server ?? '')) as GoipConfigNode | null;
   if (config === null) {
-    const reason = `${def.type} has no goip-config (server) node`;
-    node.status({ fill: 'red', shape: 'ring', text: 'no GoIP server set' });
+    // Every flow node type (goip-in, goip-send, goip-command) has these two texts in its catalog.
+    const reason = RED._(`${def.type}.errors.noServer`);
+    node.status(nodeStatus('failed', RED._(`${def.type}.status.noServer`)));
     node.error(reason);
-    node.on('input', (_msg, _send, done) => done(new Error(reason)));
+    node.on('input', (_msg, _send, done) => failInput(done, reason));
   }
   return config;
 }

@@ -4,7 +4,18 @@ import type { BulkOptions } from '../server/bulk';
 import type { CommandOptions } from '../server/commands';
 import { definedOnly } from '../util/options';
 
-export class ConfigError extends Error {}
+/**
+ * A refused property or credential, as a goip-config catalog key and its substitutions: the node
+ * renders it with RED._(err.key, err.substitutions). The message is the bare key.
+ */
+export class ConfigError extends Error {
+  constructor(
+    readonly key: string,
+    readonly substitutions: Readonly<Record<string, string | number>> = {},
+  ) {
+    super(key);
+  }
+}
 
 /**
  * The `devices` credential: a JSON array `[{"id":"goip01","password":"secret"}]`. Errors name the
@@ -16,18 +27,18 @@ export function parseDevices(text: string | undefined): DeviceCredential[] {
   try {
     value = JSON.parse(text);
   } catch {
-    throw new ConfigError('the lines list (devices credential) is not valid JSON');
+    throw new ConfigError('goip-config.errors.devicesNotJson');
   }
-  if (!Array.isArray(value)) throw new ConfigError('the lines list (devices credential) must be a JSON array');
+  if (!Array.isArray(value)) throw new ConfigError('goip-config.errors.devicesNotArray');
   const seen = new Set<string>();
   return value.map((entry: unknown, index) => {
     const item = (entry ?? {}) as { id?: unknown; password?: unknown };
     const id = typeof item.id === 'string' ? item.id.trim() : '';
-    if (id === '') throw new ConfigError(`line #${index + 1} has no id`);
-    if (/[;\s]/.test(id)) throw new ConfigError(`line id "${id}" contains a space or ';'`);
-    if (seen.has(id)) throw new ConfigError(`line id "${id}" is listed twice`);
+    if (id === '') throw new ConfigError('goip-config.errors.lineWithoutId', { position: index + 1 });
+    if (/[;\s]/.test(id)) throw new ConfigError('goip-config.errors.lineIdCharacters', { id });
+    if (seen.has(id)) throw new ConfigError('goip-config.errors.lineIdTwice', { id });
     seen.add(id);
-    if (typeof item.password !== 'string') throw new ConfigError(`line "${id}" has no password`);
+    if (typeof item.password !== 'string') throw new ConfigError('goip-config.errors.lineWithoutPassword', { id });
     return { id, password: item.password };
   });
 }
@@ -35,7 +46,7 @@ export function parseDevices(text: string | undefined): DeviceCredential[] {
 function seconds(value: unknown, fallback: number, min: number): number {
   const n = typeof value === 'string' ? Number(value.trim()) : typeof value === 'number' ? value : Number.NaN;
   if (value === '' || value === undefined || !Number.isFinite(n)) return fallback;
-  if (n < min) throw new ConfigError(`timing value ${n} s is below the minimum of ${min} s`);
+  if (n < min) throw new ConfigError('goip-config.errors.belowMinimum', { value: n, min });
   return n;
 }
 
@@ -50,9 +61,9 @@ export interface ConfigProperties {
 export function serverOptions(props: ConfigProperties, devices: DeviceCredential[]): GoipServerOptions {
   const bind = typeof props.bind === 'string' && props.bind.trim() !== '' ? props.bind.trim() : '0.0.0.0';
   const port = props.port === undefined || props.port === '' ? 44444 : Number(props.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`port "${String(props.port)}" is not a UDP port (0-65535)`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('goip-config.errors.notPort', { value: String(props.port) });
   const ackStatus = props.ackStatus === undefined || props.ackStatus === '' ? '0' : String(props.ackStatus).trim();
-  if (!/^\d{1,6}$/.test(ackStatus)) throw new ConfigError(`keepalive ok-code "${ackStatus}" must be a number`);
+  if (!/^\d{1,6}$/.test(ackStatus)) throw new ConfigError('goip-config.errors.ackStatus', { value: ackStatus });
   return {
     bind,
     port,
@@ -72,10 +83,11 @@ export interface SendingProperties {
   earlyReask?: unknown;
 }
 
-function wholeNumber(value: unknown, name: string, min: number, max: number): number | undefined {
+/** `errorKey` names the field in its catalog text, which takes __value__, __min__ and __max__. */
+function wholeNumber(value: unknown, errorKey: string, min: number, max: number): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${name} "${String(value)}" must be a whole number from ${min} to ${max}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(errorKey, { value: String(value), min, max });
   return n;
 }
 
@@ -90,8 +102,8 @@ export function bulkOptions(props: SendingProperties): Partial<BulkOptions> {
   return definedOnly<BulkOptions>({
     minIntervalMs: optionalMs(props.sendInterval, 0),
     stepTimeoutMs: optionalMs(props.stepTimeout, 0.05),
-    dailyLimit: wholeNumber(props.dailyLimit, 'daily limit per line', 0, 1_000_000),
-    sessionsPerLine: wholeNumber(props.sessionsPerLine, 'sessions per line', 1, 5),
+    dailyLimit: wholeNumber(props.dailyLimit, 'goip-config.errors.dailyLimit', 0, 1_000_000),
+    sessionsPerLine: wholeNumber(props.sessionsPerLine, 'goip-config.errors.sessionsPerLine', 1, 5),
     overdueFactor: props.earlyReask === false || props.earlyReask === 'false' ? 0 : undefined,
   });
 }
@@ -112,7 +124,7 @@ export function commandOptions(props: CommandProperties): Partial<CommandOptions
   return definedOnly<CommandOptions>({
     commandTimeoutMs: optionalMs(props.commandTimeout, 0.01),
     ussdTimeoutMs: optionalMs(props.ussdTimeout, 0.01),
-    commandRetries: wholeNumber(props.commandRetries, 'command retries', 0, 10),
-    ussdRetries: wholeNumber(props.ussdRetries, 'USSD retries', 0, 10),
+    commandRetries: wholeNumber(props.commandRetries, 'goip-config.errors.commandRetries', 0, 10),
+    ussdRetries: wholeNumber(props.ussdRetries, 'goip-config.errors.ussdRetries', 0, 10),
   });
 }

@@ -4,29 +4,30 @@
  * an unknown/offline line fail the input with done(err), so a Catch node sees the reason.
  */
 import { commandName } from '../protocol';
-import { CommandError } from '../server/commands';
+import { CommandError, type CommandErrorCode } from '../server/commands';
 import { findConfig } from './config-node';
+import { failInput } from './input-error';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
+import { NO_STATUS, nodeStatus } from './status';
 
 /** How long the last result stays in the status once nothing is running. */
 const RESULT_STATUS_MS = 3000;
 
-const ERROR_STATUS: Readonly<Record<string, string>> = {
-  timeout: 'no answer',
-  device: 'error reply',
-  offline: 'line offline',
-  unknownLine: 'unknown line',
-  input: 'bad input',
-  stopped: 'stopped',
+/** The status reason of each CommandError code. */
+const ERROR_STATUS_KEYS: Readonly<Record<CommandErrorCode, string>> = {
+  timeout: 'goip-command.status.timeout',
+  device: 'goip-command.status.device',
+  offline: 'goip-command.status.offline',
+  unknownLine: 'goip-command.status.unknownLine',
+  input: 'goip-command.status.input',
+  stopped: 'goip-command.status.stopped',
 };
 
-function shortValue(value: unknown): string {
-  if (value === true) return 'ok';
-  if (typeof value === 'string' || typeof value === 'number') {
-    const text = String(value).replace(/\s+/g, ' ').trim();
-    return text.length > 16 ? `${text.slice(0, 15)}…` : text === '' ? '""' : text;
-  }
-  return 'ok';
+/** A text or number answer, shortened for the status; null for any other answer (shown as ok). */
+function shortValue(value: unknown): string | null {
+  if (typeof value !== 'string' && typeof value !== 'number') return null;
+  const text = String(value).replace(/\s+/g, ' ').trim();
+  return text.length > 16 ? `${text.slice(0, 15)}…` : text === '' ? '""' : text;
 }
 
 export = function register(RED: NodeAPI): void {
@@ -41,43 +42,47 @@ export = function register(RED: NodeAPI): void {
     let closed = false;
     let clearTimer: NodeJS.Timeout | null = null;
 
-    const showStatus = (status: NodeStatus | Record<string, never>): void => {
+    const busyStatus = (): NodeStatus => nodeStatus('busy', RED._('goip-command.status.busy', { running }));
+    /** `label: outcome`, e.g. `get_gsm_num: +8613800000001` or `get_gsm_num: no answer`. */
+    const outcome = (label: string, text: string): string => RED._('goip-command.status.outcome', { command: label, outcome: text });
+    const showStatus = (status: NodeStatus): void => {
       if (clearTimer !== null) clearTimeout(clearTimer);
       clearTimer = null;
       if (!closed) node.status(status);
     };
     const finished = (status: NodeStatus): void => {
       running--;
-      if (running > 0) return showStatus({ fill: 'blue', shape: 'dot', text: `busy ${running}` });
+      if (running > 0) return showStatus(busyStatus());
       showStatus(status);
       clearTimer = setTimeout(() => {
         clearTimer = null;
-        if (!closed && running === 0) node.status({});
+        if (!closed && running === 0) node.status(NO_STATUS);
       }, RESULT_STATUS_MS);
     };
 
     node.on('input', (msg, send, done) => {
       const client = config.commands;
       if (client === null) {
-        done(new Error(`goip-command: the GoIP server is not running (${config.statusText().text ?? 'not configured'})`));
+        const reason = config.statusText().text ?? RED._('goip-command.errors.notConfigured');
+        failInput(done, RED._('goip-command.errors.notRunning', { reason }));
         return;
       }
       const command = fixedCommand !== '' ? fixedCommand : msg.command;
       const line = fixedLine !== '' ? fixedLine : msg.line;
-      const label = (typeof command === 'string' ? commandName(command) : undefined) ?? 'command';
+      const label = (typeof command === 'string' ? commandName(command) : undefined) ?? RED._('goip-command.status.command');
       running++;
-      showStatus({ fill: 'blue', shape: 'dot', text: `busy ${running}` });
+      showStatus(busyStatus());
       client.request(line as string, command as string, msg.payload).then(
         (value) => {
           msg.payload = value;
-          finished({ fill: 'green', shape: 'dot', text: `${label}: ${shortValue(value)}` });
+          finished(nodeStatus('ok', outcome(label, shortValue(value) ?? RED._('goip-command.status.ok'))));
           send(msg);
           done();
         },
         (err: Error) => {
-          const reason = err instanceof CommandError ? (ERROR_STATUS[err.code] ?? 'failed') : 'failed';
-          finished({ fill: 'red', shape: 'ring', text: `${label}: ${reason}` });
-          done(err);
+          const reason = RED._(err instanceof CommandError ? ERROR_STATUS_KEYS[err.code] : 'goip-command.status.failed');
+          finished(nodeStatus('failed', outcome(label, reason)));
+          failInput(done, err);
         },
       );
     });

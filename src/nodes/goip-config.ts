@@ -18,6 +18,7 @@ import {
 import type { GoipConfigNode } from './config-node';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { SendingService } from './sending';
+import { nodeStatus } from './status';
 
 const WARNING_INTERVAL_MS = 10_000;
 
@@ -52,13 +53,13 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.statusText = (): NodeStatus => {
-      if (failure !== null) return { fill: 'red', shape: 'ring', text: failure };
+      if (failure !== null) return nodeStatus('failed', failure);
       const server = node.server;
-      if (server === null || listeningPort === null) return { fill: 'yellow', shape: 'ring', text: 'starting' };
+      if (server === null || listeningPort === null) return nodeStatus('waiting', RED._('goip-config.status.starting'));
       const online = server.onlineCount();
-      const text = `listening :${listeningPort} · ${online}/${server.lineCount} lines`;
-      if (server.lineCount === 0) return { fill: 'yellow', shape: 'ring', text: `:${listeningPort} · no lines set` };
-      return { fill: online > 0 ? 'green' : 'yellow', shape: online > 0 ? 'dot' : 'ring', text };
+      const text = RED._('goip-config.status.listening', { port: listeningPort, online, lines: server.lineCount });
+      if (server.lineCount === 0) return nodeStatus('waiting', RED._('goip-config.status.noLines', { port: listeningPort }));
+      return nodeStatus(online > 0 ? 'ok' : 'waiting', text);
     };
     node.register = (user) => {
       users.add(user);
@@ -79,50 +80,56 @@ export = function register(RED: NodeAPI): void {
       const commands = new CommandClient(server, commandOptions(def as CommandProperties));
       node.server = server;
       node.commands = commands;
-      commands.on('warning', (err) => warnAtMostEvery('commands', `GoIP commands: ${err.message}`));
+      commands.on('warning', (err) => warnAtMostEvery('commands', RED._('goip-config.warnings.commands', { message: err.message })));
       commands.start();
       server.on('event', (event) => {
         for (const listener of listeners) listener(event);
       });
       server.on('lines', refreshUsers);
-      server.on('socketError', (err) => warnAtMostEvery('socket', `GoIP socket: ${err.message}`));
-      if (devices.length === 0) node.warn('no GoIP lines are configured: every line will be refused');
+      server.on('socketError', (err) => warnAtMostEvery('socket', RED._('goip-config.warnings.socket', { message: err.message })));
+      if (devices.length === 0) node.warn(RED._('goip-config.warnings.noLines'));
       try {
         const storePath = storeFile(def, RED.settings.userDir, node.id);
         outbox = SqliteOutbox.open(storePath);
-        node.log(`GoIP send queue in ${storePath} (${outbox.driver})`);
+        node.log(RED._('goip-config.log.store', { path: storePath, driver: outbox.driver }));
         sender = new BulkSender(server, outbox, sendingOptions);
-        sender.on('warning', (err) => warnAtMostEvery('sending', `GoIP sending: ${err.message}`));
+        sender.on('warning', (err) => warnAtMostEvery('sending', RED._('goip-config.warnings.sending', { message: err.message })));
         node.sending = new SendingService(outbox, sender, (recipient) =>
-          node.warn(`result of ${recipient.messageId} to ${recipient.number} (${recipient.state}) dropped: its goip-send node is not deployed`),
+          node.warn(
+            RED._('goip-config.warnings.resultDropped', { messageId: recipient.messageId, number: recipient.number, state: recipient.state }),
+          ),
         );
       } catch (err) {
-        node.sendingError = `store: ${(err as Error).message}`;
-        const why = err instanceof SqliteUnavailableError ? ` (${err.reasons.join('; ')})` : '';
-        node.error(`GoIP outbound queue not available: ${(err as Error).message}${why}`);
+        const message = (err as Error).message;
+        node.sendingError = RED._('goip-config.status.storeFailed', { message });
+        node.error(
+          err instanceof SqliteUnavailableError
+            ? RED._('goip-config.errors.storeDrivers', { message, drivers: err.reasons.join('; ') })
+            : RED._('goip-config.errors.store', { message }),
+        );
       }
       // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
       // the DELIVER reports the BulkSender correlates; without a store their messageId stays null.
       statusReports = new StatusReportWatcher(server, outbox, sender === null ? {} : { windowMs: sender.options.deliveryWindowMs });
-      statusReports.on('warning', (err) => warnAtMostEvery('status-reports', `GoIP status reports: ${err.message}`));
+      statusReports.on('warning', (err) => warnAtMostEvery('status-reports', RED._('goip-config.warnings.statusReports', { message: err.message })));
       statusReports.start();
       server
         .start()
         .then((address) => {
           listeningPort = address.port;
-          node.log(`GoIP SMS server listening on ${address.address}:${address.port} for ${devices.length} line(s)`);
+          node.log(RED._('goip-config.log.listening', { address: address.address, port: address.port, lines: devices.length }));
           sender?.start();
           refreshUsers();
         })
         .catch((err: Error) => {
           failure = shortReason(err.message);
-          node.error(`GoIP server not started: ${err.message}`);
+          node.error(RED._('goip-config.errors.notStarted', { message: err.message }));
           refreshUsers();
         });
     } catch (err) {
-      const message = err instanceof ConfigError ? err.message : String(err);
+      const message = err instanceof ConfigError ? RED._(err.key, err.substitutions) : String(err);
       failure = shortReason(message);
-      node.error(`GoIP configuration error: ${message}`);
+      node.error(RED._('goip-config.errors.config', { message }));
     }
 
     node.on('close', (_removed: boolean, done: () => void) => {
@@ -138,7 +145,7 @@ export = function register(RED: NodeAPI): void {
       statusReports?.stop();
       const stopped = Promise.all([commands?.stop(), sender?.stop()]);
       void stopped
-        .catch((err: Error) => node.warn(`stopping the send engine: ${err.message}`))
+        .catch((err: Error) => node.warn(RED._('goip-config.warnings.stopping', { message: err.message })))
         .then(() => {
           outbox?.close();
           if (server === null) return undefined;
@@ -178,8 +185,8 @@ function storeFile(def: NodeDef, userDir: string | undefined, id: string): strin
   return path.join(base, `goip-outbox-${id.replace(/[^A-Za-z0-9_-]/g, '_')}.sqlite`);
 }
 
-/** Status text stays short: the first clause of the reason. */
+/** Status text stays short: the first clause of the reason (the zh-CN texts use full-width ： and （). */
 function shortReason(message: string): string {
-  const first = message.split(/[:(]/)[0].trim();
+  const first = message.split(/[:(：（]/)[0].trim();
   return first.length > 32 ? `${first.slice(0, 31)}…` : first;
 }

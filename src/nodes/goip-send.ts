@@ -4,8 +4,10 @@
  */
 import { checkRule, composeBatch, InputError, type NumberFormat, type NumberRule } from '../send/compose';
 import { findConfig } from './config-node';
+import { failInput } from './input-error';
 import { resultMessage } from './messages';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './red';
+import { nodeStatus } from './status';
 
 const STATUS_INTERVAL_MS = 250;
 
@@ -20,13 +22,13 @@ export = function register(RED: NodeAPI): void {
     const config = findConfig(RED, node, def);
     if (config === null) return;
     let rule: NumberRule | null = null;
-    let ruleError: string | null = null;
+    let ruleError = '';
     try {
       rule = checkRule({ country: String(def.country ?? ''), format: (String(def.numberFormat ?? '') || 'e164') as NumberFormat });
     } catch (err) {
-      ruleError = (err as Error).message;
-      node.status({ fill: 'red', shape: 'ring', text: 'bad number rule' });
-      node.error(`goip-send: ${ruleError}`);
+      ruleError = RED._('goip-send.errors.badRule', { reason: (err as Error).message });
+      node.status(nodeStatus('failed', RED._('goip-send.status.badRule')));
+      node.error(ruleError);
     }
 
     const sending = config.sending;
@@ -34,17 +36,17 @@ export = function register(RED: NodeAPI): void {
     const showStatus = (): void => {
       statusTimer = null;
       if (sending === null) {
-        node.status({ fill: 'red', shape: 'ring', text: config.sendingError ?? 'queue unavailable' });
+        node.status(nodeStatus('failed', config.sendingError ?? RED._('goip-send.status.noQueue')));
         return;
       }
       const { queued, claimed } = sending.pending();
-      if (queued + claimed === 0) node.status({ fill: 'green', shape: 'dot', text: 'idle' });
-      else node.status({ fill: 'blue', shape: 'dot', text: `queue ${queued} · sending ${claimed}` });
+      if (queued + claimed === 0) node.status(nodeStatus('ok', RED._('goip-send.status.idle')));
+      else node.status(nodeStatus('busy', RED._('goip-send.status.pending', { queued, sending: claimed })));
     };
     const scheduleStatus = (): void => {
       statusTimer ??= setTimeout(showStatus, STATUS_INTERVAL_MS);
     };
-    if (ruleError === null) showStatus();
+    if (rule !== null) showStatus();
 
     const stopResults = sending?.onResult(node.id, (recipient) => {
       node.send(resultMessage(recipient));
@@ -59,8 +61,10 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.on('input', (msg, _send, done) => {
-      if (ruleError !== null || rule === null) return done(new Error(`goip-send: ${ruleError}`));
-      if (sending === null) return done(new Error(`goip-send: the outbound queue is not available (${config.sendingError ?? 'no store'})`));
+      if (rule === null) return failInput(done, ruleError);
+      if (sending === null) {
+        return failInput(done, RED._('goip-send.errors.noQueue', { reason: config.sendingError ?? RED._('goip-send.errors.noStore') }));
+      }
       const payload = msg.payload;
       const fromPayload = isPlainObject(payload) ? payload : {};
       try {
@@ -79,7 +83,7 @@ export = function register(RED: NodeAPI): void {
         scheduleStatus();
         done();
       } catch (err) {
-        done(err instanceof InputError ? new Error(`goip-send: ${err.message}`) : (err as Error));
+        failInput(done, err instanceof InputError ? RED._('goip-send.errors.badInput', { reason: err.message }) : (err as Error));
       }
     });
 

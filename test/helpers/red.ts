@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 import { type FleetOptions, type SimFleet, startLines } from '../../src/sim';
+import { NODE_TYPES, withCatalog } from './catalog';
 import { goipConfigNode } from './flows';
 
 export { helper };
@@ -11,7 +12,12 @@ helper.init(require.resolve('node-red'));
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 const coreNodes = ['common/25-catch', 'common/25-status', 'common/24-complete', 'sequence/17-split'].map((file) => require(`@node-red/nodes/core/${file}.js`));
-export const nodes = [...coreNodes, ...['goip-config', 'goip-in', 'goip-send', 'goip-command'].map((type) => require(path.join(ROOT, 'dist', 'nodes', `${type}.js`)))];
+/** The core nodes and ours, whose RED._ renders the `lang` catalogs (see withCatalog). */
+export function nodesIn(lang: string): unknown[] {
+  return [...coreNodes, ...NODE_TYPES.map((type) => withCatalog(require(path.join(ROOT, 'dist', 'nodes', `${type}.js`)), type, lang))];
+}
+/** What the node tests load: statuses and errors read as users see them in English. */
+export const nodes = nodesIn('en-US');
 export const DEVICES = JSON.stringify([
   { id: 'goip01', password: 'secret' },
   { id: 'goip02', password: 'other' },
