@@ -1,10 +1,11 @@
-/** goip-config: owns the GoipServer (one UDP socket) and shares it with the flow nodes. */
+/**
+ * goip-config: a thin Node-RED adapter over GoipGateway (one UDP socket, the send queue, the
+ * commands), shared with the flow nodes: options from the editor, credentials, status, logs and
+ * the /goip/:id/lines admin endpoint.
+ */
 import path from 'node:path';
+import { type GatewayStatus, GoipGateway, type WarningSource } from '../gateway';
 import { SqliteOutbox, SqliteUnavailableError } from '../outbox';
-import { type GoipEvent, GoipServer } from '../server';
-import { BulkSender } from '../server/bulk';
-import { CommandClient } from '../server/commands';
-import { StatusReportWatcher } from '../server/status-reports';
 import {
   bulkOptions,
   type CommandProperties,
@@ -17,29 +18,63 @@ import {
 } from './config-options';
 import type { GoipConfigNode } from './config-node';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
-import { SendingService } from './sending';
 
-const WARNING_INTERVAL_MS = 10_000;
+type ConfigText =
+  | { key: 'starting' }
+  | { key: 'listening'; port: number; online: number; lines: number }
+  | { key: 'noLinesSet'; port: number }
+  | { key: 'retrying'; reason: string }
+  | { key: 'warning'; source: WarningSource; message: string }
+  | { key: 'resultDropped'; messageId: string; number: string; state: string }
+  | { key: 'noLinesConfigured' }
+  | { key: 'storeOpened'; file: string; driver: string }
+  | { key: 'storeUnavailable'; message: string; reasons: string[] }
+  | { key: 'serverListening'; address: string; port: number; lines: number }
+  | { key: 'serverNotStarted'; message: string }
+  | { key: 'configurationError'; message: string }
+  | { key: 'noSuchConfigNode' };
+
+/** Every English text goip-config shows or logs, in one place for translation. */
+function english(text: ConfigText): string {
+  switch (text.key) {
+    case 'starting':
+      return 'starting';
+    case 'listening':
+      return `listening :${text.port} · ${text.online}/${text.lines} lines`;
+    case 'noLinesSet':
+      return `:${text.port} · no lines set`;
+    case 'retrying':
+      return `${text.reason} · retrying`;
+    case 'warning': {
+      const prefix: Record<WarningSource, string> = { socket: 'GoIP socket', commands: 'GoIP commands', sending: 'GoIP sending', 'status-reports': 'GoIP status reports', listener: 'GoIP event listener', stop: 'stopping the send engine' };
+      return `${prefix[text.source]}: ${text.message}`;
+    }
+    case 'resultDropped':
+      return `result of ${text.messageId} to ${text.number} (${text.state}) dropped: its goip-send node is not deployed`;
+    case 'noLinesConfigured':
+      return 'no GoIP lines are configured: every line will be refused';
+    case 'storeOpened':
+      return `GoIP send queue in ${text.file} (${text.driver})`;
+    case 'storeUnavailable':
+      return `GoIP outbound queue not available: ${text.message}${text.reasons.length > 0 ? ` (${text.reasons.join('; ')})` : ''}`;
+    case 'serverListening':
+      return `GoIP SMS server listening on ${text.address}:${text.port} for ${text.lines} line(s)`;
+    case 'serverNotStarted':
+      return `GoIP server not started: ${text.message}`;
+    case 'configurationError':
+      return `GoIP configuration error: ${text.message}`;
+    case 'noSuchConfigNode':
+      return 'no deployed goip-config node with this id';
+  }
+}
 
 export = function register(RED: NodeAPI): void {
   function GoipConfig(this: GoipConfigNode, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const users = new Set<Node>();
-    const listeners = new Set<(event: GoipEvent) => void>();
-    let failure: string | null = null;
-    let listeningPort: number | null = null;
-    const lastWarned = new Map<string, number>();
-    /** Repeated network and store troubles are logged once per interval, not per datagram. */
-    const warnAtMostEvery = (kind: string, message: string): void => {
-      const now = Date.now();
-      if (now - (lastWarned.get(kind) ?? 0) < WARNING_INTERVAL_MS) return;
-      lastWarned.set(kind, now);
-      node.warn(message);
-    };
-    let sender: BulkSender | null = null;
-    let outbox: SqliteOutbox | null = null;
-    let statusReports: StatusReportWatcher | null = null;
+    let configFailure: string | null = null;
+    node.gateway = null;
     node.server = null;
     node.sending = null;
     node.sendingError = null;
@@ -52,13 +87,8 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.statusText = (): NodeStatus => {
-      if (failure !== null) return { fill: 'red', shape: 'ring', text: failure };
-      const server = node.server;
-      if (server === null || listeningPort === null) return { fill: 'yellow', shape: 'ring', text: 'starting' };
-      const online = server.onlineCount();
-      const text = `listening :${listeningPort} · ${online}/${server.lineCount} lines`;
-      if (server.lineCount === 0) return { fill: 'yellow', shape: 'ring', text: `:${listeningPort} · no lines set` };
-      return { fill: online > 0 ? 'green' : 'yellow', shape: online > 0 ? 'dot' : 'ring', text };
+      if (configFailure !== null) return { fill: 'red', shape: 'ring', text: shortReason(configFailure) };
+      return statusView(node.gateway?.status() ?? { state: 'idle' });
     };
     node.register = (user) => {
       users.add(user);
@@ -68,84 +98,68 @@ export = function register(RED: NodeAPI): void {
       users.delete(user);
     };
     node.subscribe = (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      const gateway = node.gateway;
+      if (gateway === null) return () => undefined;
+      gateway.on('event', listener);
+      return () => gateway.off('event', listener);
     };
 
     try {
       const devices = parseDevices(node.credentials?.devices);
-      const server = new GoipServer(serverOptions(def as ConfigProperties, devices));
-      const sendingOptions = bulkOptions(def as SendingProperties);
-      const commands = new CommandClient(server, commandOptions(def as CommandProperties));
-      node.server = server;
-      node.commands = commands;
-      commands.on('warning', (err) => warnAtMostEvery('commands', `GoIP commands: ${err.message}`));
-      commands.start();
-      server.on('event', (event) => {
-        for (const listener of listeners) listener(event);
+      const storePath = storeFile(def, RED.settings.userDir, node.id);
+      const gateway = new GoipGateway({
+        server: serverOptions(def as ConfigProperties, devices),
+        sending: bulkOptions(def as SendingProperties),
+        commands: commandOptions(def as CommandProperties),
+        store: storePath,
       });
-      server.on('lines', refreshUsers);
-      server.on('socketError', (err) => warnAtMostEvery('socket', `GoIP socket: ${err.message}`));
-      if (devices.length === 0) node.warn('no GoIP lines are configured: every line will be refused');
-      try {
-        const storePath = storeFile(def, RED.settings.userDir, node.id);
-        outbox = SqliteOutbox.open(storePath);
-        node.log(`GoIP send queue in ${storePath} (${outbox.driver})`);
-        sender = new BulkSender(server, outbox, sendingOptions);
-        sender.on('warning', (err) => warnAtMostEvery('sending', `GoIP sending: ${err.message}`));
-        node.sending = new SendingService(outbox, sender, (recipient) =>
-          node.warn(`result of ${recipient.messageId} to ${recipient.number} (${recipient.state}) dropped: its goip-send node is not deployed`),
-        );
-      } catch (err) {
-        node.sendingError = `store: ${(err as Error).message}`;
-        const why = err instanceof SqliteUnavailableError ? ` (${err.reasons.join('; ')})` : '';
-        node.error(`GoIP outbound queue not available: ${(err as Error).message}${why}`);
+      node.gateway = gateway;
+      node.server = gateway.server;
+      node.commands = gateway.commands;
+      node.sending = gateway.sending;
+      if (gateway.outbox instanceof SqliteOutbox) node.log(english({ key: 'storeOpened', file: storePath, driver: gateway.outbox.driver }));
+      const storeError = gateway.sendingError;
+      if (storeError !== null) {
+        node.sendingError = `store: ${storeError.message}`;
+        const reasons = storeError instanceof SqliteUnavailableError ? storeError.reasons : [];
+        node.error(english({ key: 'storeUnavailable', message: storeError.message, reasons }));
       }
-      // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
-      // the DELIVER reports the BulkSender correlates; without a store their messageId stays null.
-      statusReports = new StatusReportWatcher(server, outbox, sender === null ? {} : { windowMs: sender.options.deliveryWindowMs });
-      statusReports.on('warning', (err) => warnAtMostEvery('status-reports', `GoIP status reports: ${err.message}`));
-      statusReports.start();
-      server
-        .start()
-        .then((address) => {
-          listeningPort = address.port;
-          node.log(`GoIP SMS server listening on ${address.address}:${address.port} for ${devices.length} line(s)`);
-          sender?.start();
-          refreshUsers();
-        })
-        .catch((err: Error) => {
-          failure = shortReason(err.message);
-          node.error(`GoIP server not started: ${err.message}`);
-          refreshUsers();
-        });
+      if (devices.length === 0) node.warn(english({ key: 'noLinesConfigured' }));
+      let lastBindFailure: string | null = null;
+      gateway.on('status', (status) => {
+        if (status.state === 'retrying' && status.error.message !== lastBindFailure) {
+          lastBindFailure = status.error.message;
+          node.error(english({ key: 'serverNotStarted', message: status.error.message }));
+        }
+        refreshUsers();
+      });
+      gateway.on('warning', ({ source, error }) => node.warn(english({ key: 'warning', source, message: error.message })));
+      gateway.on('resultDropped', (recipient) =>
+        node.warn(english({ key: 'resultDropped', messageId: recipient.messageId, number: recipient.number, state: recipient.state })),
+      );
+      gateway.start().then(
+        (address) => {
+          if (address !== null) node.log(english({ key: 'serverListening', address: address.address, port: address.port, lines: devices.length }));
+        },
+        (err: Error) => node.error(english({ key: 'serverNotStarted', message: err.message })),
+      );
     } catch (err) {
       const message = err instanceof ConfigError ? err.message : String(err);
-      failure = shortReason(message);
-      node.error(`GoIP configuration error: ${message}`);
+      configFailure = message;
+      node.error(english({ key: 'configurationError', message }));
     }
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      listeners.clear();
       users.clear();
-      const server = node.server;
+      const gateway = node.gateway;
+      node.gateway = null;
       node.server = null;
       node.sending = null;
-      // Before the socket closes: open AT sessions get their ATSTOP, waiting commands fail 'stopped'.
-      const commands = node.commands;
       node.commands = null;
-      // Claimed recipients stay claimed in the store: the next start resumes them.
-      statusReports?.stop();
-      const stopped = Promise.all([commands?.stop(), sender?.stop()]);
-      void stopped
-        .catch((err: Error) => node.warn(`stopping the send engine: ${err.message}`))
-        .then(() => {
-          outbox?.close();
-          if (server === null) return undefined;
-          server.removeAllListeners();
-          return server.stop();
-        })
-        .then(done, done);
+      if (gateway === null) return done();
+      gateway.removeAllListeners('event');
+      gateway.removeAllListeners('status');
+      void gateway.stop().then(done, done);
     });
   }
 
@@ -156,7 +170,7 @@ export = function register(RED: NodeAPI): void {
   RED.httpAdmin.get('/goip/:id/lines', RED.auth.needsPermission('goip-config.read'), (req, res) => {
     const node = RED.nodes.getNode(req.params.id) as GoipConfigNode | null;
     if (node === null || node.type !== 'goip-config') {
-      res.status(404).json({ error: 'no deployed goip-config node with this id' });
+      res.status(404).json({ error: english({ key: 'noSuchConfigNode' }) });
       return;
     }
     const server = node.server;
@@ -168,6 +182,25 @@ export = function register(RED: NodeAPI): void {
     });
   });
 };
+
+/** The status flow nodes show for the gateway's. */
+function statusView(status: GatewayStatus): NodeStatus {
+  switch (status.state) {
+    case 'idle':
+    case 'starting':
+      return { fill: 'yellow', shape: 'ring', text: english({ key: 'starting' }) };
+    case 'retrying':
+      return { fill: 'red', shape: 'ring', text: english({ key: 'retrying', reason: shortReason(status.error.message) }) };
+    case 'failed':
+      return { fill: 'red', shape: 'ring', text: shortReason(status.error.message) };
+    case 'listening': {
+      const { address, online, lines } = status;
+      if (lines === 0) return { fill: 'yellow', shape: 'ring', text: english({ key: 'noLinesSet', port: address.port }) };
+      const text = english({ key: 'listening', port: address.port, online, lines });
+      return online > 0 ? { fill: 'green', shape: 'dot', text } : { fill: 'yellow', shape: 'ring', text };
+    }
+  }
+}
 
 /** The outbox file: the configured path (relative to the user directory), or one named after the node there. */
 function storeFile(def: NodeDef, userDir: string | undefined, id: string): string {

@@ -48,7 +48,7 @@ export interface StatusReportOptions {
 export type StatusReportOutbox = Pick<Outbox, 'findSentTo' | 'markDelivery'>;
 
 /** The part of the server the watcher uses (a GoipServer). */
-export type StatusReportServer = Pick<GoipServer, 'on' | 'off' | 'publishDerived'>;
+export type StatusReportServer = Pick<GoipServer, 'on' | 'off'>;
 
 /** One send learnt from the stream. */
 export interface SendRecord {
@@ -81,7 +81,7 @@ export interface StatusReportCounters {
 }
 
 export interface StatusReportWatcherEvents {
-  /** A delivery event published (also reaches the server's 'event' listeners). */
+  /** A delivery event, complete (the gateway publishes it beside the server's events). */
   delivery: [GoipEvent];
   /** An SMS-DELIVER from `+CMT:` (not published: the GoIP reports it as RECEIVE too). */
   sms: [line: string, message: DeliverMessage];
@@ -450,9 +450,7 @@ export class StatusReportWatcher extends EventEmitter<StatusReportWatcherEvents>
       pdu: key,
     };
     if (watch.session !== null) fields.reportId = String(watch.session);
-    const event: Omit<GoipEvent, 'receivedAt'> = { event: 'delivery', line, payload, fields };
-    this.server.publishDerived(event);
-    this.emit('delivery', event as GoipEvent);
+    this.emit('delivery', { event: 'delivery', line, payload, fields, receivedAt: Date.now() });
   }
 
   /** The outbox message of `send` (same line, recipient, sent near its `+CMGS:`), TP-Status recorded. */
