@@ -1,4 +1,6 @@
 export * as protocol from './protocol';
 export * from './server';
-export * as sim from './sim';
+export * from './gateway';
 export * from './outbox';
+export { composeBatch, InputError, type ComposedBatch, type NumberFormat, type NumberRule, type SendRequest } from './send/compose';
+export * as sim from './sim';

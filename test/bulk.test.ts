@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Recipient } from '../src/outbox/types';
 import { formatKeepalive, parseBulkReply, parseDeviceMessage, type Reply } from '../src/protocol';
-import { type GoipEvent, GoipServer, type GoipServerOptions } from '../src/server';
+import { type DeliveryPayload, type GoipEvent, GoipServer, type GoipServerOptions } from '../src/server';
 import { type BulkOptions, BulkSender, FAILURE } from '../src/server/bulk';
 import { DEFAULT_BULK_OPTIONS } from '../src/server/bulk/options';
 import { RadioPace, RoundTrip, retransmitDelay, SlowestRecent } from '../src/server/bulk/pace';
@@ -942,21 +942,21 @@ describe('bulk send', () => {
       }
     });
 
-    it('puts the messageId of the send into delivery events', async () => {
+    it('correlates each delivery report to the messageId of its send', async () => {
       const { server, outbox, sender } = await start({ sim: { deliveryReportAfterMs: 30, deliveryState: 0 } });
-      const deliveries: GoipEvent[] = [];
+      const deliveries: DeliveryPayload[] = [];
       const allDelivered = new Promise<void>((resolve) => {
         server.on('event', (e) => {
           if (e.event !== 'delivery') return;
-          deliveries.push(e);
+          const report = e.payload as DeliveryPayload;
+          deliveries.push({ ...report, messageId: sender.correlateDelivery(e.line, report) });
           if (deliveries.length === 4) resolve();
         });
       });
       const ids = enqueue(outbox, 4);
       sender.kick();
       await allDelivered;
-      for (const e of deliveries) {
-        const payload = e.payload as { to: string; messageId: string | null; smsNo: number; status: string };
+      for (const payload of deliveries) {
         const r = final(outbox, ids).find((x) => x.number === payload.to) as Recipient;
         assert.equal(payload.messageId, r.messageId);
         assert.equal(payload.smsNo, r.smsNo);

@@ -111,7 +111,7 @@ describe('hostile traffic', function () {
       for (const attacker of attackers) {
         assert.equal(attacker.received.filter((m) => !m.text.startsWith('reg:')).length, 0);
       }
-      const internals = server as unknown as { lastRejectReply: Map<string, number>; byAddress: Map<string, unknown> };
+      const internals = (server as unknown as { registry: { lastRejectReply: Map<string, number>; byAddress: Map<string, unknown> } }).registry;
       assert.ok(internals.lastRejectReply.size <= attackers.length);
       assert.equal(internals.byAddress.size, 1);
       const heapGrowth = process.memoryUsage().heapUsed - heapBefore;

@@ -99,6 +99,36 @@ describe('Node-RED nodes', function () {
     }
   });
 
+  it('comes back on its own when the taken port is freed: retrying status, then listening, no redeploy', async () => {
+    const blocker = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => blocker.bind(0, '127.0.0.1', resolve));
+    const port = blocker.address().port;
+    await helper.load(nodes, flow({ port }), { cfg: { devices: DEVICES } });
+    const status = await configStatus((s) => s.fill === 'red');
+    assert.equal(status.text, `UDP port ${port} is already in use · retrying`);
+    const listeningAgain = configStatus((s) => /listening/.test(s.text ?? ''));
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    await listeningAgain;
+    await line(port);
+  });
+
+  it('gives every goip-in node its own message objects', async () => {
+    const twoInputs = [...flow(), { id: 'in2', type: 'goip-in', z: 'tab', server: 'cfg', events: 'delivery', line: '', wires: [['out2']] }, { id: 'out2', type: 'helper', z: 'tab' }];
+    await helper.load(nodes, twoInputs, { cfg: { devices: DEVICES } });
+    const port = await listening();
+    const gw = await line(port);
+    const first = nextInput('out', (m) => m.event === 'delivery');
+    const second = nextInput('out2');
+    await gw.request('DELIVER:5;id:goip01;password:secret;sms_no:3;state:0;num:+8613800138000', port);
+    const [a, b] = await Promise.all([first, second]);
+    assert.notEqual(a.payload, b.payload);
+    assert.notEqual(a.goip, b.goip);
+    a.payload.to = 'changed by a flow';
+    a.goip.num = 'changed';
+    assert.equal(b.payload.to, '+8613800138000');
+    assert.equal(b.goip.num, '+8613800138000');
+  });
+
   it('reports a broken lines list as a configuration error without starting', async () => {
     await helper.load(nodes, flow(), { cfg: { devices: '[{"id":"a b","password":"x"}]' } });
     const cfg = helper.getNode('cfg') as any;

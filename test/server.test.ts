@@ -191,6 +191,23 @@ describe('GoipServer', () => {
       assert.deepEqual(events.find((e) => e.event === 'hangup')?.payload, { num: '', cause: 'Normal call clearing' });
     });
 
+    it('keeps acking and telling the other listeners when one listener throws, and reports it', async () => {
+      await start();
+      const line = await peer();
+      await register(line);
+      const failures: Array<[string, string]> = [];
+      server.on('listenerError', (err, name) => failures.push([err.message, name]));
+      server.prependListener('event', () => {
+        throw new Error('bad listener');
+      });
+      const ack = await line.request(formatReport('RECEIVE', 12, 'goip01', 'secret', { srcnum: '+1', msg: 'still delivered' }), port);
+      assert.equal(ack.text, 'RECEIVE 12 OK');
+      assert.equal(events.find((e) => e.event === 'sms')?.payload, 'still delivered');
+      assert.deepEqual(failures, [['bad listener', 'event']]);
+      assert.equal(server.counters.listenerErrors, 1);
+      assert.equal((await line.request(keepalive('goip01', 'secret', 2), port)).text, 'reg:2;status:0;', 'the socket handler lives on');
+    });
+
     it('answers bad credentials with VERB id ERROR at the registered address, emits nothing', async () => {
       await start();
       const line = await peer();

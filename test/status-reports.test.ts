@@ -77,10 +77,8 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       outbox = openOutbox(() => clock);
       server = new GoipServer({ devices: [{ id: LINE, password: 'pw' }, { id: 'goip02', password: 'pw' }] });
       events = [];
-      server.on('event', (event) => {
-        if (event.event === 'delivery') events.push(event);
-      });
       watcher = new StatusReportWatcher(server, outbox, { now: () => clock });
+      watcher.on('delivery', (event) => events.push(event));
       watcher.start();
       session = 20;
       count = 0;
@@ -108,9 +106,9 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       return outbox.markSent(claimed.messageId, 7, '2024-05-01').messageId;
     }
 
-    /** One AT packet of `line`, through the server's event stream as the goip-config wires it. */
+    /** One AT packet of `line`, through the server's event stream as the gateway wires it. */
     function packet(text: string, line = LINE, packetCount = ++count): void {
-      server.publishDerived({ event: 'at', line, payload: { count: packetCount, text }, fields: { id: line, verb: 'AT', reportId: String(session), count: String(packetCount) } });
+      server.emit('event', { event: 'at', line, payload: { count: packetCount, text }, fields: { id: line, verb: 'AT', reportId: String(session), count: String(packetCount) }, receivedAt: clock });
     }
 
     function payloads(): DeliveryPayload[] {
@@ -306,7 +304,7 @@ describe('StatusReportWatcher over UDP (GoipServer + AT packets)', () => {
       await peer.request(keepalive, port);
       outbox.enqueue({ batchId: 'b', text: 'Hi', line: LINE, nodeId: 'n', meta: {}, segments: 1, encoding: 'GSM-7', recipients: [{ messageId: 'm1', number: '+8613853176777' }] });
       outbox.markSent(outbox.claim(LINE, 1, 1, 1)[0].messageId, 3, '2024-05-01');
-      const delivered = nextEvent<[GoipEvent]>(server, 'event', (e) => e.event === 'delivery');
+      const delivered = nextEvent<[GoipEvent]>(watcher, 'delivery');
       const texts = ['write:AT+CMGS=38\r', '\r\n> ', `write:${SEED_SUBMIT}\x1a`, '\r\n+CMGS: 8\r\n\r\nOK\r\n', `\r\n+CDS: 26\r\n${SEED_REPORT.slice(0, 30)}`, `${SEED_REPORT.slice(30)}\r\n`];
       let n = 0;
       for (const text of texts) {

@@ -1,13 +1,15 @@
 /** The goip-config node as flow nodes see it. */
+import type { GoipGateway, SendingService } from '../gateway';
 import type { GoipEvent, GoipServer } from '../server';
 import type { CommandClient } from '../server/commands';
 import { failInput } from './input-error';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
-import type { SendingService } from './sending';
 import { nodeStatus } from './status';
 
 /** What flow nodes see of their config node. */
 export interface GoipConfigNode extends Node {
+  /** The application behind the node; null when the configuration failed. */
+  gateway: GoipGateway | null;
   server: GoipServer | null;
   /** The durable outbox and send engine; null when the store could not open (see sendingError). */
   sending: SendingService | null;

@@ -1,10 +1,11 @@
-/** goip-config: owns the GoipServer (one UDP socket) and shares it with the flow nodes. */
+/**
+ * goip-config: a thin Node-RED adapter over GoipGateway (one UDP socket, the send queue, the
+ * commands), shared with the flow nodes: options from the editor, credentials, status, logs and
+ * the /goip/:id/lines admin endpoint.
+ */
 import path from 'node:path';
+import { type GatewayStatus, GoipGateway, type WarningSource } from '../gateway';
 import { SqliteOutbox, SqliteUnavailableError } from '../outbox';
-import { type GoipEvent, GoipServer } from '../server';
-import { BulkSender } from '../server/bulk';
-import { CommandClient } from '../server/commands';
-import { StatusReportWatcher } from '../server/status-reports';
 import {
   bulkOptions,
   type CommandProperties,
@@ -17,30 +18,27 @@ import {
 } from './config-options';
 import type { GoipConfigNode } from './config-node';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
-import { SendingService } from './sending';
 import { nodeStatus } from './status';
 
-const WARNING_INTERVAL_MS = 10_000;
+/** The catalog key of each source of gateway warnings. */
+const WARNING_KEYS: Readonly<Record<WarningSource, string>> = {
+  socket: 'goip-config.warnings.socket',
+  commands: 'goip-config.warnings.commands',
+  sending: 'goip-config.warnings.sending',
+  'status-reports': 'goip-config.warnings.statusReports',
+  listener: 'goip-config.warnings.listener',
+  stop: 'goip-config.warnings.stopping',
+};
+
+type Translate = NodeAPI['_'];
 
 export = function register(RED: NodeAPI): void {
   function GoipConfig(this: GoipConfigNode, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
     const users = new Set<Node>();
-    const listeners = new Set<(event: GoipEvent) => void>();
-    let failure: string | null = null;
-    let listeningPort: number | null = null;
-    const lastWarned = new Map<string, number>();
-    /** Repeated network and store troubles are logged once per interval, not per datagram. */
-    const warnAtMostEvery = (kind: string, message: string): void => {
-      const now = Date.now();
-      if (now - (lastWarned.get(kind) ?? 0) < WARNING_INTERVAL_MS) return;
-      lastWarned.set(kind, now);
-      node.warn(message);
-    };
-    let sender: BulkSender | null = null;
-    let outbox: SqliteOutbox | null = null;
-    let statusReports: StatusReportWatcher | null = null;
+    let configFailure: string | null = null;
+    node.gateway = null;
     node.server = null;
     node.sending = null;
     node.sendingError = null;
@@ -53,13 +51,8 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.statusText = (): NodeStatus => {
-      if (failure !== null) return nodeStatus('failed', failure);
-      const server = node.server;
-      if (server === null || listeningPort === null) return nodeStatus('waiting', RED._('goip-config.status.starting'));
-      const online = server.onlineCount();
-      const text = RED._('goip-config.status.listening', { port: listeningPort, online, lines: server.lineCount });
-      if (server.lineCount === 0) return nodeStatus('waiting', RED._('goip-config.status.noLines', { port: listeningPort }));
-      return nodeStatus(online > 0 ? 'ok' : 'waiting', text);
+      if (configFailure !== null) return nodeStatus('failed', shortReason(configFailure));
+      return statusView(node.gateway?.status() ?? { state: 'idle' }, RED._);
     };
     node.register = (user) => {
       users.add(user);
@@ -69,90 +62,72 @@ export = function register(RED: NodeAPI): void {
       users.delete(user);
     };
     node.subscribe = (listener) => {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
+      const gateway = node.gateway;
+      if (gateway === null) return () => undefined;
+      gateway.on('event', listener);
+      return () => gateway.off('event', listener);
     };
 
     try {
       const devices = parseDevices(node.credentials?.devices);
-      const server = new GoipServer(serverOptions(def as ConfigProperties, devices));
-      const sendingOptions = bulkOptions(def as SendingProperties);
-      const commands = new CommandClient(server, commandOptions(def as CommandProperties));
-      node.server = server;
-      node.commands = commands;
-      commands.on('warning', (err) => warnAtMostEvery('commands', RED._('goip-config.warnings.commands', { message: err.message })));
-      commands.start();
-      server.on('event', (event) => {
-        for (const listener of listeners) listener(event);
+      const storePath = storeFile(def, RED.settings.userDir, node.id);
+      const gateway = new GoipGateway({
+        server: serverOptions(def as ConfigProperties, devices),
+        sending: bulkOptions(def as SendingProperties),
+        commands: commandOptions(def as CommandProperties),
+        store: storePath,
       });
-      server.on('lines', refreshUsers);
-      server.on('socketError', (err) => warnAtMostEvery('socket', RED._('goip-config.warnings.socket', { message: err.message })));
-      if (devices.length === 0) node.warn(RED._('goip-config.warnings.noLines'));
-      try {
-        const storePath = storeFile(def, RED.settings.userDir, node.id);
-        outbox = SqliteOutbox.open(storePath);
-        node.log(RED._('goip-config.log.store', { path: storePath, driver: outbox.driver }));
-        sender = new BulkSender(server, outbox, sendingOptions);
-        sender.on('warning', (err) => warnAtMostEvery('sending', RED._('goip-config.warnings.sending', { message: err.message })));
-        node.sending = new SendingService(outbox, sender, (recipient) =>
-          node.warn(
-            RED._('goip-config.warnings.resultDropped', { messageId: recipient.messageId, number: recipient.number, state: recipient.state }),
-          ),
-        );
-      } catch (err) {
-        const message = (err as Error).message;
+      node.gateway = gateway;
+      node.server = gateway.server;
+      node.commands = gateway.commands;
+      node.sending = gateway.sending;
+      if (gateway.outbox instanceof SqliteOutbox) node.log(RED._('goip-config.log.store', { path: storePath, driver: gateway.outbox.driver }));
+      const storeError = gateway.sendingError;
+      if (storeError !== null) {
+        const message = storeError.message;
         node.sendingError = RED._('goip-config.status.storeFailed', { message });
         node.error(
-          err instanceof SqliteUnavailableError
-            ? RED._('goip-config.errors.storeDrivers', { message, drivers: err.reasons.join('; ') })
+          storeError instanceof SqliteUnavailableError
+            ? RED._('goip-config.errors.storeDrivers', { message, drivers: storeError.reasons.join('; ') })
             : RED._('goip-config.errors.store', { message }),
         );
       }
-      // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
-      // the DELIVER reports the BulkSender correlates; without a store their messageId stays null.
-      statusReports = new StatusReportWatcher(server, outbox, sender === null ? {} : { windowMs: sender.options.deliveryWindowMs });
-      statusReports.on('warning', (err) => warnAtMostEvery('status-reports', RED._('goip-config.warnings.statusReports', { message: err.message })));
-      statusReports.start();
-      server
-        .start()
-        .then((address) => {
-          listeningPort = address.port;
-          node.log(RED._('goip-config.log.listening', { address: address.address, port: address.port, lines: devices.length }));
-          sender?.start();
-          refreshUsers();
-        })
-        .catch((err: Error) => {
-          failure = shortReason(err.message);
-          node.error(RED._('goip-config.errors.notStarted', { message: err.message }));
-          refreshUsers();
-        });
+      if (devices.length === 0) node.warn(RED._('goip-config.warnings.noLines'));
+      let lastBindFailure: string | null = null;
+      gateway.on('status', (status) => {
+        if (status.state === 'retrying' && status.error.message !== lastBindFailure) {
+          lastBindFailure = status.error.message;
+          node.error(RED._('goip-config.errors.notStarted', { message: status.error.message }));
+        }
+        refreshUsers();
+      });
+      gateway.on('warning', ({ source, error }) => node.warn(RED._(WARNING_KEYS[source], { message: error.message })));
+      gateway.on('resultDropped', (recipient) =>
+        node.warn(RED._('goip-config.warnings.resultDropped', { messageId: recipient.messageId, number: recipient.number, state: recipient.state })),
+      );
+      gateway.start().then(
+        (address) => {
+          if (address !== null) node.log(RED._('goip-config.log.listening', { address: address.address, port: address.port, lines: devices.length }));
+        },
+        (err: Error) => node.error(RED._('goip-config.errors.notStarted', { message: err.message })),
+      );
     } catch (err) {
       const message = err instanceof ConfigError ? RED._(err.key, err.substitutions) : String(err);
-      failure = shortReason(message);
+      configFailure = message;
       node.error(RED._('goip-config.errors.config', { message }));
     }
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      listeners.clear();
       users.clear();
-      const server = node.server;
+      const gateway = node.gateway;
+      node.gateway = null;
       node.server = null;
       node.sending = null;
-      // Before the socket closes: open AT sessions get their ATSTOP, waiting commands fail 'stopped'.
-      const commands = node.commands;
       node.commands = null;
-      // Claimed recipients stay claimed in the store: the next start resumes them.
-      statusReports?.stop();
-      const stopped = Promise.all([commands?.stop(), sender?.stop()]);
-      void stopped
-        .catch((err: Error) => node.warn(RED._('goip-config.warnings.stopping', { message: err.message })))
-        .then(() => {
-          outbox?.close();
-          if (server === null) return undefined;
-          server.removeAllListeners();
-          return server.stop();
-        })
-        .then(done, done);
+      if (gateway === null) return done();
+      gateway.removeAllListeners('event');
+      gateway.removeAllListeners('status');
+      void gateway.stop().then(done, done);
     });
   }
 
@@ -175,6 +150,24 @@ export = function register(RED: NodeAPI): void {
     });
   });
 };
+
+/** The status flow nodes show for the gateway's. */
+function statusView(status: GatewayStatus, _: Translate): NodeStatus {
+  switch (status.state) {
+    case 'idle':
+    case 'starting':
+      return nodeStatus('waiting', _('goip-config.status.starting'));
+    case 'retrying':
+      return nodeStatus('failed', _('goip-config.status.retrying', { reason: shortReason(status.error.message) }));
+    case 'failed':
+      return nodeStatus('failed', shortReason(status.error.message));
+    case 'listening': {
+      const { address, online, lines } = status;
+      if (lines === 0) return nodeStatus('waiting', _('goip-config.status.noLines', { port: address.port }));
+      return nodeStatus(online > 0 ? 'ok' : 'waiting', _('goip-config.status.listening', { port: address.port, online, lines }));
+    }
+  }
+}
 
 /** The outbox file: the configured path (relative to the user directory), or one named after the node there. */
 function storeFile(def: NodeDef, userDir: string | undefined, id: string): string {

@@ -15,7 +15,8 @@ export = function register(RED: NodeAPI): void {
     const unsubscribe = config.subscribe((event) => {
       if (events !== null && !events.has(event.event)) return;
       if (line !== '' && event.line !== line) return;
-      node.send(eventMessage(event));
+      // Its own copy: a flow that changes msg.payload or msg.goip never reaches another node's.
+      node.send(RED.util.cloneMessage(eventMessage(event)));
     });
     node.on('close', (_removed: boolean, done: () => void) => {
       unsubscribe();

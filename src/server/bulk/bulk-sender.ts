@@ -108,7 +108,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.server.on('reply', this.onReply);
     this.server.on('lines', this.onLines);
     this.server.on('event', this.onEvent);
-    this.server.setDeliveryCorrelator(this.correlateDelivery);
     this.unitOfWork(() => this.resume());
     this.poll();
   }
@@ -130,7 +129,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.server.off('reply', this.onReply);
     this.server.off('lines', this.onLines);
     this.server.off('event', this.onEvent);
-    this.server.setDeliveryCorrelator(null);
     for (const session of this.sessions.values()) session.stop();
     this.sessions.clear();
     for (const slot of this.lines.all()) slot.sessions.clear();
@@ -287,7 +285,8 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (changed) this.scheduleFill();
   };
 
-  private readonly correlateDelivery: DeliveryCorrelator = (line, delivery) => {
+  /** The messageId of a DELIVER report (its TP-Status recorded in the outbox), or null: the gateway asks it once per report. */
+  readonly correlateDelivery: DeliveryCorrelator = (line, delivery) => {
     if (delivery.smsNo === null) return null;
     try {
       const now = Date.now();

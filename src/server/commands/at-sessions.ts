@@ -1,7 +1,8 @@
 /**
  * AT sessions (seed section 11): after a line answers ATSTART the server must send ATALIVE at
  * least every 30 s or the device closes the session after 60 s. One session per line; it lasts
- * until ATSTOP is asked for, another ATSTART replaces it, or the client stops (redeploy).
+ * until ATSTOP is asked for, another ATSTART replaces it, the client stops (redeploy), or the line
+ * is found offline when its ATALIVE is due (its device closed the session: nothing is sent).
  */
 
 export interface AtSessionInfo {
@@ -24,6 +25,9 @@ export class AtSessions {
     private readonly intervalMs: number,
     /** Sends one ATALIVE for `line` (a full request with its own resends); resolves when it settled. */
     private readonly keepAlive: (line: string) => Promise<unknown>,
+    private readonly isOnline: (line: string) => boolean,
+    /** Told of a session closed because its line was offline when its ATALIVE was due. */
+    private readonly lapsed: (session: AtSessionInfo) => void,
   ) {}
 
   open(line: string, sendId: number): void {
@@ -34,6 +38,11 @@ export class AtSessions {
       openedAt: Date.now(),
       alivePending: false,
       timer: setInterval(() => {
+        if (!this.isOnline(line)) {
+          this.close(line);
+          this.lapsed({ line, sendId, openedAt: session.openedAt });
+          return;
+        }
         if (session.alivePending) return;
         session.alivePending = true;
         void this.keepAlive(line).finally(() => {

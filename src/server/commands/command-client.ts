@@ -118,10 +118,17 @@ export class CommandClient extends EventEmitter<CommandClientEvents> {
   ) {
     super();
     this.options = resolveCommandOptions(options);
-    this.at = new AtSessions(this.options.atAliveMs, (line) =>
-      this.request(line, 'ATALIVE').catch((err: Error) => {
-        if (this.running) this.emit('warning', new Error(`AT session keepalive: ${err.message}`));
-      }),
+    this.at = new AtSessions(
+      this.options.atAliveMs,
+      (line) =>
+        this.request(line, 'ATALIVE').catch((err: Error) => {
+          if (this.running) this.emit('warning', new Error(`AT session keepalive: ${err.message}`));
+        }),
+      (line) => this.server.line(line)?.online === true,
+      (session) => {
+        this.emit('atSession', session.line, false, session.sendId);
+        this.emit('warning', new Error(`AT session of line ${session.line} ended: the line went offline`));
+      },
     );
   }
 

@@ -43,7 +43,7 @@ export interface StatusReportOptions {
 }
 
 /** The part of the server the watcher uses (a GoipServer). */
-export type StatusReportServer = Pick<GoipServer, 'on' | 'off' | 'publishDerived'>;
+export type StatusReportServer = Pick<GoipServer, 'on' | 'off'>;
 
 export interface StatusReportCounters {
   /** AT packets taken (duplicates not counted). */
@@ -63,7 +63,7 @@ export interface StatusReportCounters {
 }
 
 export interface StatusReportWatcherEvents {
-  /** A delivery event published (also reaches the server's 'event' listeners). */
+  /** A delivery event, complete (the gateway publishes it beside the server's events). */
   delivery: [GoipEvent];
   /** An SMS-DELIVER from `+CMT:` (not published: the GoIP reports it as RECEIVE too). */
   sms: [line: string, message: DeliverMessage];
@@ -274,8 +274,7 @@ export class StatusReportWatcher extends EventEmitter<StatusReportWatcherEvents>
 
   /** The one place a derived `delivery` event leaves the watcher. */
   private publish(event: Omit<GoipEvent, 'receivedAt'>): void {
-    this.server.publishDerived(event);
-    this.emit('delivery', event as GoipEvent);
+    this.emit('delivery', { ...event, receivedAt: Date.now() });
   }
 
   private warn(err: unknown): void {

@@ -1,7 +1,7 @@
 /**
- * What goip-config offers goip-send: the durable outbox and the bulk-send engine behind one small
- * surface, with results routed to the goip-send node (by id) that submitted the batch, including
- * results of batches resumed after a restart.
+ * What the gateway offers senders (goip-send nodes, scripts): the durable outbox and the bulk-send
+ * engine behind one small surface, with results routed to the owner (a goip-send node id) that
+ * submitted the batch, including results of batches resumed after a restart.
  */
 import { randomUUID } from 'node:crypto';
 import type { Outbox, Recipient } from '../outbox/types';
@@ -13,7 +13,7 @@ export interface Submitted {
   messageIds: string[];
 }
 
-/** Results kept for goip-send nodes not (yet) deployed, e.g. while flows start after a restart. */
+/** Results kept for owners not (yet) listening, e.g. goip-send nodes while flows start after a restart. */
 const MAX_HELD_RESULTS = 10_000;
 
 export class SendingService {
@@ -25,7 +25,7 @@ export class SendingService {
   constructor(
     readonly outbox: Outbox,
     private readonly sender: BulkSender,
-    /** Told when a result had to be dropped because no goip-send node took it in time. */
+    /** Told when a result had to be dropped because no owner took it in time. */
     private readonly dropped: (recipient: Recipient) => void,
   ) {
     sender.on('result', (recipient: Recipient) => {

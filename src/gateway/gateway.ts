@@ -1,0 +1,206 @@
+/**
+ * GoipGateway: the whole GoIP SMS server as one object, without Node-RED. It owns and wires the
+ * UDP server, the command client, the durable outbox, the bulk sender, the sending service and
+ * the status-report watcher, starts them in order and stops them in order, and tells everything
+ * on one typed event stream (device events, status, warnings).
+ *
+ * A failed bind that may pass (the port held by another program, the address not up yet) is
+ * tried again with a doubling wait, so the gateway comes back on its own.
+ */
+import { EventEmitter } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { SqliteOutbox } from '../outbox/sqlite-outbox';
+import type { Outbox } from '../outbox/types';
+import { type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer } from '../server';
+import { BulkSender } from '../server/bulk';
+import { CommandClient } from '../server/commands';
+import { StatusReportWatcher } from '../server/status-reports';
+import { isTransientBindError } from '../server/udp-endpoint';
+import { Backoff } from './backoff';
+import { SendingService } from './sending';
+import type { GatewayStatus, GoipGatewayEvents, GoipGatewayOptions, WarningSource } from './types';
+
+/** The status without the figures status() reads live from the server. */
+type Phase = Exclude<GatewayStatus, { state: 'listening' }> | { state: 'listening' };
+
+interface Sending {
+  outbox: Outbox;
+  sender: BulkSender;
+  service: SendingService;
+}
+
+export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
+  readonly server: GoipServer;
+  readonly commands: CommandClient;
+  readonly statusReports: StatusReportWatcher;
+  /** The durable outbox; null when sending is unavailable (see sendingError). */
+  readonly outbox: Outbox | null;
+  readonly sender: BulkSender | null;
+  /** Submitting batches and receiving their results; null when sending is unavailable. */
+  readonly sending: SendingService | null;
+  /** Why sending is unavailable (no store given, or it did not open), null when it is available. */
+  readonly sendingError: Error | null;
+
+  private phase: Phase = { state: 'idle' };
+  private readonly backoff: Backoff;
+  private readonly warningIntervalMs: number;
+  private readonly lastWarned = new Map<WarningSource, number>();
+  private listening: Promise<AddressInfo | null> | null = null;
+  private stopping: Promise<void> | null = null;
+
+  constructor(options: GoipGatewayOptions) {
+    super();
+    this.setMaxListeners(0); // one listener per consumer (goip-in node) is the normal case
+    this.backoff = new Backoff(options.bindRetryMs ?? 1000, options.maxBindRetryMs ?? 30_000);
+    this.warningIntervalMs = options.warningIntervalMs ?? 10_000;
+    this.server = new GoipServer(options.server);
+    this.commands = new CommandClient(this.server, options.commands);
+    let sending: Sending | null = null;
+    let sendingError: Error | null = null;
+    try {
+      sending = this.openSending(options);
+    } catch (err) {
+      sendingError = err instanceof Error ? err : new Error(String(err));
+    }
+    this.outbox = sending?.outbox ?? null;
+    this.sender = sending?.sender ?? null;
+    this.sending = sending?.service ?? null;
+    this.sendingError = sendingError;
+    // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
+    // the DELIVER reports the bulk sender correlates; without a store their messageId stays null.
+    const windowMs = this.sender?.options.deliveryWindowMs;
+    this.statusReports = new StatusReportWatcher(this.server, this.outbox, windowMs === undefined ? {} : { windowMs });
+
+    // Registered before the watcher and the sender listen: flows get an `at` packet before the
+    // delivery decoded from it, as they always did.
+    this.server.on('event', this.onServerEvent);
+    this.server.on('lines', this.tellStatus);
+    this.server.on('socketError', (err) => this.warn('socket', err));
+    this.server.on('listenerError', (err) => this.warn('listener', err));
+    this.commands.on('warning', (err) => this.warn('commands', err));
+    this.sender?.on('warning', (err) => this.warn('sending', err));
+    this.statusReports.on('warning', (err) => this.warn('status-reports', err));
+    this.statusReports.on('delivery', (event) => this.publish(event));
+  }
+
+  status(): GatewayStatus {
+    if (this.phase.state !== 'listening') return this.phase;
+    const address = this.server.address();
+    if (address === null) return { state: 'starting' };
+    return { state: 'listening', address, online: this.server.onlineCount(), lines: this.server.lineCount };
+  }
+
+  /**
+   * Starts the commands and the watcher, binds the socket (again and again while the failure may
+   * pass), then starts sending. Resolves with the bound address, or null when stop() came first;
+   * rejects when the bind failed for good. A stopped gateway does not start again.
+   */
+  start(): Promise<AddressInfo | null> {
+    if (this.stopping !== null) return Promise.reject(new Error('the GoIP gateway was stopped: create a new one'));
+    this.listening ??= this.listen();
+    return this.listening;
+  }
+
+  /**
+   * Stops in order: open AT sessions get their ATSTOP and waiting commands fail 'stopped', the
+   * sender stops (claimed recipients stay claimed: the next start resumes them), the outbox
+   * closes, the socket closes. Settles a pending bind or retry wait too; nothing stays open.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private openSending(options: GoipGatewayOptions): Sending {
+    const store = options.store ?? null;
+    if (store === null) throw new Error('no store configured: sending is off');
+    const outbox = typeof store === 'string' ? SqliteOutbox.open(store) : store;
+    try {
+      const sender = new BulkSender(this.server, outbox, options.sending);
+      const service = new SendingService(outbox, sender, (recipient) => this.tell('resultDropped', recipient));
+      return { outbox, sender, service };
+    } catch (err) {
+      outbox.close();
+      throw err;
+    }
+  }
+
+  private async listen(): Promise<AddressInfo | null> {
+    this.commands.start();
+    this.statusReports.start();
+    this.setPhase({ state: 'starting' });
+    for (;;) {
+      try {
+        const address = await this.server.start();
+        if (this.stopping !== null) return null;
+        this.setPhase({ state: 'listening' });
+        this.sender?.start();
+        return address;
+      } catch (err) {
+        if (this.stopping !== null) return null;
+        if (!isTransientBindError(err)) {
+          this.setPhase({ state: 'failed', error: err as Error });
+          throw err;
+        }
+        this.setPhase({ state: 'retrying', error: err, retryInMs: this.backoff.nextDelayMs });
+        if (!(await this.backoff.wait())) return null;
+      }
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.backoff.cancel();
+    this.statusReports.stop();
+    try {
+      await Promise.all([this.commands.stop(), this.sender?.stop()]);
+    } catch (err) {
+      this.warn('stop', err);
+    }
+    try {
+      this.outbox?.close();
+    } finally {
+      this.server.removeAllListeners();
+      await this.server.stop();
+      // A bind still pending when stop() came has rejected by now: wait for it to settle.
+      await this.listening?.catch(() => undefined);
+      this.setPhase({ state: 'idle' });
+    }
+  }
+
+  /** A DELIVER report becomes a delivery event once, with its messageId correlated first. */
+  private readonly onServerEvent = (event: GoipEvent): void => {
+    if (event.event !== 'delivery' || event.fields.verb !== 'DELIVER') {
+      this.publish(event);
+      return;
+    }
+    const report = event.payload as DeliveryPayload;
+    const messageId = this.sender?.correlateDelivery(event.line, report) ?? null;
+    this.publish({ ...event, payload: { ...report, messageId } });
+  };
+
+  private publish(event: GoipEvent): void {
+    this.tell('event', event);
+  }
+
+  private setPhase(phase: Phase): void {
+    this.phase = phase;
+    this.tellStatus();
+  }
+
+  private readonly tellStatus = (): void => {
+    this.tell('status', this.status());
+  };
+
+  private warn(source: WarningSource, err: unknown): void {
+    const now = Date.now();
+    if (now - (this.lastWarned.get(source) ?? 0) < this.warningIntervalMs) return;
+    this.lastWarned.set(source, now);
+    const error = err instanceof Error ? err : new Error(String(err));
+    emitIsolated(this, 'warning', [{ source, error }], () => undefined);
+  }
+
+  /** Every listener gets the event even when another throws; a throw becomes a 'listener' warning. */
+  private tell<K extends keyof GoipGatewayEvents>(name: K, ...args: GoipGatewayEvents[K]): void {
+    emitIsolated(this, name, args, (error) => this.warn('listener', error));
+  }
+}

@@ -1,0 +1,3 @@
+export { GoipGateway } from './gateway';
+export { SendingService, type Submitted } from './sending';
+export type { GatewayStatus, GatewayWarning, GoipGatewayEvents, GoipGatewayOptions, WarningSource } from './types';

@@ -1,0 +1,63 @@
+/** GoipGateway's options, status and events. */
+import type { AddressInfo } from 'node:net';
+import type { Outbox, Recipient } from '../outbox/types';
+import type { GoipEvent, GoipServerOptions } from '../server';
+import type { BulkOptions } from '../server/bulk';
+import type { CommandOptions } from '../server/commands';
+import type { BindError } from '../server/udp-endpoint';
+
+export interface GoipGatewayOptions {
+  server: GoipServerOptions;
+  commands?: Partial<CommandOptions>;
+  sending?: Partial<BulkOptions>;
+  /**
+   * The durable outbox: a SQLite file (`:memory:` keeps it in memory), an Outbox the gateway then
+   * owns (and closes), or null/absent: sending unavailable (see GoipGateway.sendingError).
+   */
+  store?: string | Outbox | null;
+  /** First wait before binding again after a bind failure that may pass (port in use, ...), default 1 s. */
+  bindRetryMs?: number;
+  /** The wait doubles per failure up to this, default 30 s. */
+  maxBindRetryMs?: number;
+  /** Least time between two warnings of one source, default 10 s: repeated troubles do not flood. */
+  warningIntervalMs?: number;
+}
+
+export type GatewayStatus =
+  /** Not started yet, or stopped. */
+  | { state: 'idle' }
+  | { state: 'starting' }
+  | { state: 'listening'; address: AddressInfo; online: number; lines: number }
+  /** The bind failed for a reason that may pass (port in use, address not up yet); it is tried again. */
+  | { state: 'retrying'; error: BindError; retryInMs: number }
+  /** The bind failed for good (an unresolvable address, ...). */
+  | { state: 'failed'; error: Error };
+
+export type WarningSource =
+  | 'socket'
+  | 'commands'
+  | 'sending'
+  | 'status-reports'
+  /** A listener of the server's or the gateway's events threw; the others still got the event. */
+  | 'listener'
+  /** Stopping the send engine or the commands failed (the socket closes all the same). */
+  | 'stop';
+
+export interface GatewayWarning {
+  source: WarningSource;
+  error: Error;
+}
+
+export interface GoipGatewayEvents {
+  /**
+   * Every device event: sms, delivery (complete: messageId correlated to the send), state, ...,
+   * at, keepalive, online, offline. One object per event, shared by all listeners: do not mutate.
+   */
+  event: [GoipEvent];
+  /** The status changed: starting, listening, lines online, retrying and why, failed. */
+  status: [GatewayStatus];
+  /** Rate-limited per source (warningIntervalMs); the gateway carries on. */
+  warning: [GatewayWarning];
+  /** A send result whose owner never subscribed (SendingService.onResult) in time: dropped. */
+  resultDropped: [Recipient];
+}
