@@ -9,8 +9,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Outbox, Recipient } from '../../outbox/types';
-import { type BulkReply, type DeviceMessage, parseBulkReply } from '../../protocol';
+import type { BulkReply } from '../../protocol';
 import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../goip-server';
+import type { BulkProgress, BulkSenderEvents } from './bulk-progress';
 import { BulkSession } from './bulk-session';
 import { FleetTiming } from './fleet-timing';
 import { GroupCommit } from './group-commit';
@@ -18,34 +19,12 @@ import { LineScheduler } from './line-scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
 import { EngineLineGate } from './line-gate';
 import { RecipientOutcomes } from './recipient-outcomes';
+import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
 import type { SessionPorts } from './session-ports';
 import { claimedBySession, SessionRegistry } from './session-registry';
 import { type TimerHandle, TimerRegistry } from './timers';
 import { WatchedNumbers } from './watched-numbers';
-
-export interface BulkProgress {
-  /** Final results since start(). */
-  sent: number;
-  failed: number;
-  /** Numbers handed back to the queue for another line. */
-  requeued: number;
-  /** Results that came for a number no longer waiting for one (late or duplicated replies). */
-  lateResults: number;
-  sessions: number;
-  /** Claimed numbers not final yet. */
-  inFlight: number;
-  parkedLines: number;
-}
-
-export interface BulkSenderEvents {
-  /** A recipient reached a final state (sent or failed); once per recipient. */
-  result: [Recipient];
-  /** Something changed (a result, a requeue, a session, a parked line). */
-  progress: [BulkProgress];
-  /** The store or the engine failed on one step; the engine carries on. */
-  warning: [Error];
-}
 
 export class BulkSender extends EventEmitter<BulkSenderEvents> {
   readonly options: BulkOptions;
@@ -60,8 +39,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly ports: SessionPorts;
   private running = false;
   private fillTimer: TimerHandle | null = null;
-  /** Replies read in this loop turn, handled together as one unit of work. */
-  private inbox: Array<{ line: string; reply: BulkReply }> = [];
+  private readonly inbox: ReplyInbox;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(
@@ -98,13 +76,19 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     const reopened = (): void => this.scheduleFill();
     this.gate = new EngineLineGate(this.lines, server, outbox, this.timers, this.options, (line) => this.watched.on(line), reopened, () => this.commit.progress());
     this.ports = this.sessionPorts();
+    this.inbox = new ReplyInbox((replies) => {
+      if (!this.running) return;
+      this.commit.run(() => {
+        for (const { line, reply } of replies) this.safely(() => this.handleReply(line, reply));
+      });
+    });
   }
 
   /** Resumes numbers claimed before a restart, listens to the server and starts sending. */
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.server.on('reply', this.onReply);
+    this.server.on('reply', this.inbox.onReply);
     this.server.on('lines', this.onLines);
     this.server.on('event', this.onEvent);
     this.server.setDeliveryCorrelator(this.correlateDelivery);
@@ -126,13 +110,13 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.restartTimer = null;
     if (!this.running) return Promise.resolve();
     this.running = false;
-    this.server.off('reply', this.onReply);
+    this.server.off('reply', this.inbox.onReply);
     this.server.off('lines', this.onLines);
     this.server.off('event', this.onEvent);
     this.server.setDeliveryCorrelator(null);
     this.sessions.stopAll();
     this.watched.clear();
-    this.inbox = [];
+    this.inbox.clear();
     this.timers.clearAll();
     this.fillTimer = null;
     this.gate.reset();
@@ -222,23 +206,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
 
 
   // ---- server events ----
-
-  private readonly onReply = (line: string, message: DeviceMessage): void => {
-    if (message.kind !== 'reply') return;
-    const reply = parseBulkReply(message);
-    if (reply === null) return;
-    if (this.inbox.length === 0) setImmediate(this.handleInbox);
-    this.inbox.push({ line, reply });
-  };
-
-  private readonly handleInbox = (): void => {
-    const replies = this.inbox;
-    this.inbox = [];
-    if (!this.running) return;
-    this.commit.run(() => {
-      for (const { line, reply } of replies) this.safely(() => this.handleReply(line, reply));
-    });
-  };
 
   private handleReply(line: string, reply: BulkReply): void {
     if (this.lines.onHeard(line, Date.now())) this.scheduleFill();
