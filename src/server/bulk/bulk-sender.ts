@@ -241,7 +241,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
 
   /** What the sessions see of the engine, one narrow port per piece. */
   private sessionPorts(): SessionPorts {
-    const { server, outcomes } = this;
+    const outcomes = this.outcomes;
     return {
       options: this.options,
       clock: {
@@ -249,7 +249,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
         after: (ms, run) => this.timers.after(ms, () => this.unitOfWork(run)),
         cancel: (handle) => this.timers.cancel(handle),
       },
-      link: new ServerLink(server, this.commit),
+      link: new ServerLink(this.server, this.commit),
       gate: this.gate,
       radio: this.timing,
       roundTrips: this.timing,

@@ -53,10 +53,6 @@ export abstract class SessionSteps implements LineSession {
     this.wait = new ResultWait(ports, line, sendId, this.timer, (tel) => this.silentAfterAccepting(tel));
   }
 
-  get phase(): SessionPhase {
-    return this.phaseNow;
-  }
-
   get current(): Tel | null {
     return this.numbers.current;
   }
