@@ -17,17 +17,11 @@ export class MemoryOutbox implements Outbox {
   private readonly sendIds = new Map<string, number>();
   private usage = new Map<string, number>();
   private batchSeq = 0;
-  /** Every claim that was made (a rolled-back one is dropped), for tests that check claim-before-send. */
-  readonly claims: Array<{ line: string; sendId: number; telId: number; messageId: string; at: number; committed: boolean }> = [];
-  /** The next this many transactions that change something fail at their commit and roll back. */
-  failCommits = 0;
   private depth = 0;
-  private changed = false;
 
   constructor(private readonly now: () => number = Date.now) {}
 
   enqueue(batch: NewBatch): void {
-    this.changed = true;
     const seq = ++this.batchSeq;
     const now = this.now();
     batch.recipients.forEach(({ messageId, number }, index) => {
@@ -75,8 +69,6 @@ export class MemoryOutbox implements Outbox {
       .slice(0, limit)
       .map((r, i) => {
         Object.assign(r, { state: 'claimed', line, sendId, telId: firstTelId + i, attempts: r.attempts + 1, updatedAt: now });
-        this.changed = true;
-        this.claims.push({ line, sendId, telId: firstTelId + i, messageId: r.messageId, at: now, committed: this.depth === 0 });
         return this.view(r);
       });
   }
@@ -93,7 +85,6 @@ export class MemoryOutbox implements Outbox {
     if (r.state === 'sent') return this.view(r);
     this.expect(r, 'claimed', 'markSent');
     const now = this.now();
-    this.changed = true;
     Object.assign(r, { state: 'sent', smsNo, sentAt: now, updatedAt: now });
     const key = `${r.line} ${day}`;
     this.usage.set(key, (this.usage.get(key) ?? 0) + 1);
@@ -103,7 +94,6 @@ export class MemoryOutbox implements Outbox {
   markFailed(messageId: string, reason: string): Recipient {
     const r = this.require(messageId);
     this.expect(r, 'claimed', 'markFailed');
-    this.changed = true;
     Object.assign(r, { state: 'failed', error: reason, updatedAt: this.now() });
     return this.view(r);
   }
@@ -115,8 +105,7 @@ export class MemoryOutbox implements Outbox {
       if (r.state !== 'queued') continue;
       const pinnedAway = r.pinnedLine !== null && !lines.includes(r.pinnedLine);
       if (!pinnedAway && lines.some((line) => !r.excludedLines.includes(line))) continue;
-      this.changed = true;
-      Object.assign(r, { state: 'failed', error: unsendableReason(r.pinnedLine, lines), updatedAt: this.now() });
+        Object.assign(r, { state: 'failed', error: unsendableReason(r.pinnedLine, lines), updatedAt: this.now() });
       failed.push(this.view(r));
     }
     return failed;
@@ -126,7 +115,6 @@ export class MemoryOutbox implements Outbox {
     const r = this.require(messageId);
     this.expect(r, 'claimed', 'requeue');
     const excludedLines = [...new Set([...r.excludedLines, excludeLine])];
-    this.changed = true;
     Object.assign(r, { state: 'queued', line: null, sendId: null, telId: null, excludedLines, updatedAt: this.now() });
     return this.view(r);
   }
@@ -143,7 +131,6 @@ export class MemoryOutbox implements Outbox {
   markDelivery(messageId: string, tpStatus: number, at: number): Recipient {
     const r = this.require(messageId);
     this.expect(r, 'sent', 'markDelivery');
-    this.changed = true;
     Object.assign(r, { deliveryState: tpStatus, deliveredAt: at, updatedAt: this.now() });
     return this.view(r);
   }
@@ -172,22 +159,14 @@ export class MemoryOutbox implements Outbox {
 
   transaction<T>(work: () => T): T {
     if (this.depth > 0) return work();
-    const snapshot = { recipients: structuredClone(this.recipients), usage: new Map(this.usage), batchSeq: this.batchSeq, claims: this.claims.length };
+    const snapshot = { recipients: structuredClone(this.recipients), usage: new Map(this.usage), batchSeq: this.batchSeq };
     this.depth++;
-    this.changed = false;
     try {
-      const result = work();
-      if (this.failCommits > 0 && (this.changed || this.claims.length > snapshot.claims)) {
-        this.failCommits--;
-        throw new Error('disk I/O error (injected at commit)');
-      }
-      for (const claim of this.claims.slice(snapshot.claims)) claim.committed = true;
-      return result;
+      return work();
     } catch (err) {
       this.recipients = snapshot.recipients;
       this.usage = snapshot.usage;
       this.batchSeq = snapshot.batchSeq;
-      this.claims.splice(snapshot.claims);
       throw err;
     } finally {
       this.depth--;

@@ -1,3 +1,4 @@
-export { BulkSender, type BulkProgress, type BulkSenderEvents } from './bulk-sender';
+export { type BulkProgress, type BulkSenderEvents } from './bulk-progress';
+export { BulkSender } from './bulk-sender';
 export { type BulkOptions, DEFAULT_BULK_OPTIONS, DEVICE_MAX_SESSIONS, resolveBulkOptions } from './options';
 export { FAILURE } from './policy';

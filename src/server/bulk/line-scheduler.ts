@@ -7,7 +7,8 @@ import type { LineInfo } from '../lines';
 import type { BulkOptions } from './options';
 import { type RadioAhead, RadioPace, RoundTrip } from './pace';
 import { capAfterBusy, isParked, type LineConditions, lineMaySend, type ParkReason, sendDelay, sessionCap } from './policy';
-import type { BulkSession, Tel } from './session';
+import type { LineSession } from './session-ports';
+import type { Tel } from './tel';
 
 export class LineSlot implements LineConditions {
   park: LineConditions['park'] = null;
@@ -16,14 +17,14 @@ export class LineSlot implements LineConditions {
   lastNewSendAt: number | null = null;
   /** Numbers the line answered WAIT to, counted in the order the WAITs came (see Tel.acceptSeq). */
   acceptances = 0;
-  readonly sessions = new Set<BulkSession>();
+  readonly sessions = new Set<LineSession>();
   readonly roundTrip = new RoundTrip();
   readonly radio = new RadioPace();
 
   constructor(readonly id: string) {}
 
   /** Sessions holding (or opening) one of the device's session slots. */
-  openSessions(except?: BulkSession): number {
+  openSessions(except?: LineSession): number {
     let n = 0;
     for (const session of this.sessions) if (session !== except && session.holdsDeviceSession) n++;
     return n;
@@ -88,7 +89,7 @@ export class LineScheduler {
   }
 
   /** A backing-off `session` may open (again) on its line now. */
-  mayRun(session: BulkSession, info: LineInfo | undefined, now: number): boolean {
+  mayRun(session: LineSession, info: LineInfo | undefined, now: number): boolean {
     const slot = this.slot(session.line);
     return lineMaySend(info, slot, now) && slot.openSessions(session) < sessionCap(slot, this.options, now);
   }
@@ -102,7 +103,7 @@ export class LineScheduler {
   }
 
   /** `too_many_sends_in_server`: the line runs no more sessions than ours still open, for a while. */
-  noteBusy(session: BulkSession, now: number): void {
+  noteBusy(session: LineSession, now: number): void {
     const slot = this.slot(session.line);
     slot.busy = { cap: capAfterBusy(slot.openSessions(session)), until: now + this.options.busyCooldownMs };
   }

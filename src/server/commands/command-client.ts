@@ -18,6 +18,7 @@ import {
   interpretCommandReply,
   type Reply,
 } from '../../protocol';
+import { globalTimerSlot, type RetransmitPolicy, StepRetransmitter } from '../bulk/step-retransmitter';
 import type { GoipServer } from '../goip-server';
 import { AtSessions, type AtSessionInfo } from './at-sessions';
 import { type CommandOptions, resolveCommandOptions } from './options';
@@ -76,11 +77,10 @@ interface Pending {
   command: string;
   args: string[];
   sendId: number;
-  datagram: string;
   timeoutMs: number;
   tries: number;
-  attempts: number;
-  timer: ReturnType<typeof setTimeout> | null;
+  /** Sends the datagram, the same one every timeoutMs, `tries` times in all. */
+  step: StepRetransmitter;
   resolve(value: unknown): void;
   reject(err: CommandError): void;
 }
@@ -223,47 +223,51 @@ export class CommandClient extends EventEmitter<CommandClientEvents> {
     return new Promise((resolve, reject) => {
       const sendId = this.sendIds.next(line);
       const ussd = USSD_COMMANDS.has(name);
+      const timeoutMs = ussd ? this.options.ussdTimeoutMs : this.options.commandTimeoutMs;
+      const tries = 1 + (ussd ? this.options.ussdRetries : this.options.commandRetries);
+      const policy: RetransmitPolicy = {
+        dueAt: (sentAt) => sentAt + timeoutMs,
+        exhausted: (_now, step) => step.resends + 1 >= tries,
+      };
       const p: Pending = {
         line,
         command: name,
         args,
         sendId,
-        datagram: formatCommand(name, sendId, this.server.passwordOf(line) ?? '', args),
-        timeoutMs: ussd ? this.options.ussdTimeoutMs : this.options.commandTimeoutMs,
-        tries: 1 + (ussd ? this.options.ussdRetries : this.options.commandRetries),
-        attempts: 0,
-        timer: null,
+        timeoutMs,
+        tries,
+        step: new StepRetransmitter(globalTimerSlot(), policy, {
+          now: Date.now,
+          send: (datagram) => this.transmit(p, datagram),
+          unanswered: () => this.timedOut(p),
+        }),
         resolve,
         reject,
       };
       this.pending.set(key(line, sendId), p);
-      this.attempt(p);
+      p.step.start(formatCommand(name, sendId, this.server.passwordOf(line) ?? '', args));
     });
   }
 
-  private attempt(p: Pending): void {
-    if (p.attempts >= p.tries) {
-      this.settle(p);
-      this.counters.timeouts++;
-      this.counters.failed++;
-      const tries = `${p.tries} ${p.tries === 1 ? 'try' : 'tries'}`;
-      p.reject(new CommandError(`no answer from line ${p.line} to ${p.command} after ${tries} (${seconds(p.tries * p.timeoutMs)})`, 'timeout', p.line, p.command));
-      return;
-    }
-    if (p.attempts > 0) this.counters.resends++;
-    p.attempts++;
-    if (!this.server.sendToLine(p.line, p.datagram)) {
-      this.settle(p);
-      this.counters.failed++;
-      p.reject(new CommandError(`line ${p.line} has no address (never registered): ${p.command} not sent`, 'offline', p.line, p.command));
-      return;
-    }
-    p.timer = setTimeout(() => this.attempt(p), p.timeoutMs);
+  private transmit(p: Pending, datagram: string): boolean {
+    if (p.step.resends > 0) this.counters.resends++;
+    if (this.server.sendToLine(p.line, datagram)) return true;
+    this.settle(p);
+    this.counters.failed++;
+    p.reject(new CommandError(`line ${p.line} has no address (never registered): ${p.command} not sent`, 'offline', p.line, p.command));
+    return false;
+  }
+
+  private timedOut(p: Pending): void {
+    this.settle(p);
+    this.counters.timeouts++;
+    this.counters.failed++;
+    const tries = `${p.tries} ${p.tries === 1 ? 'try' : 'tries'}`;
+    p.reject(new CommandError(`no answer from line ${p.line} to ${p.command} after ${tries} (${seconds(p.tries * p.timeoutMs)})`, 'timeout', p.line, p.command));
   }
 
   private settle(p: Pending): void {
-    if (p.timer !== null) clearTimeout(p.timer);
-    p.timer = null;
+    p.step.stop();
     this.pending.delete(key(p.line, p.sendId));
   }
 

@@ -1,0 +1,25 @@
+/** What the bulk-send engine reports: its events and its progress figures. */
+import type { Recipient } from '../../outbox/types';
+
+export interface BulkProgress {
+  /** Final results since start(). */
+  sent: number;
+  failed: number;
+  /** Numbers handed back to the queue for another line. */
+  requeued: number;
+  /** Results that came for a number no longer waiting for one (late or duplicated replies). */
+  lateResults: number;
+  sessions: number;
+  /** Claimed numbers not final yet. */
+  inFlight: number;
+  parkedLines: number;
+}
+
+export interface BulkSenderEvents {
+  /** A recipient reached a final state (sent or failed); once per recipient. */
+  result: [Recipient];
+  /** Something changed (a result, a requeue, a session, a parked line). */
+  progress: [BulkProgress];
+  /** The store or the engine failed on one step; the engine carries on. */
+  warning: [Error];
+}

@@ -1,0 +1,89 @@
+/**
+ * Whether and when a line takes bulk work, as the engine's sessions and its fill pass ask it: the
+ * line scheduler over the server's view of the lines, the daily limit, and the timers that open a
+ * line again (a park that expires, the busy cooldown, the next day) by calling `reopened`.
+ */
+import type { Outbox } from '../../outbox/types';
+import type { GoipServer } from '../goip-server';
+import type { LineInfo } from '../lines';
+import type { LineScheduler } from './line-scheduler';
+import type { BulkOptions } from './options';
+import { dailyLimitReached, localDay, msUntilNextDay, type ParkReason } from './policy';
+import type { LineGate, LineSession } from './session-ports';
+import type { TimerHandle, TimerRegistry } from './timers';
+
+export class EngineLineGate implements LineGate {
+  private dayTimer: TimerHandle | null = null;
+
+  constructor(
+    private readonly lines: LineScheduler,
+    private readonly server: GoipServer,
+    private readonly outbox: Outbox,
+    private readonly timers: TimerRegistry,
+    private readonly options: BulkOptions,
+    /** Numbers of the line that may be on its radio outside any session. */
+    private readonly watchedOn: (line: string) => number,
+    /** A line may take work again. */
+    private readonly reopened: () => void,
+    /** A line was parked. */
+    private readonly parked: () => void,
+  ) {}
+
+  /** The line wants one more session now, within its daily limit. */
+  wantsSession(info: LineInfo, now: number): boolean {
+    return this.lines.wantsSession(info, now) && !this.dailyLimitReached(info.id, now);
+  }
+
+  /** The session's line may take its next number now. */
+  mayClaim(session: LineSession): boolean {
+    const now = Date.now();
+    return this.lines.mayRun(session, this.server.line(session.line), now) && !this.dailyLimitReached(session.line, now);
+  }
+
+  mayReopen(session: LineSession): boolean {
+    return this.lines.mayRun(session, this.server.line(session.line), Date.now());
+  }
+
+  sendDelay(line: string): number {
+    return this.lines.sendDelay(line, Date.now());
+  }
+
+  noteNewNumber(line: string): void {
+    this.lines.noteNewNumber(line, Date.now());
+  }
+
+  busy(session: LineSession): void {
+    this.lines.noteBusy(session, Date.now());
+    this.timers.after(this.options.busyCooldownMs, this.reopened);
+  }
+
+  park(line: string, reason: ParkReason): void {
+    const now = Date.now();
+    const until = reason === 'password' ? now + this.options.passwordParkMs : null;
+    this.lines.park(line, reason, until);
+    if (until !== null) this.timers.after(until - now, this.reopened);
+    this.parked();
+  }
+
+  silent(line: string, since: number): void {
+    this.lines.noteSilent(line, since);
+  }
+
+  /** The engine stopped: its timers are gone. */
+  reset(): void {
+    this.dayTimer = null;
+  }
+
+  private dailyLimitReached(line: string, now: number): boolean {
+    if (this.options.dailyLimit <= 0) return false;
+    const inFlight = this.lines.slot(line).inFlight() + this.watchedOn(line);
+    if (!dailyLimitReached(this.outbox.sentToday(line, localDay(now)), inFlight, this.options)) return false;
+    if (this.dayTimer === null) {
+      this.dayTimer = this.timers.after(msUntilNextDay(Date.now()), () => {
+        this.dayTimer = null;
+        this.reopened();
+      });
+    }
+    return true;
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The final states of the engine's numbers in the outbox: sent, failed, or back in the queue for
+ * another line (policy). A result for a number that has moved on since (a late or duplicated
+ * reply) is counted late and changes nothing: never a result twice.
+ */
+import type { Outbox, Recipient } from '../../outbox/types';
+import type { GroupCommit } from './group-commit';
+import type { BulkOptions } from './options';
+import { afterLineGaveUp, localDay } from './policy';
+
+export class RecipientOutcomes {
+  readonly counts = { sent: 0, failed: 0, requeued: 0, lateResults: 0 };
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly options: BulkOptions,
+    private readonly commit: GroupCommit,
+    /** The lines configured now. */
+    private readonly configuredLines: () => string[],
+    /** A number went back to the queue. */
+    private readonly requeued: () => void,
+  ) {}
+
+  sent(held: Recipient, smsNo: number | null): void {
+    if (this.stillClaimed(held) === null) return;
+    this.finished(this.outbox.markSent(held.messageId, smsNo, localDay(Date.now())), 'sent');
+  }
+
+  failed(held: Recipient, reason: string): void {
+    if (this.stillClaimed(held) === null) return;
+    this.finished(this.outbox.markFailed(held.messageId, reason), 'failed');
+  }
+
+  /** Failed by the outbox itself, never claimed (Outbox.failUnsendable). */
+  failedUnclaimed(recipient: Recipient): void {
+    this.counts.failed++;
+    this.commit.result(recipient);
+  }
+
+  /** The line has not sent it: requeue it for another line, or fail it (policy). */
+  giveUp(held: Recipient, reason: string): void {
+    const stored = this.stillClaimed(held);
+    if (stored === null) return;
+    const line = held.line as string;
+    const disposition = afterLineGaveUp(stored, line, reason, this.options.maxAttempts, this.configuredLines());
+    if (disposition.action === 'fail') return this.failed(held, disposition.reason);
+    this.outbox.requeue(held.messageId, line);
+    this.counts.requeued++;
+    this.requeued();
+    this.commit.progress();
+  }
+
+  private finished(recipient: Recipient, state: 'sent' | 'failed'): void {
+    this.counts[state]++;
+    this.commit.result(recipient);
+    this.commit.progress();
+  }
+
+  /**
+   * The stored recipient when it is still claimed exactly as `held` (same line, sendId, telId);
+   * null for a late or duplicated reply about a number that has moved on.
+   */
+  private stillClaimed(held: Recipient): Recipient | null {
+    const stored = this.outbox.get(held.messageId);
+    if (stored?.state === 'claimed' && stored.line === held.line && stored.sendId === held.sendId && stored.telId === held.telId) {
+      return stored;
+    }
+    this.counts.lateResults++;
+    return null;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Any Outbox (the in-memory double or the real SQLite store) as the bulk tests watch it: every
+ * claim with whether it was committed, commits that fail on demand, and every recipient.
+ */
+import type { NewBatch, Outbox, Recipient } from '../../src/outbox/types';
+
+export interface Claim {
+  line: string;
+  sendId: number;
+  telId: number;
+  messageId: string;
+  /** Its transaction committed (false while it runs; a rolled-back claim is dropped). */
+  committed: boolean;
+}
+
+export class RecordingOutbox implements Outbox {
+  readonly claims: Claim[] = [];
+  /** The next this many transactions that change something fail at their commit and roll back. */
+  failCommits = 0;
+  private readonly messageIds: string[] = [];
+  private depth = 0;
+  private changed = false;
+
+  constructor(private readonly inner: Outbox) {}
+
+  enqueue(batch: NewBatch): void {
+    this.inner.enqueue(batch);
+    this.messageIds.push(...batch.recipients.map((r) => r.messageId));
+  }
+
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[] {
+    const claimed = this.noteChanges(this.inner.claim(line, sendId, firstTelId, limit, batchId));
+    for (const r of claimed) this.claims.push({ line, sendId, telId: r.telId as number, messageId: r.messageId, committed: this.depth === 0 });
+    return claimed;
+  }
+
+  claimedRecipients(): Recipient[] {
+    return this.inner.claimedRecipients();
+  }
+
+  markSent(messageId: string, smsNo: number | null, day: string): Recipient {
+    return this.noteChange(this.inner.markSent(messageId, smsNo, day));
+  }
+
+  markFailed(messageId: string, reason: string): Recipient {
+    return this.noteChange(this.inner.markFailed(messageId, reason));
+  }
+
+  failUnsendable(lines: readonly string[]): Recipient[] {
+    return this.noteChanges(this.inner.failUnsendable(lines));
+  }
+
+  requeue(messageId: string, excludeLine: string): Recipient {
+    return this.noteChange(this.inner.requeue(messageId, excludeLine));
+  }
+
+  correlateDelivery(line: string, smsNo: number, windowMs: number, now: number): Recipient | null {
+    return this.inner.correlateDelivery(line, smsNo, windowMs, now);
+  }
+
+  markDelivery(messageId: string, tpStatus: number, at: number): Recipient {
+    return this.noteChange(this.inner.markDelivery(messageId, tpStatus, at));
+  }
+
+  findSentTo(line: string, number: string, at: number, windowMs: number): Recipient | null {
+    return this.inner.findSentTo(line, number, at, windowMs);
+  }
+
+  nextSendId(line: string): number {
+    return this.inner.nextSendId(line);
+  }
+
+  sentToday(line: string, day: string): number {
+    return this.inner.sentToday(line, day);
+  }
+
+  queuedCount(): number {
+    return this.inner.queuedCount();
+  }
+
+  claimedCount(): number {
+    return this.inner.claimedCount();
+  }
+
+  get(messageId: string): Recipient | undefined {
+    return this.inner.get(messageId);
+  }
+
+  purge(olderThanMs: number, now: number): number {
+    const purged = this.inner.purge(olderThanMs, now);
+    if (purged > 0) this.changed = true;
+    return purged;
+  }
+
+  transaction<T>(work: () => T): T {
+    if (this.depth > 0) return work();
+    const claimsBefore = this.claims.length;
+    this.depth++;
+    this.changed = false;
+    try {
+      const result = this.inner.transaction(() => {
+        const value = work();
+        if (this.failCommits > 0 && this.changed) {
+          this.failCommits--;
+          throw new Error('disk I/O error (injected at commit)');
+        }
+        return value;
+      });
+      for (const claim of this.claims.slice(claimsBefore)) claim.committed = true;
+      return result;
+    } catch (err) {
+      this.claims.splice(claimsBefore);
+      throw err;
+    } finally {
+      this.depth--;
+    }
+  }
+
+  close(): void {
+    this.inner.close();
+  }
+
+  /** Every recipient enqueued, in order. */
+  all(): Recipient[] {
+    return this.messageIds.map((id) => this.inner.get(id)).filter((r): r is Recipient => r !== undefined);
+  }
+
+  private noteChanges(recipients: Recipient[]): Recipient[] {
+    if (recipients.length > 0) this.changed = true;
+    return recipients;
+  }
+
+  private noteChange(recipient: Recipient): Recipient {
+    this.changed = true;
+    return recipient;
+  }
+}
