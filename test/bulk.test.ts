@@ -118,7 +118,7 @@ describe('bulk send', () => {
   describe('pure parts', () => {
     const reply = (text: string): Reply => parseDeviceMessage(text) as Reply;
 
-    it('types every bulk reply of the seed and the field notes', () => {
+    it('types every bulk reply of the spec and of real firmware', () => {
       assert.deepEqual(parseBulkReply(reply('PASSWORD 11\n')), { kind: 'passwordRequest', sendId: 11 });
       assert.deepEqual(parseBulkReply(reply('SEND 11\n')), { kind: 'ready', sendId: 11 });
       assert.deepEqual(parseBulkReply(reply('WAIT 11 2\n')), { kind: 'wait', sendId: 11, telId: 2 });
@@ -550,7 +550,7 @@ describe('bulk send', () => {
 
     it('re-asks an overdue number once; a WAIT answer (still sending) sends it back to the long wait', async () => {
       // The line's pace is learnt from fast SMS; then one SMS takes ten times longer: its re-ask
-      // comes while the line still sends it, and the field notes warn against asking again then.
+      // comes while the line still sends it, and docs/protocol.md#re-asking-after-wait warns against asking again then.
       const { server, outbox, sender, ledger, lines } = await start({
         sim: { smsRadioTimeMs: 30 },
         bulk: { waitRecheckMs: 60_000, acceptedTimeoutMs: 120_000, sessionsPerLine: 1, overdueFactor: 1.5 },

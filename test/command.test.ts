@@ -19,7 +19,7 @@ import { nextEvent, type Received, UdpPeer } from './helpers/udp';
 
 const PASSWORD = 'cmdpw';
 
-/** Seed timings scaled down 100x or more: 5 s -> 40 ms, 10 s -> 80 ms, 30 s -> 30 ms. */
+/** Protocol timings (docs/protocol.md#timings) scaled down 100x or more: 5 s -> 40 ms, 10 s -> 80 ms, 30 s -> 30 ms. */
 const FAST: Partial<CommandOptions> = { commandTimeoutMs: 40, commandRetries: 2, ussdTimeoutMs: 80, ussdRetries: 1, atAliveMs: 30 };
 
 function lineId(i: number): string {
@@ -57,7 +57,7 @@ async function rejection(promise: Promise<unknown>): Promise<CommandError> {
 
 describe('server commands', () => {
   describe('replies and arguments (pure)', () => {
-    it('interprets every reply form of the seed and the field notes', () => {
+    it('interprets every reply form of the spec and of real firmware', () => {
       const ok = (command: string, text: string, args: string[] = []): unknown => {
         const result = interpretCommandReply(command, reply(text), args);
         assert.ok(result?.ok, `${command} <- ${text}: ${JSON.stringify(result)}`);
@@ -254,7 +254,7 @@ describe('server commands', () => {
 
     const sim = (id: string): SimLine => sims.find((s) => s.id === id) as SimLine;
 
-    it('round-trips every command of the seed and parses each answer', async () => {
+    it('round-trips every command of the spec and parses each answer', async () => {
       await start({ sim: { ussdReplies: { '*100#': 'Balance: 12.34\nValid until 2030' } } });
       const line = sim('goip01');
       const ask = (command: string, input?: unknown): Promise<unknown> => client.request('goip01', command, input);
@@ -313,7 +313,7 @@ describe('server commands', () => {
       assert.equal(client.counters.failed, 0);
     });
 
-    it('answers the seed 4-field GSM form with 4 fields', async () => {
+    it('answers the spec 4-field GSM form with 4 fields', async () => {
       await start({ sim: { gsmReplyFields: 4, num: '' } });
       assert.deepEqual(await client.request('goip01', 'GSM'), { gsmNum: '', expTime: 100, remainTime: 50, gsmState: 'IDLE' });
     });

@@ -16,13 +16,13 @@ import {
 import { deliveryStatus } from '../src/protocol';
 
 /**
- * The PDUs below were written by hand per GSM 03.40 (the seed articles' layout) or encoded with
+ * The PDUs below were written by hand per GSM 03.40 (the layout of docs/protocol.md#status-reports-in-the-at-stream) or encoded with
  * node-pdu, and every one is checked against python3-gammu in the oracle suite at the end.
  */
 const PDU = {
-  /** seeds/sms-status-report-cn.txt: `+CDS: 26` after `+CMGS: 8`. */
+  /** docs/protocol.md#status-reports-in-the-at-stream: `+CDS: 26` after `+CMGS: 8`. */
   seedReport: '0006080D91683158136777F7602070416530006020704165300000',
-  /** seeds/sms-status-report-cn.txt: the SMS-SUBMIT of that send (AT+CMGS=38), UCS-2, report requested. */
+  /** docs/protocol.md#status-reports-in-the-at-stream: the SMS-SUBMIT of that send (AT+CMGS=38), UCS-2, report requested. */
   seedSubmit: '0031000B913158136777F70008FF18003C0030003000300031003E6D4B8BD577ED4FE156DE9988',
   /** TP-ST 0x30 (48): SC still trying; TON unknown; SCTS != DT; zone +08:00. */
   reportPending: '00062A0B813158136777F7425071900351234250719013542330',
@@ -51,7 +51,7 @@ const PDU = {
 
 /** PDUs both decoders must refuse. */
 const GARBAGE = {
-  /** The seed report without its TP-ST octet. */
+  /** The example report without its TP-ST octet. */
   truncatedReport: '0006080D91683158136777F76020704165300060207041653000',
   /** A DELIVER announcing 14 octets of UCS-2 and holding 12. */
   truncatedDeliver: '00000D91683108108300F00008425071900351230E6D4B8BD577ED4FE10020',
@@ -73,7 +73,7 @@ function assertPduError(run: () => unknown, code?: string): void {
 
 describe('PDU decoding (src/pdu)', () => {
   describe('SMS-STATUS-REPORT', () => {
-    it('decodes the worked +CDS example of the seed: TP-MR 8, +8613853176777, TP-ST 0, 2006-02-07 14:56:03', () => {
+    it('decodes the worked +CDS example of the protocol reference: TP-MR 8, +8613853176777, TP-ST 0, 2006-02-07 14:56:03', () => {
       const report = decodeStatusReport(PDU.seedReport);
       assert.equal(report.reference, 8);
       assert.equal(report.recipient, '+8613853176777');
@@ -162,7 +162,7 @@ describe('PDU decoding (src/pdu)', () => {
   });
 
   describe('SMS-SUBMIT', () => {
-    it('learns the recipient of the seed SUBMIT (AT+CMGS=38): international flag, report requested', () => {
+    it('learns the recipient of the example SUBMIT (AT+CMGS=38): international flag, report requested', () => {
       const submit = decodeSubmit(PDU.seedSubmit);
       assert.deepEqual(
         [submit.recipient, submit.recipientType, submit.statusReportRequested, submit.text, submit.encoding, submit.reference],
@@ -225,7 +225,7 @@ describe('PDU decoding (src/pdu)', () => {
   });
 
   describe('text-mode status report (+CDS in AT+CMGF=1)', () => {
-    it('reads the fields of the seed example in text form', () => {
+    it('reads the fields of the worked example in text form', () => {
       const report = parseTextStatusReport('6,8,"+8613853176777",145,"06/02/07,14:56:03+00","06/02/07,14:57:03+32",0');
       assert.deepEqual([report.reference, report.recipient, report.recipientType, report.status], [8, '+8613853176777', 'international', 0]);
       assert.equal(report.serviceCentreTime?.iso, '2006-02-07T14:56:03+00:00');

@@ -37,7 +37,7 @@ function reply(text: string): Reply {
 }
 
 describe('protocol: keepalives', () => {
-  it('parses the seed example', () => {
+  it('parses the spec example', () => {
     const k = keepalive('req:10;id:goipid1;pass:password1;');
     assert.equal(k.count, '10');
     assert.equal(k.id, 'goipid1');
@@ -87,7 +87,7 @@ describe('protocol: keepalives', () => {
 });
 
 describe('protocol: device reports', () => {
-  it('RECEIVE of the field notes, with Chinese text', () => {
+  it('RECEIVE as captured from real firmware, with Chinese text', () => {
     const r = report('RECEIVE:1571812849;id:goip-1;password:goip;srcnum:1380013800;msg:测试');
     assert.equal(r.verb, 'RECEIVE');
     assert.equal(r.reportId, '1571812849');
@@ -97,7 +97,7 @@ describe('protocol: device reports', () => {
     assert.equal(REPORTS.RECEIVE.payload(r.fields), '测试');
   });
 
-  it('RECEIVE of the seed spells pass:', () => {
+  it('RECEIVE of the spec example spells pass:', () => {
     const r = report('RECEIVE:1270197307;id:goipid1;pass:password1;srcnum:+8613513415667;msg:just a test');
     assert.equal(r.password, 'password1');
     assert.equal(r.fields.msg, 'just a test');
@@ -158,7 +158,7 @@ describe('protocol: device reports', () => {
     assert.deepEqual(REPORTS.HANGUP.payload(busy.fields), { num: '+8613800138000', cause: 'User busy' });
   });
 
-  it('CELLS in the field-notes form and in the seed positional form', () => {
+  it('CELLS in the real-firmware lists: form and in the spec positional form', () => {
     const named = report('CELLS:34347;id:goip-1;password:goip;lists:689,638,783,785,640,');
     assert.deepEqual(REPORTS.CELLS.payload(named.fields), ['689', '638', '783', '785', '640']);
     const positional = report('CELLS:34347;goip-1;goip;123,456,789,10,');
@@ -203,7 +203,7 @@ describe('protocol: device replies', () => {
     assert.equal(reply('DONE 11\n').verb, 'DONE');
   });
 
-  it('command replies of the seed and the field notes', () => {
+  it('command replies of the spec and of real firmware', () => {
     assert.deepEqual(reply('get_gsm_num 5 +8613800138000').args, ['+8613800138000']);
     assert.deepEqual(reply('set_gsm_num 6 +8613800138000 ok').args, ['+8613800138000', 'ok']);
     assert.deepEqual(reply('ERROR 7 +8613800138000 password error').args, ['+8613800138000', 'password', 'error']);
@@ -251,7 +251,7 @@ describe('protocol: server messages', () => {
     assert.equal(formatBulkDone(11), 'DONE 11\n');
   });
 
-  it('commands put the password where the seed does and USSD has no newline', () => {
+  it('commands put the password where the spec does and USSD has no newline', () => {
     assert.equal(formatCommand('get_gsm_num', 5, 'pw'), 'get_gsm_num 5 pw');
     assert.equal(formatCommand('set_gsm_num', 6, 'pw', ['+86138']), 'set_gsm_num 6 +86138 pw');
     assert.equal(formatCommand('CF', 7, 'pw', ['0', '3', '+86138', '0']), 'CF 7 pw 0 3 +86138 0');

@@ -48,7 +48,7 @@ describe('GoipServer', () => {
   });
 
   describe('registration', () => {
-    it('acks a valid keepalive with the seed ok-code, learns the address and goes online', async () => {
+    it('acks a valid keepalive with the spec ok-code, learns the address and goes online', async () => {
       await start();
       const line = await peer();
       const online = nextEvent<[GoipEvent]>(server, 'event', (e) => e.event === 'online');
@@ -132,7 +132,7 @@ describe('GoipServer', () => {
   });
 
   describe('reports', () => {
-    it('acks a RECEIVE exactly as the field notes say and emits the SMS once', async () => {
+    it('acks a RECEIVE exactly as the protocol reference says and emits the SMS once', async () => {
       await start();
       const line = await peer();
       await register(line);
@@ -159,7 +159,7 @@ describe('GoipServer', () => {
       assert.equal(server.line('goip01')?.counters.duplicates, 3);
     });
 
-    it('acks every report verb of the field notes with VERB id OK, and AT with nothing', async () => {
+    it('acks every report verb of the protocol reference with VERB id OK, and AT with nothing', async () => {
       await start();
       const line = await peer();
       await register(line);

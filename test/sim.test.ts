@@ -118,7 +118,7 @@ describe('GoIP line simulator', () => {
       );
     });
 
-    it('counts report ids down and accepts the seed spelling pass: (old firmware)', async () => {
+    it('counts report ids down and accepts the spec spelling pass: (old firmware)', async () => {
       const { server, port } = await goipServer();
       const line = await simLine(port, { reportPasswordKey: 'pass', reportIdStart: 1270197307 });
       const sent: string[] = [];

@@ -12,7 +12,7 @@ const LINE = 'goip01';
 const SECOND = 1000;
 const HOUR = 3_600_000;
 
-/** seeds/sms-status-report-cn.txt, the traffic of one send and its report. */
+/** The traffic of one send and its report (docs/protocol.md#status-reports-in-the-at-stream). */
 const SEED_SUBMIT = '0031000B913158136777F70008FF18003C0030003000300031003E6D4B8BD577ED4FE156DE9988';
 const SEED_REPORT = '0006080D91683158136777F7602070416530006020704165300000';
 
@@ -115,7 +115,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       return events.map((e) => e.payload as DeliveryPayload);
     }
 
-    it('correlates the seed traffic, split at odd places and duplicated, to the sent message', () => {
+    it('correlates the example traffic, split at odd places and duplicated, to the sent message', () => {
       const messageId = sent('+8613853176777');
       clock += 2 * SECOND;
       const stream = [

@@ -1,5 +1,5 @@
 /**
- * goip-command: sends one server command (seed sections 5-11) to one line per input and passes the
+ * goip-command: sends one server command (docs/protocol.md#control-commands) to one line per input and passes the
  * input msg on with msg.payload = the parsed answer. A timeout, an error answer, bad arguments or
  * an unknown/offline line fail the input with done(err), so a Catch node sees the reason.
  */

@@ -52,12 +52,13 @@ export const imei: ArgumentCheck = (value, command, key) => {
 };
 
 /**
- * module_ctl_i: 1 enables, 0 disables (CN seed). 2 is accepted too and sent as given: the EN seed
- * names 2 as the disable value and some firmware follows it. true/false mean 1/0.
+ * module_ctl_i: 1 enables, 0 disables. 2 is accepted too and sent as given: the older English
+ * specification names 2 as the disable value and some firmware follows it
+ * (docs/protocol.md#module-control). true/false mean 1/0.
  */
 export const moduleSwitch: ArgumentCheck = (value, command, key) => {
   const text = value === true ? '1' : value === false ? '0' : typeof value === 'number' || typeof value === 'string' ? String(value).trim() : '';
-  if (!/^[012]$/.test(text)) throw new CommandInputError(`${command} needs ${key}: 1 (enable) or 0 (disable; 2 as the EN seed), got ${show(value)}`);
+  if (!/^[012]$/.test(text)) throw new CommandInputError(`${command} needs ${key}: 1 (enable) or 0 (disable; 2 on some firmware), got ${show(value)}`);
   return text;
 };
 

@@ -1,5 +1,5 @@
 /**
- * Device replies of a bulk send session (seed section 3), typed. Pure: a parsed `Reply` in, a
+ * Device replies of a bulk send session (docs/protocol.md#bulk-sms-session), typed. Pure: a parsed `Reply` in, a
  * `BulkReply` (or null for replies that are not part of a bulk session) out. The simulator formats
  * them with the same verbs and texts (bulk-format.ts).
  *

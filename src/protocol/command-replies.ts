@@ -1,5 +1,5 @@
 /**
- * Server commands (seed sections 5-11), the pure half: checks a command's arguments before anything
+ * Server commands (docs/protocol.md#control-commands), the pure half: checks a command's arguments before anything
  * is sent, and tells what a device reply means for the command that asked, by the `answer` of its
  * row in COMMANDS. No I/O, no timers.
  *
@@ -14,10 +14,10 @@ import { toNumberOrNull } from './reports';
 
 export { CommandInputError } from './argument-checks';
 
-/** The literal USSD reply text that means the network did not answer (field notes). */
+/** The literal USSD reply text that means the network did not answer (docs/protocol.md#ussd). */
 export const USSD_SEND_FAILED = 'USSD send failed!';
 
-/** The `GSM` reply: the seed's 4 fields, and the 3 more real firmware sends. */
+/** The `GSM` reply: the specification's 4 fields, and the 3 more real firmware sends (docs/protocol.md#gsm-all-in-one). */
 export interface GsmInfo {
   /** '' when the device has none (`(null)`). */
   gsmNum: string;
@@ -74,7 +74,7 @@ function readAnswer(answer: CommandAnswer, reply: Reply, args: readonly string[]
   const text = reply.rest.trim();
   switch (answer) {
     case 'gsm':
-      // `GSM $sendid ...` in space form is no answer of the seed's.
+      // `GSM $sendid ...` in space form is no answer to GSM (docs/protocol.md#gsm-all-in-one).
       return null;
     case 'cf':
       if (reply.verb === 'CFSTATE') return { ok: true, value: cfState(reply.args) };
@@ -96,7 +96,7 @@ function readAnswer(answer: CommandAnswer, reply: Reply, args: readonly string[]
     case 'cells':
     case 'atstart':
     case 'atcmd':
-      // `$sendid ok` (the seed's `$ok`), `$sendid OK` (AT*), or the bare verb (USSDEXIT).
+      // `$sendid ok` (the specification's `$ok`, docs/protocol.md#command-table), `$sendid OK` (AT*), or the bare verb (USSDEXIT).
       return { ok: true, value: true };
   }
 }
@@ -169,7 +169,7 @@ export function commandArguments(command: string, input: unknown): string[] {
   });
 }
 
-/** The seed's spelling of `command`; throws CommandInputError for a name the seed does not have. */
+/** The specification's spelling of `command` (docs/protocol.md#command-table); throws CommandInputError for a name it does not have. */
 export function canonicalCommand(command: unknown): CommandName {
   return canonical(command);
 }

@@ -1,5 +1,5 @@
 /**
- * Server -> device control commands (seed sections 5-11): ONE row per command, from which the
+ * Server -> device control commands (docs/protocol.md#command-table): ONE row per command, from which the
  * formatter and parser (server.ts), the argument checks and the reply reading (command-replies.ts)
  * and the simulator work; tests hold the editor's list, its help, the locales and the README table
  * against it. Adding a command: a row here and its simulator answer (src/sim/commands.ts); the
@@ -37,7 +37,7 @@ interface CommandRow {
   readonly answer: CommandAnswer;
   /** Verbs that answer it besides its own name, its error verb and ERROR. */
   readonly replyVerbs?: readonly string[];
-  /** The failure verb its seed section names; ERROR when it names none. */
+  /** Its own failure verb (GSMERROR, CFERROR, USSDERROR: docs/protocol.md#command-rules); ERROR when it has none. */
   readonly errorVerb?: string;
   /** The server sends it on its own (ATALIVE keeps an AT session open): flows are not offered it. */
   readonly automatic?: boolean;
@@ -111,7 +111,7 @@ export const COMMANDS = definitions(ROWS);
 
 const BY_LOWER_NAME = new Map(Object.keys(COMMANDS).map((name) => [name.toLowerCase(), name as CommandName]));
 
-/** The seed's spelling of a command name given in any case, or undefined. */
+/** The specification's spelling (docs/protocol.md#command-table) of a command name given in any case, or undefined. */
 export function commandName(name: string): CommandName | undefined {
   return BY_LOWER_NAME.get(name.trim().toLowerCase());
 }

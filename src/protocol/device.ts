@@ -111,7 +111,7 @@ function parseReport(verb: string, reportId: string, body: string): Report | Inv
   const { fields, positional } = splitFields(tail === undefined ? stripLineEnd(body) : body, {
     tailKeys: TAIL_KEYS.get(verb),
   });
-  // The seed's CELLS form is positional: `CELLS:$recv_id;$id;$password;$cell_list`.
+  // The specification's CELLS form is positional (docs/protocol.md#cell-reports): `CELLS:$recv_id;$id;$password;$cell_list`.
   if (!('id' in fields) && positional.length >= 2) {
     fields.id = positional[0];
     fields.password = positional[1];
@@ -168,7 +168,8 @@ export function formatKeepalive(k: KeepaliveFields): string {
 
 /**
  * `VERB:$id;id:..;password:..;k:v...`. The verb's tail field goes last without a trailing `;`, as
- * real firmware sends `msg:`. `passwordKey` 'pass' spells the password as the seed's example does.
+ * real firmware sends `msg:`. `passwordKey` 'pass' spells the password as the
+ * specification's RECEIVE example does (docs/protocol.md#firmware-variants-we-handle).
  */
 export function formatReport(
   verb: string,

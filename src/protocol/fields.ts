@@ -16,7 +16,7 @@ export interface SplitOptions {
 
 export interface SplitResult {
   fields: Fields;
-  /** Segments without a `:` in the order they came (the seed's positional CELLS form uses them). */
+  /** Segments without a `:` in the order they came (the specification's positional CELLS form uses them: docs/protocol.md#cell-reports). */
   positional: string[];
 }
 

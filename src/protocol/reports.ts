@@ -32,7 +32,7 @@ export interface ReportDefinition {
   ack: boolean;
   /** Field whose value runs to the end of the datagram. */
   tailKey?: string;
-  /** Field the seed's positional form (`VERB:$id;$id;$password;$value`) fills. */
+  /** Field the specification's positional form (`VERB:$id;$id;$password;$value`) fills (docs/protocol.md#cell-reports). */
   positionalKey?: string;
   /** Derives extra fields from packed ones (HANGUP packs the cause into `num`). */
   normalize?(fields: Fields): void;

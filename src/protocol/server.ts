@@ -4,7 +4,7 @@
  */
 import { type CommandName, COMMANDS, commandName } from './commands';
 
-/** Largest SMS text the bulk session accepts, in UTF-8 bytes (seed section 3). */
+/** Largest SMS text the bulk session accepts, in UTF-8 bytes (docs/protocol.md#device-session-limits). */
 export const MAX_MESSAGE_BYTES = 3000;
 
 export function formatRegAck(count: string | number, status: string | number): string {
@@ -37,8 +37,9 @@ export function formatBulkDone(sendId: number): string {
 }
 
 /**
- * A control command of the seed. `args` in the definition's order. USSD commands carry no
- * trailing newline (it would leak into the USSD code); no command of the seed shows one.
+ * A control command (docs/protocol.md#command-table), `args` in the definition's order. No command
+ * carries a trailing newline: none is specified, and in USSD it would leak into the code
+ * (docs/protocol.md#command-rules).
  */
 export function formatCommand(name: string, sendId: number, password: string, args: readonly string[] = []): string {
   const canonical = commandName(name);

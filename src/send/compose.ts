@@ -6,7 +6,10 @@ import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libp
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { MAX_MESSAGE_BYTES } from '../protocol';
 
-/** How numbers go on the wire. The seed asks for international format; some carriers want the local form. */
+/**
+ * How numbers go on the wire. The specification asks for international format; some carriers want
+ * the local form (docs/protocol.md#firmware-variants-we-handle).
+ */
 export type NumberFormat = 'e164' | 'digits' | 'national' | 'asis';
 
 export interface NumberRule {

@@ -1,5 +1,5 @@
 /**
- * The AT channel (seed section 11): after ATSTART the line mirrors what is written to and read
+ * The AT channel (docs/protocol.md#at-session): after ATSTART the line mirrors what is written to and read
  * from its module as `AT:$sendid;count:N;...;receive:<text>` packets (no ack), until ATSTOP or
  * atSessionTimeoutMs without ATALIVE.
  */

@@ -1,5 +1,5 @@
 /**
- * Bulk send sessions, device side (seed section 3): MSG -> PASSWORD -> SEND -> WAIT, then the
+ * Bulk send sessions, device side (docs/protocol.md#bulk-sms-session): MSG -> PASSWORD -> SEND -> WAIT, then the
  * pushed OK/ERROR -> DONE. At most maxSessions at once; each remembers the state of its last
  * telidMemory telids and answers a repeated SEND from that memory instead of sending again. A
  * session nobody talks about for sessionExpiryMs is dropped.
@@ -14,11 +14,11 @@ export type BulkMessage = Extract<ServerMessage, { kind: 'bulkMessage' | 'bulkPa
 /** Error texts of `ERROR $sendid $errmsg`: the protocol's, and one of the simulator's own. */
 export const BULK_ERRORS = {
   ...BULK_SESSION_ERRORS,
-  /** Not in the seed: `$length` is not the UTF-8 byte length of the text, or it exceeds 3000. */
+  /** Not in the specification (docs/protocol.md#session-errors): `$length` is not the UTF-8 byte length of the text, or it exceeds 3000. */
   length: 'msg_length_error',
 } as const;
 
-/** The module reports every failed send as errorstatus 1 (seed). */
+/** The module reports every failed send as errorstatus 1 (docs/protocol.md#session-steps). */
 const SEND_ERROR_STATUS = `${ERROR_STATUS_PREFIX}1`;
 
 type TelStatus = { kind: 'WAIT' } | { kind: 'OK'; smsNo: number } | { kind: 'ERROR' };

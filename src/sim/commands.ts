@@ -1,7 +1,8 @@
 /**
- * Control commands (seed sections 5-11), device side: password check, per-line state, the reply
- * forms the seed and real firmware use. A retransmitted command (same name and sendid) is
- * answered again from memory, never executed twice; USSD has the seed's own cache (section 6).
+ * Control commands (docs/protocol.md#control-commands), device side: password check, per-line
+ * state, the reply forms of the specification and of real firmware. A retransmitted command (same
+ * name and sendid) is answered again from memory, never executed twice; USSD has its own cache
+ * (docs/protocol.md#ussd).
  */
 import { type CommandName, COMMANDS, type Fields, formatGsmReply, formatReply, type ServerMessage, USSD_SEND_FAILED } from '../protocol';
 import type { AtSession } from './at-session';
@@ -102,7 +103,7 @@ export class CommandHandler {
       set_imei: setter((v) => /^\d{15}$/.test(v), (v) => (s.imei = v)),
       get_out_call_interval: (r) => r.answer(s.outCallInterval),
       set_out_call_interval: setter(isCount, (v) => (s.outCallInterval = Number(v))),
-      // 1 enables; 0 (CN seed) and 2 (EN seed) disable.
+      // 1 enables; 0 (Chinese specification) and 2 (English) disable (docs/protocol.md#module-control).
       module_ctl_i: (r) => {
         const [value] = r.args;
         if (!['0', '1', '2'].includes(value)) return r.fail('invalid');
@@ -136,7 +137,7 @@ export class CommandHandler {
     };
   }
 
-  /** Real firmware answers 7 fields; the seed documents the first 4. */
+  /** Real firmware answers 7 fields; the specification documents the first 4 (docs/protocol.md#gsm-all-in-one). */
   private gsmFields(): Fields {
     const s = this.ctx.state;
     const fields: Fields = {

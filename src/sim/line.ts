@@ -1,6 +1,6 @@
 /**
  * One GoIP line (channel) as a UDP peer of the SMS server: its own socket, id and password.
- * Speaks the device side of the protocol faithfully (seed + field notes): keepalive
+ * Speaks the device side of the protocol faithfully (docs/protocol.md): keepalive
  * registration, reports with ack/resend, bulk send sessions on a single radio, control commands,
  * USSD and the AT channel, all through seeded fault injection.
  */

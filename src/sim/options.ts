@@ -25,7 +25,7 @@ export interface SimLineOptions {
   bindPort?: number;
   /** Default 30 000 ms. */
   keepaliveIntervalMs?: number;
-  /** `reg:` status that means registered, default '0' (the CN seed; vendor servers use 200). */
+  /** `reg:` status that means registered, default '0' (the specification; vendor servers use 200: docs/protocol.md#registration-ack). */
   okStatus?: string;
   /** 'old': keepalive stops after `signal:`, bulk `OK` carries no sms_no. Default 'new'. */
   firmware?: Firmware;
@@ -46,7 +46,10 @@ export interface SimLineOptions {
   extraKeepaliveFields?: Fields;
 
   // Reports (RECEIVE, DELIVER, ...).
-  /** The key reports carry the password under: real firmware 'password', the seed's example 'pass'. */
+  /**
+   * The key reports carry the password under: real firmware 'password', the specification's
+   * example 'pass' (docs/protocol.md#firmware-variants-we-handle).
+   */
   reportPasswordKey?: 'password' | 'pass';
   /** First report id; ids count down from it. Default: the current Unix time in seconds. */
   reportIdStart?: number;
@@ -77,7 +80,7 @@ export interface SimLineOptions {
   /** get_gsm_state answer, default IDLE. */
   gsmState?: string;
   outCallInterval?: number;
-  /** 7 (default, real firmware) or 4 (the seed's form) fields in the GSM reply. */
+  /** 7 (default, real firmware) or 4 (the specification's form) fields in the GSM reply (docs/protocol.md#gsm-all-in-one). */
   gsmReplyFields?: 4 | 7;
   /** Answer CF with CFERROR instead of CFOK. */
   cfError?: boolean;

@@ -24,7 +24,7 @@ export interface ReportAck {
 }
 
 export class ReportSender {
-  /** Report ids count down from a timestamp, as the seed describes. */
+  /** Report ids count down from a timestamp, as the specification describes (docs/protocol.md#device-reports). */
   private nextId: number;
   private readonly pending = new Map<string, Pending>();
 

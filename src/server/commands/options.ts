@@ -1,4 +1,4 @@
-/** Timings of server commands. Defaults follow the seed: 5 s x 2 resends, USSD 10 s x 1, ATALIVE every 30 s. */
+/** Timings of server commands. Defaults follow docs/protocol.md#timings: 5 s x 2 resends, USSD 10 s x 1, ATALIVE every 30 s. */
 import { mergeNumericOptions } from '../../util/options';
 
 export interface CommandOptions {
@@ -6,7 +6,7 @@ export interface CommandOptions {
   commandTimeoutMs: number;
   /** Resends of a command after the first try. */
   commandRetries: number;
-  /** USSD and USSDEXIT wait this long per try (the seed: not below 10 s; the network answers slowly). */
+  /** USSD and USSDEXIT wait this long per try (the specification: not below 10 s; the network answers slowly; docs/protocol.md#ussd). */
   ussdTimeoutMs: number;
   ussdRetries: number;
   /** An open AT session is kept alive with ATALIVE this often (the device closes it after 60 s without). */
