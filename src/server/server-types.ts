@@ -13,7 +13,7 @@ export interface GoipServerOptions {
   port?: number;
   /** The lines allowed to register. */
   devices: readonly DeviceCredential[];
-  /** Keepalive ok-code sent in `reg:N;status:X;` (the CN seed says 0; vendor servers send 200). */
+  /** Keepalive ok-code sent in `reg:N;status:X;` (0 per docs/protocol.md#registration-ack; vendor servers send 200). */
   ackStatus?: string;
   /** Keepalive code for an unknown id or a wrong password; default 404 beside 200, else 1. */
   rejectStatus?: string;

@@ -1,7 +1,7 @@
 /**
- * One bulk send session with one line (seed section 3): the actions of ./session-diagram's
+ * One bulk send session with one line (docs/protocol.md#bulk-sms-session): the actions of ./session-diagram's
  * ON_REPLY table on the line's replies, over the steps of ./session-steps. Numbers go one at a
- * time (the seed: the next SEND after OK/ERROR); the engine runs several sessions per line so the
+ * time (docs/protocol.md#session-steps: the next SEND after OK/ERROR); the engine runs several sessions per line so the
  * single radio always has a next number. Every outcome (sent, failover, failure, parking a line)
  * is decided or stored by the engine; a session only speaks the protocol and keeps its timers.
  */

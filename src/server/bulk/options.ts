@@ -1,4 +1,4 @@
-/** Every timing and limit of the bulk-send engine. Defaults follow the seed and the vendor server. */
+/** Every timing and limit of the bulk-send engine. Defaults follow the protocol (docs/protocol.md#timings) and the vendor server. */
 import { mergeNumericOptions } from '../../util/options';
 
 export interface BulkOptions {
@@ -68,7 +68,7 @@ export const DEFAULT_BULK_OPTIONS: Readonly<BulkOptions> = {
   passwordParkMs: 600_000,
 };
 
-/** The most bulk sessions a GoIP line runs at once (seed section 3). */
+/** The most bulk sessions a GoIP line runs at once (docs/protocol.md#device-session-limits). */
 export const DEVICE_MAX_SESSIONS = 5;
 
 export function resolveBulkOptions(options: Partial<BulkOptions> = {}): BulkOptions {

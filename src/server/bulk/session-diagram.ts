@@ -1,6 +1,6 @@
 /**
- * The bulk session of seed section 3 as a state/transition table. Per phase: the replies (in the
- * seed's words) it acts on and the action each one takes; anything else is stale and ignored.
+ * The bulk session (docs/protocol.md#bulk-sequence) as a state/transition table. Per phase: the replies (in the
+ * protocol's words) it acts on and the action each one takes; anything else is stale and ignored.
  *
  *   opening --PASSWORD--> authenticating --SEND--> sending --WAIT--> accepted --OK/ERROR--> next number
  *    (MSG)                 (PASSWORD)               (SEND)  \-----------OK/ERROR----------/   ... --> closing (DONE)

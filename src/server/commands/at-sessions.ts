@@ -1,5 +1,5 @@
 /**
- * AT sessions (seed section 11): after a line answers ATSTART the server must send ATALIVE at
+ * AT sessions (docs/protocol.md#at-session): after a line answers ATSTART the server must send ATALIVE at
  * least every 30 s or the device closes the session after 60 s. One session per line; it lasts
  * until ATSTOP is asked for, another ATSTART replaces it, the client stops (redeploy), or the line
  * is found offline when its ATALIVE is due (its device closed the session: nothing is sent).

@@ -1,5 +1,5 @@
 /**
- * Server commands (seed sections 5-11) as request/response over the server's one UDP socket:
+ * Server commands (docs/protocol.md#control-commands) as request/response over the server's one UDP socket:
  * arguments checked before anything is sent, a fresh sendid per request, the SAME datagram
  * resent on silence, the reply matched by line + sendid + the verbs that answer that command,
  * late, duplicated and foreign replies ignored, and a CommandError naming the reason otherwise.
@@ -87,7 +87,7 @@ interface Pending {
 
 /** Commands the device answers from the network: slower, one at a time per line (its USSD cache). */
 const USSD_COMMANDS = new Set(['USSD', 'USSDEXIT']);
-/** After these the server sends `DONE $sendid` (seed 5.1.11, "server final reply"). */
+/** After these the server sends `DONE $sendid` (docs/protocol.md#call-forwarding). */
 const CF_FINAL_VERBS = new Set(['CFOK', 'CFERROR', 'CFSTATE']);
 const RECENT_CF_MAX = 256;
 
