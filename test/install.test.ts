@@ -13,8 +13,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NodeRedComms } from './helpers/comms';
-import { exampleNames, listedExamples, PACKAGE, runExample } from './helpers/examples';
+import { exampleNames, listedExamples, liveNodeRed, PACKAGE, runExample } from './helpers/examples';
 import { NodeRedProcess, PACKAGE_ROOT } from './helpers/node-red-process';
 import { hasBuiltinSqlite, RUNTIMES, type Runtime, skipUnavailable } from './helpers/runtimes';
 
@@ -102,11 +101,8 @@ describe('install: the packed package in a fresh Node-RED user directory', funct
 
   for (const runtime of RUNTIMES) {
     describe(runtime.name, function () {
-      let red: NodeRedProcess | null = null;
-      let comms: NodeRedComms | null = null;
-
-      before(async function () {
-        skipUnavailable(this, runtime);
+      const live = liveNodeRed(async (context) => {
+        skipUnavailable(context, runtime);
         const userDir = path.join(work, `user-${RUNTIMES.indexOf(runtime)}`);
         fs.mkdirSync(userDir);
         // What Node-RED writes into a new user directory.
@@ -114,18 +110,11 @@ describe('install: the packed package in a fresh Node-RED user directory', funct
         const flags = [...PALETTE_INSTALL_FLAGS, '--prefer-offline', ...(hasBuiltinSqlite(runtime) ? ['--omit=optional'] : [])];
         const install = await run(runtime.node, [npmCli(), ...flags, tarball], { cwd: userDir, env: userEnv(runtime) });
         assert.equal(install.code, 0, `npm install of the tarball failed:\n${install.output.slice(-4000)}`);
-        red = await NodeRedProcess.start({ runtime, userDir, nodesDir: [] });
-        comms = await NodeRedComms.connect(red.port);
-      });
-
-      after(async () => {
-        await comms?.close();
-        comms = null;
-        await red?.cleanup();
-        red = null;
+        return NodeRedProcess.start({ runtime, userDir, nodesDir: [] });
       });
 
       it('loads the four node types from the installed package, without error', async function () {
+        const red = live.red;
         assert.ok(red);
         const res = await red.request('GET', '/nodes', undefined, { Accept: 'application/json' });
         assert.equal(res.status, 200, res.body);
@@ -139,6 +128,7 @@ describe('install: the packed package in a fresh Node-RED user directory', funct
       });
 
       it('receives an SMS (simulated-receive) and sends one (send-sms-and-get-number), logging its SQLite driver', async function () {
+        const { red, comms } = live;
         assert.ok(red && comms);
         await runExample(red, comms, 'simulated-receive');
         await runExample(red, comms, 'send-sms-and-get-number');

@@ -317,3 +317,28 @@ export async function runExample(red: NodeRedProcess, comms: NodeRedComms, name:
   assert.ok(red.running, `${name}: Node-RED stopped\n${red.output().slice(-2000)}`);
   return comms.logged(since, LOG_WARN).map((m) => `${m.type ?? ''} ${m.name ?? m.id}: ${m.msg}`);
 }
+
+/** The Node-RED of a suite and its comms socket, set by liveNodeRed's before() hook. */
+export interface LiveNodeRed {
+  red: NodeRedProcess | null;
+  comms: NodeRedComms | null;
+}
+
+/**
+ * Hooks of a suite that drives one real Node-RED: before() runs `start` (which may skip the suite)
+ * and connects to its comms; after() closes both.
+ */
+export function liveNodeRed(start: (context: Mocha.Context) => Promise<NodeRedProcess>): LiveNodeRed {
+  const live: LiveNodeRed = { red: null, comms: null };
+  before(async function () {
+    live.red = await start(this);
+    live.comms = await NodeRedComms.connect(live.red.port);
+  });
+  after(async () => {
+    await live.comms?.close();
+    live.comms = null;
+    await live.red?.cleanup();
+    live.red = null;
+  });
+  return live;
+}
