@@ -41,6 +41,13 @@ interface CommandRow {
   readonly errorVerb?: string;
   /** The server sends it on its own (ATALIVE keeps an AT session open): flows are not offered it. */
   readonly automatic?: boolean;
+  /**
+   * Answered from the mobile network: it waits the longer USSD timing, and a line runs one at a time
+   * (the device keeps only its newest USSD sendid).
+   */
+  readonly network?: boolean;
+  /** The server confirms the final answer with `DONE $sendid` (docs/protocol.md#call-forwarding). */
+  readonly doneAfterAnswer?: boolean;
 }
 
 export interface CommandDefinition extends CommandRow {
@@ -77,9 +84,10 @@ const ROWS = {
     answer: 'cf',
     replyVerbs: ['CFOK', 'CFSTATE'],
     errorVerb: 'CFERROR',
+    doneAfterAnswer: true,
   },
-  USSD: { checks: { code: singleLine }, passwordFirst: true, freeTextLast: true, answer: 'ussd', replyVerbs: ['USSDEXIT'], errorVerb: 'USSDERROR' },
-  USSDEXIT: { passwordFirst: true, answer: 'ok', errorVerb: 'USSDERROR' },
+  USSD: { checks: { code: singleLine }, passwordFirst: true, freeTextLast: true, answer: 'ussd', replyVerbs: ['USSDEXIT'], errorVerb: 'USSDERROR', network: true },
+  USSDEXIT: { passwordFirst: true, answer: 'ok', errorVerb: 'USSDERROR', network: true },
   get_imei: { answer: 'text' },
   set_imei: { checks: { imei }, answer: 'setText' },
   get_out_call_interval: { answer: 'number' },

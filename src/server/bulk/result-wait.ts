@@ -7,7 +7,7 @@
  */
 import { formatBulkSend } from '../../protocol';
 import type { SessionPorts } from './session-ports';
-import type { OneTimer } from './step-retransmitter';
+import type { OneTimer } from '../step-retransmitter';
 import type { Tel } from './tel';
 
 type WaitPorts = Pick<SessionPorts, 'options' | 'clock' | 'link' | 'radio' | 'roundTrips'>;

@@ -9,7 +9,7 @@ import { ResultWait } from './result-wait';
 import { ON_NO_ANSWER, type SessionPhase } from './session-diagram';
 import { SessionNumbers } from './session-numbers';
 import type { LineSession, SessionPorts } from './session-ports';
-import { type RetransmitPolicy, type StepProgress, StepRetransmitter, TimerSlot } from './step-retransmitter';
+import { type RetransmitPolicy, type StepProgress, StepRetransmitter, TimerSlot } from '../step-retransmitter';
 import { mayBeOnRadio, type Tel } from './tel';
 import type { TimerHandle } from './timers';
 

@@ -10,7 +10,9 @@
 import { EventEmitter } from 'node:events';
 import {
   canonicalCommand,
+  COMMANDS,
   commandArguments,
+  type CommandName,
   CommandInputError,
   formatBulkDone,
   formatCommand,
@@ -18,63 +20,16 @@ import {
   interpretCommandReply,
   type Reply,
 } from '../../protocol';
-import { globalTimerSlot, type RetransmitPolicy, StepRetransmitter } from '../bulk/step-retransmitter';
+import { globalTimerSlot, type RetransmitPolicy, StepRetransmitter } from '../step-retransmitter';
 import type { GoipServer } from '../goip-server';
 import { AtSessions, type AtSessionInfo } from './at-sessions';
 import { type CommandOptions, resolveCommandOptions } from './options';
 import { CommandSendIds, isCommandSendId } from './send-ids';
-
-export type CommandErrorCode =
-  /** Bad input (unknown command, missing or malformed argument, no line): nothing was sent. */
-  | 'input'
-  /** The line is not configured. */
-  | 'unknownLine'
-  /** The line is configured but not online (or never registered). */
-  | 'offline'
-  /** No answer after every try. */
-  | 'timeout'
-  /** The device answered with an error (ERROR, GSMERROR, CFERROR, USSDERROR, `USSD send failed!`). */
-  | 'device'
-  /** The client stopped (redeploy) before an answer came. */
-  | 'stopped';
-
-export class CommandError extends Error {
-  override name = 'CommandError';
-  constructor(
-    message: string,
-    readonly code: CommandErrorCode,
-    readonly line: string | null,
-    readonly command: string | null,
-    /** The device's own error text, for code 'device'. */
-    readonly deviceText?: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface CommandCounters {
-  requests: number;
-  /** Datagrams sent again after silence. */
-  resends: number;
-  succeeded: number;
-  failed: number;
-  timeouts: number;
-  /** Replies to a command sendid nothing waits for any more (late or duplicated). */
-  lateReplies: number;
-  /** Replies with a waiting sendid but a verb that does not answer that command. */
-  foreignReplies: number;
-}
-
-export interface CommandClientEvents {
-  /** An AT session opened (ATSTART answered OK) or closed (ATSTOP asked, replaced, or the client stopped). */
-  atSession: [line: string, open: boolean, sendId: number];
-  /** Something went wrong outside any caller's request (an ATALIVE failed). */
-  warning: [Error];
-}
+import { type CommandClientEvents, type CommandCounters, CommandError } from './command-types';
 
 interface Pending {
   line: string;
-  command: string;
+  command: CommandName;
   args: string[];
   sendId: number;
   timeoutMs: number;
@@ -85,10 +40,12 @@ interface Pending {
   reject(err: CommandError): void;
 }
 
-/** Commands the device answers from the network: slower, one at a time per line (its USSD cache). */
-const USSD_COMMANDS = new Set(['USSD', 'USSDEXIT']);
-/** After these the server sends `DONE $sendid` (docs/protocol.md#call-forwarding). */
-const CF_FINAL_VERBS = new Set(['CFOK', 'CFERROR', 'CFSTATE']);
+/** The final answers the server confirms with `DONE $sendid` (docs/protocol.md#call-forwarding). */
+const DONE_AFTER_VERBS = new Set(
+  Object.values(COMMANDS)
+    .filter((command) => command.doneAfterAnswer === true)
+    .flatMap((command) => [...(command.replyVerbs ?? []), command.errorVerb]),
+);
 const RECENT_CF_MAX = 256;
 
 function key(line: string, sendId: number): string {
@@ -178,7 +135,7 @@ export class CommandClient extends EventEmitter<CommandClientEvents> {
    * unknown or offline line; after every try for silence; on an error answer with its text.
    */
   request(line: string, command: string, input?: unknown): Promise<unknown> {
-    let name: string;
+    let name: CommandName;
     let args: string[];
     try {
       name = canonicalCommand(command);
@@ -192,7 +149,7 @@ export class CommandClient extends EventEmitter<CommandClientEvents> {
     if (refusal !== null) return Promise.reject(refusal);
     this.counters.requests++;
     if (name === 'ATSTOP') this.closeAt(line);
-    if (!USSD_COMMANDS.has(name)) return this.dispatch(line, name, args);
+    if (COMMANDS[name].network !== true) return this.dispatch(line, name, args);
 
     // One USSD exchange at a time per line: the device keeps only the newest USSD sendid.
     const previous = this.ussdQueues.get(line) ?? Promise.resolve();
@@ -219,10 +176,10 @@ export class CommandClient extends EventEmitter<CommandClientEvents> {
     return null;
   }
 
-  private dispatch(line: string, name: string, args: string[]): Promise<unknown> {
+  private dispatch(line: string, name: CommandName, args: string[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const sendId = this.sendIds.next(line);
-      const ussd = USSD_COMMANDS.has(name);
+      const ussd = COMMANDS[name].network === true;
       const timeoutMs = ussd ? this.options.ussdTimeoutMs : this.options.commandTimeoutMs;
       const tries = 1 + (ussd ? this.options.ussdRetries : this.options.commandRetries);
       const policy: RetransmitPolicy = {
@@ -280,7 +237,7 @@ export class CommandClient extends EventEmitter<CommandClientEvents> {
     if (p === undefined) {
       this.counters.lateReplies++;
       // The device may not have heard our DONE: a repeated CF answer gets it again.
-      if (CF_FINAL_VERBS.has(verb) && (this.recentCf.get(k) ?? 0) > Date.now()) this.server.sendToLine(line, formatBulkDone(sendId));
+      if (DONE_AFTER_VERBS.has(verb) && (this.recentCf.get(k) ?? 0) > Date.now()) this.server.sendToLine(line, formatBulkDone(sendId));
       return;
     }
     const result = interpretCommandReply(p.command, reply, p.args);
@@ -289,14 +246,14 @@ export class CommandClient extends EventEmitter<CommandClientEvents> {
       return;
     }
     this.settle(p);
-    if (p.command === 'CF') this.finishCf(line, sendId, k, p);
+    if (COMMANDS[p.command].doneAfterAnswer === true) this.finishCf(line, sendId, k, p);
     if (!result.ok) {
       this.counters.failed++;
       p.reject(new CommandError(`${p.command} failed on line ${line}: ${result.text}`, 'device', line, p.command, result.text));
       return;
     }
     this.counters.succeeded++;
-    if (p.command === 'ATSTART') {
+    if (COMMANDS[p.command].answer === 'atstart') {
       this.closeAt(line);
       this.at.open(line, sendId);
       this.emit('atSession', line, true, sendId);
