@@ -13,11 +13,14 @@ import type { BulkReply } from '../../protocol';
 import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../goip-server';
 import type { BulkProgress, BulkSenderEvents } from './bulk-progress';
 import { BulkSession } from './bulk-session';
+import { DEFAULT_FLEET_HOOKS, type FleetHooks } from './fleet-hooks';
 import { FleetTiming } from './fleet-timing';
 import { GroupCommit } from './group-commit';
 import { LineScheduler } from './line-scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
 import { EngineLineGate } from './line-gate';
+import { LineOrder } from './line-order';
+import { localDay } from './policy';
 import { RecipientOutcomes } from './recipient-outcomes';
 import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
@@ -25,6 +28,9 @@ import type { SessionPorts } from './session-ports';
 import { claimedBySession, SessionRegistry } from './session-registry';
 import { type TimerHandle, TimerRegistry } from './timers';
 import { WatchedNumbers } from './watched-numbers';
+
+/** What a probe session opens with: no batch, so it claims nothing (the device only stores the text). */
+const PROBE = { batchId: '', text: 'probe' };
 
 export class BulkSender extends EventEmitter<BulkSenderEvents> {
   readonly options: BulkOptions;
@@ -37,6 +43,8 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly watched: WatchedNumbers;
   private readonly timing: FleetTiming;
   private readonly ports: SessionPorts;
+  private readonly fleet: FleetHooks;
+  private readonly order: LineOrder;
   private running = false;
   private fillTimer: TimerHandle | null = null;
   private readonly inbox: ReplyInbox;
@@ -46,12 +54,15 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     private readonly server: GoipServer,
     private readonly outbox: Outbox,
     options: Partial<BulkOptions> = {},
+    fleet: Partial<FleetHooks> = {},
   ) {
     super();
     this.options = resolveBulkOptions(options);
+    this.fleet = { ...DEFAULT_FLEET_HOOKS, ...fleet };
+    this.order = new LineOrder(this.fleet.linePolicy, this.fleet.random);
     // Silence is judged only once the datagrams that reached the socket have been read.
     this.timers = new TimerRegistry(() => server.counters.datagrams);
-    this.lines = new LineScheduler(this.options);
+    this.lines = new LineScheduler(this.options, this.fleet.random);
     this.sessions = new SessionRegistry(this.lines);
     this.commit = new GroupCommit(
       outbox,
@@ -67,14 +78,30 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
         this.restartFromStore();
       },
     );
-    const configured = (): string[] => server.lines().map((info) => info.id);
+    // The lines a recipient may still go to: those of its routing group.
+    const configured = (recipient: Recipient): string[] =>
+      server
+        .lines()
+        .map((info) => info.id)
+        .filter((line) => this.fleet.groupsOf(line)?.includes(recipient.group) ?? true);
     this.outcomes = new RecipientOutcomes(outbox, this.options, this.commit, configured, () => this.scheduleFill());
     this.watched = new WatchedNumbers(this.timers, this.options, (recipient) =>
       this.unitOfWork(() => this.outcomes.failed(recipient, 'line silent after accepting')),
     );
     this.timing = new FleetTiming(this.lines, this.options, () => this.sessions.values());
     const reopened = (): void => this.scheduleFill();
-    this.gate = new EngineLineGate(this.lines, server, outbox, this.timers, this.options, (line) => this.watched.on(line), reopened, () => this.commit.progress());
+    this.gate = new EngineLineGate(
+      this.lines,
+      server,
+      outbox,
+      this.timers,
+      this.options,
+      (line) => this.watched.on(line),
+      reopened,
+      () => this.commit.progress(),
+      this.fleet,
+      (event, payload) => this.emit(event, payload),
+    );
     this.ports = this.sessionPorts();
     this.inbox = new ReplyInbox((replies) => {
       if (!this.running) return;
@@ -162,29 +189,54 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   /**
-   * Opens one session on every line that may take one; all the claims are one commit, and the
-   * sessions start (their MSGs leave) after it. Lines that want more get them in a later pass,
-   * once their session is authorized (handshakeDone): every line's first number is under way
-   * before anyone's second session competes with it.
+   * Opens one session on lines that may take one, in the order of the line policy. A line in good
+   * standing gets its first number claimed at once (all the claims are one commit, the MSGs leave
+   * after it); a line that left a handshake unanswered gets a session without a number (it claims
+   * one once it answers the MSG), only while numbers are left that no such young handshake may
+   * take, and a line whose quarantine is over gets its probe even without work. Lines that want
+   * more get them in a later pass, once their session is authorized (handshakeDone): every line's
+   * first number is under way before anyone's second session competes with it.
    */
   private fill(): void {
-    if (!this.running || this.outbox.queuedCount() === 0) return;
+    if (!this.running) return;
     const now = Date.now();
+    let unspoken = this.outbox.queuedCount() - this.reservations(now);
+    if (unspoken <= 0 && !this.server.lines().some((info) => this.lines.probing(info.id, now))) return;
     let opened = 0;
-    for (const info of this.server.lines()) {
-      if (!this.gate.wantsSession(info, now)) continue;
-      const sendId = this.outbox.nextSendId(info.id);
-      const [first] = this.outbox.claim(info.id, sendId, 1, 1);
-      if (first === undefined) continue;
-      this.register(BulkSession.fresh(this.ports, info.id, sendId, first));
+    const day = localDay(now);
+    for (const info of this.order.order(this.server.lines(), (id) => this.outbox.sentToday(id, day))) {
+      const probing = this.lines.probing(info.id, now);
+      if ((unspoken <= 0 && !probing) || !this.gate.wantsSession(info, now)) continue;
+      const groups = this.fleet.groupsOf(info.id);
+      if (this.lines.trusted(info.id)) {
+        const sendId = this.outbox.nextSendId(info.id);
+        const [first] = this.outbox.claim(info.id, sendId, 1, 1, undefined, groups);
+        if (first === undefined) continue;
+        this.register(BulkSession.fresh(this.ports, info.id, sendId, first));
+      } else {
+        const batch = unspoken > 0 ? this.outbox.nextBatch(info.id, groups) : null;
+        if (batch === null && !probing) continue;
+        this.register(BulkSession.claimless(this.ports, info.id, this.outbox.nextSendId(info.id), batch ?? PROBE));
+      }
+      this.order.opened(info.id);
+      unspoken--;
       opened++;
     }
     if (opened > 0 && this.server.lines().some((info) => this.lines.wantsSession(info, now))) this.scheduleFill();
   }
 
+  /** Sessions in a young handshake that will claim a queued number once their line answers. */
+  private reservations(now: number): number {
+    let n = 0;
+    for (const session of this.sessions.values()) if (session.reservesNumber(now, this.options.stepTimeoutMs)) n++;
+    return n;
+  }
+
   private resume(): void {
     // Queued numbers no configured line may send would wait forever: they end now, with the reason.
     for (const recipient of this.outbox.failUnsendable(this.server.lines().map((info) => info.id))) this.outcomes.failedUnclaimed(recipient);
+    const routable = this.fleet.routableGroups();
+    if (routable !== undefined) for (const recipient of this.outbox.failUnroutable(routable)) this.outcomes.failedUnclaimed(recipient);
     const resumable: Recipient[] = [];
     for (const recipient of this.outbox.claimedRecipients()) {
       const { line, sendId, telId } = recipient;
@@ -211,6 +263,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     const watched = this.watched.take(line, reply);
     if (watched === null) return this.sessions.find(line, reply.sendId)?.onReply(reply);
     this.timing.watchedResultCame(line);
+    if (reply.kind === 'sent' || reply.kind === 'sendFailed') this.gate.radioResult(line, reply.kind === 'sent');
     if (reply.kind === 'sent') this.outcomes.sent(watched, reply.smsNo);
     else if (reply.kind === 'sendFailed') this.outcomes.giveUp(watched, `radio failed to send it (${reply.status})`);
   }
@@ -255,7 +308,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       outcomes: {
         claimNext: (session, telId) => {
           if (!this.running || !this.gate.mayClaim(session)) return null;
-          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId)[0] ?? null;
+          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId, this.fleet.groupsOf(session.line))[0] ?? null;
         },
         sent: (tel, smsNo) => outcomes.sent(tel.recipient, smsNo),
         giveUp: (tel, reason) => outcomes.giveUp(tel.recipient, reason),
