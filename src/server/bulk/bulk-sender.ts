@@ -20,7 +20,7 @@ import { LineScheduler } from './line-scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
 import { EngineLineGate } from './line-gate';
 import { LineOrder } from './line-order';
-import { localDay } from './policy';
+import { localDay, type Quarantine } from './policy';
 import { RecipientOutcomes } from './recipient-outcomes';
 import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
@@ -151,6 +151,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   progress(): BulkProgress {
     const inFlight = this.watched.size + this.sessions.inFlight();
     return { ...this.outcomes.counts, sessions: this.sessions.size, inFlight, parkedLines: this.lines.parkedCount(Date.now()) };
+  }
+
+  /** The line's quarantine (also while it is probed), null when it has none. */
+  quarantineOf(line: string): Quarantine | null {
+    return this.lines.quarantineOf(line);
   }
 
   /**
