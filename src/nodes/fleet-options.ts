@@ -22,7 +22,7 @@ export interface FleetProperties extends CheckSettingsInput {
 export function fleetBulkOptions(props: FleetProperties): Partial<BulkOptions> {
   return definedOnly<BulkOptions>({
     jitterMs: optionalMs(props.sendJitter, 0),
-    hourlyLimit: wholeNumber(props.hourlyLimit, 'goip-config.errors.hourlyLimit', 0, 1_000_000),
+    hourlyLimit: wholeNumber(props.hourlyLimit, 'goip-config.fleet.errors.hourlyLimit', 0, 1_000_000),
     quarantineMs: optionalMs(props.quarantine, 0.05),
   });
 }
@@ -30,7 +30,7 @@ export function fleetBulkOptions(props: FleetProperties): Partial<BulkOptions> {
 /** Groups, line policy and checks; `lines` are the configured line ids (a group names only those). */
 export function fleetOptions(props: FleetProperties, lines: readonly string[]): FleetOptions {
   const policy = props.linePolicy === undefined || props.linePolicy === '' ? 'spread' : String(props.linePolicy);
-  if (!LINE_POLICIES.includes(policy as LinePolicy)) throw new ConfigError('goip-config.errors.linePolicy', { value: policy });
+  if (!LINE_POLICIES.includes(policy as LinePolicy)) throw new ConfigError('goip-config.fleet.errors.linePolicy', { value: policy });
   const rows = parseRows(props.groups);
   try {
     const groups = checkGroups(rows, new Set(lines));
@@ -42,7 +42,7 @@ export function fleetOptions(props: FleetProperties, lines: readonly string[]): 
     }
     return { groups, linePolicy: policy as LinePolicy, checks, groupChecks };
   } catch (err) {
-    if (err instanceof InputError || err instanceof CheckSettingsError) throw new ConfigError('goip-config.errors.fleet', { reason: err.message });
+    if (err instanceof InputError || err instanceof CheckSettingsError) throw new ConfigError('goip-config.fleet.errors.config', { reason: err.message });
     throw err;
   }
 }
@@ -54,10 +54,10 @@ function parseRows(value: unknown): unknown[] {
     try {
       rows = JSON.parse(value);
     } catch {
-      throw new ConfigError('goip-config.errors.fleet', { reason: 'the groups are not JSON' });
+      throw new ConfigError('goip-config.fleet.errors.config', { reason: 'the groups are not JSON' });
     }
   }
-  if (!Array.isArray(rows)) throw new ConfigError('goip-config.errors.fleet', { reason: 'the groups are not a list' });
+  if (!Array.isArray(rows)) throw new ConfigError('goip-config.fleet.errors.config', { reason: 'the groups are not a list' });
   return rows;
 }
 

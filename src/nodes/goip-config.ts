@@ -29,7 +29,7 @@ const WARNING_KEYS: Readonly<Record<WarningSource, string>> = {
   'status-reports': 'goip-config.warnings.statusReports',
   listener: 'goip-config.warnings.listener',
   stop: 'goip-config.warnings.stopping',
-  fleet: 'goip-config.warnings.fleet',
+  fleet: 'goip-config.fleet.warning',
 };
 
 type Translate = NodeAPI['_'];
