@@ -166,6 +166,20 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
     assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
   });
 
+  it('shows the Fleet tab with an empty groups table and the Health tab with each line\'s health', async () => {
+    await openEditDialog(page, ID.config);
+    await page.locator('#node-config-goip-tabs a[href="#goip-config-tab-health"]').click();
+    const rows = page.locator('#node-config-goip-health table.goip-config-lines tbody tr');
+    await rows.nth(LINES.length - 1).waitFor({ state: 'attached' });
+    const cells = await rows.evaluateAll((trs: any[]) => trs.map((tr) => [tr.children[0].textContent, tr.children[4].textContent]));
+    assert.deepEqual(cells, LINES.map((line) => [line, 'ok']));
+    await page.locator('#node-config-goip-tabs a[href="#goip-config-tab-fleet"]').click();
+    assert.equal(await page.locator('#node-config-goip-groups li').count(), 0);
+    assert.equal(await page.locator('#node-config-input-linePolicy').inputValue(), 'spread');
+    await cancelEditDialog(page);
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
   it('leaves a screenshot of the editor', async () => {
     fs.mkdirSync(SCREENSHOT_DIR, { recursive: true });
     const file = path.join(SCREENSHOT_DIR, 'editor.png');

@@ -13,14 +13,14 @@ import type { BulkReply } from '../../protocol';
 import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../goip-server';
 import type { BulkProgress, BulkSenderEvents } from './bulk-progress';
 import { BulkSession } from './bulk-session';
-import { DEFAULT_FLEET_HOOKS, type FleetHooks } from './fleet-hooks';
+import { DEFAULT_FLEET_HOOKS, type FleetHooks, type LineHealthEvent } from './fleet-hooks';
 import { FleetTiming } from './fleet-timing';
 import { GroupCommit } from './group-commit';
 import { LineScheduler } from './line-scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
 import { EngineLineGate } from './line-gate';
-import { LineOrder } from './line-order';
-import { localDay, type Quarantine } from './policy';
+import { linesOfGroup, SessionOpener } from './session-opener';
+import type { Quarantine } from './policy';
 import { RecipientOutcomes } from './recipient-outcomes';
 import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
@@ -28,9 +28,6 @@ import type { SessionPorts } from './session-ports';
 import { claimedBySession, SessionRegistry } from './session-registry';
 import { type TimerHandle, TimerRegistry } from './timers';
 import { WatchedNumbers } from './watched-numbers';
-
-/** What a probe session opens with: no batch, so it claims nothing (the device only stores the text). */
-const PROBE = { batchId: '', text: 'probe' };
 
 export class BulkSender extends EventEmitter<BulkSenderEvents> {
   readonly options: BulkOptions;
@@ -44,7 +41,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly timing: FleetTiming;
   private readonly ports: SessionPorts;
   private readonly fleet: FleetHooks;
-  private readonly order: LineOrder;
+  private readonly opener: SessionOpener;
   private running = false;
   private fillTimer: TimerHandle | null = null;
   private readonly inbox: ReplyInbox;
@@ -59,7 +56,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     super();
     this.options = resolveBulkOptions(options);
     this.fleet = { ...DEFAULT_FLEET_HOOKS, ...fleet };
-    this.order = new LineOrder(this.fleet.linePolicy, this.fleet.random);
     // Silence is judged only once the datagrams that reached the socket have been read.
     this.timers = new TimerRegistry(() => server.counters.datagrams);
     this.lines = new LineScheduler(this.options, this.fleet.random);
@@ -79,30 +75,20 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       },
     );
     // The lines a recipient may still go to: those of its routing group.
-    const configured = (recipient: Recipient): string[] =>
-      server
-        .lines()
-        .map((info) => info.id)
-        .filter((line) => this.fleet.groupsOf(line)?.includes(recipient.group) ?? true);
+    const configured = (recipient: Recipient): string[] => linesOfGroup(server.lines(), recipient.group, this.fleet);
     this.outcomes = new RecipientOutcomes(outbox, this.options, this.commit, configured, () => this.scheduleFill());
     this.watched = new WatchedNumbers(this.timers, this.options, (recipient) =>
       this.unitOfWork(() => this.outcomes.failed(recipient, 'line silent after accepting')),
     );
     this.timing = new FleetTiming(this.lines, this.options, () => this.sessions.values());
     const reopened = (): void => this.scheduleFill();
-    this.gate = new EngineLineGate(
-      this.lines,
-      server,
-      outbox,
-      this.timers,
-      this.options,
-      (line) => this.watched.on(line),
-      reopened,
-      () => this.commit.progress(),
-      this.fleet,
-      (event, payload) => this.emit(event, payload),
-    );
+    const health = (event: 'quarantine' | 'recovered', payload: LineHealthEvent): boolean => this.emit(event, payload);
+    const watchedOn = (line: string): number => this.watched.on(line);
+    this.gate = new EngineLineGate(this.lines, server, outbox, this.timers, this.options, watchedOn, reopened, () => this.commit.progress(), this.fleet, health);
     this.ports = this.sessionPorts();
+    const { gate, lines, sessions, ports } = this;
+    const register = (session: BulkSession): void => this.register(session);
+    this.opener = new SessionOpener({ server, outbox, gate, lines, sessions, fleet: this.fleet, ports, options: this.options, register, again: () => this.scheduleFill() });
     this.inbox = new ReplyInbox((replies) => {
       if (!this.running) return;
       this.commit.run(() => {
@@ -183,7 +169,9 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (!this.running || this.fillTimer !== null) return;
     this.fillTimer = this.timers.after(0, () => {
       this.fillTimer = null;
-      this.commit.run(() => this.fill());
+      this.commit.run(() => {
+        if (this.running) this.opener.fill();
+      });
     });
   }
 
@@ -191,50 +179,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private poll(): void {
     this.scheduleFill();
     this.timers.after(Math.max(1000, this.options.stepTimeoutMs), () => this.poll());
-  }
-
-  /**
-   * Opens one session on lines that may take one, in the order of the line policy. A line in good
-   * standing gets its first number claimed at once (all the claims are one commit, the MSGs leave
-   * after it); a line that left a handshake unanswered gets a session without a number (it claims
-   * one once it answers the MSG), only while numbers are left that no such young handshake may
-   * take, and a line whose quarantine is over gets its probe even without work. Lines that want
-   * more get them in a later pass, once their session is authorized (handshakeDone): every line's
-   * first number is under way before anyone's second session competes with it.
-   */
-  private fill(): void {
-    if (!this.running) return;
-    const now = Date.now();
-    let unspoken = this.outbox.queuedCount() - this.reservations(now);
-    if (unspoken <= 0 && !this.server.lines().some((info) => this.lines.probing(info.id, now))) return;
-    let opened = 0;
-    const day = localDay(now);
-    for (const info of this.order.order(this.server.lines(), (id) => this.outbox.sentToday(id, day))) {
-      const probing = this.lines.probing(info.id, now);
-      if ((unspoken <= 0 && !probing) || !this.gate.wantsSession(info, now)) continue;
-      const groups = this.fleet.groupsOf(info.id);
-      if (this.lines.trusted(info.id)) {
-        const sendId = this.outbox.nextSendId(info.id);
-        const [first] = this.outbox.claim(info.id, sendId, 1, 1, undefined, groups);
-        if (first === undefined) continue;
-        this.register(BulkSession.fresh(this.ports, info.id, sendId, first));
-      } else {
-        const batch = unspoken > 0 ? this.outbox.nextBatch(info.id, groups) : null;
-        if (batch === null && !probing) continue;
-        this.register(BulkSession.claimless(this.ports, info.id, this.outbox.nextSendId(info.id), batch ?? PROBE));
-      }
-      this.order.opened(info.id);
-      unspoken--;
-      opened++;
-    }
-    if (opened > 0 && this.server.lines().some((info) => this.lines.wantsSession(info, now))) this.scheduleFill();
-  }
-
-  /** Sessions in a young handshake that will claim a queued number once their line answers. */
-  private reservations(now: number): number {
-    let n = 0;
-    for (const session of this.sessions.values()) if (session.reservesNumber(now, this.options.stepTimeoutMs)) n++;
-    return n;
   }
 
   private resume(): void {
