@@ -137,7 +137,7 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
   it('opens the goip-in dialog and its line picker lists the registered lines', async () => {
     await openEditDialog(page, ID.in);
     assert.deepEqual(await datalistValues(page, 'node-input-goip-in-lines', LINES.length), LINES);
-    assert.equal(await page.locator('#node-input-goip-events input[type="checkbox"]').count(), 16, 'one checkbox per event');
+    assert.equal(await page.locator('#node-input-goip-events input[type="checkbox"]').count(), 21, 'one checkbox per event');
     await cancelEditDialog(page);
     assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
   });
@@ -162,6 +162,20 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
     await rows.nth(LINES.length - 1).waitFor({ state: 'attached' });
     const ids = await rows.evaluateAll((trs: any[]) => trs.map((tr) => String(tr.querySelector('td span:nth-child(2)')?.textContent)));
     assert.deepEqual(ids, LINES);
+    await cancelEditDialog(page);
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
+  it('shows the Fleet tab with an empty groups table and the Health tab with each line\'s health', async () => {
+    await openEditDialog(page, ID.config);
+    await page.locator('#node-config-goip-tabs a[href="#goip-config-tab-health"]').click();
+    const rows = page.locator('#node-config-goip-health table.goip-config-lines tbody tr');
+    await rows.nth(LINES.length - 1).waitFor({ state: 'attached' });
+    const cells = await rows.evaluateAll((trs: any[]) => trs.map((tr) => [tr.children[0].textContent, tr.children[4].textContent]));
+    assert.deepEqual(cells, LINES.map((line) => [line, 'ok']));
+    await page.locator('#node-config-goip-tabs a[href="#goip-config-tab-fleet"]').click();
+    assert.equal(await page.locator('#node-config-goip-groups li').count(), 0);
+    assert.equal(await page.locator('#node-config-input-linePolicy').inputValue(), 'spread');
     await cancelEditDialog(page);
     assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
   });

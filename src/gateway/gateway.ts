@@ -17,6 +17,7 @@ import { CommandClient } from '../server/commands';
 import { StatusReportWatcher } from '../server/status-reports';
 import { isTransientBindError } from '../server/udp-endpoint';
 import { Backoff } from './backoff';
+import { GatewayFleet } from './fleet';
 import { SendingService } from './sending';
 import type { GatewayStatus, GoipGatewayEvents, GoipGatewayOptions, WarningSource } from './types';
 
@@ -40,6 +41,8 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   readonly sending: SendingService | null;
   /** Why sending is unavailable (no store given, or it did not open), null when it is available. */
   readonly sendingError: Error | null;
+  /** Routing groups, balance and number checks, line health (issue #12). */
+  readonly fleet: GatewayFleet;
 
   private phase: Phase = { state: 'idle' };
   private readonly backoff: Backoff;
@@ -55,6 +58,13 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.warningIntervalMs = options.warningIntervalMs ?? 10_000;
     this.server = new GoipServer(options.server);
     this.commands = new CommandClient(this.server, options.commands);
+    this.fleet = new GatewayFleet(options.fleet ?? {}, {
+      server: this.server,
+      commands: this.commands,
+      publish: (event) => this.publish(event),
+      warn: (err) => this.warn('fleet', err),
+      kick: () => this.sender?.kick(),
+    });
     let sending: Sending | null = null;
     let sendingError: Error | null = null;
     try {
@@ -116,7 +126,8 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     if (store === null) throw new Error('no store configured: sending is off');
     const outbox = typeof store === 'string' ? SqliteOutbox.open(store) : store;
     try {
-      const sender = new BulkSender(this.server, outbox, options.sending);
+      const sender = new BulkSender(this.server, outbox, options.sending, this.fleet.engineHooks());
+      this.fleet.watch(sender);
       const service = new SendingService(outbox, sender, (recipient) => this.tell('resultDropped', recipient));
       return { outbox, sender, service };
     } catch (err) {
@@ -135,6 +146,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
         if (this.stopping !== null) return null;
         this.setPhase({ state: 'listening' });
         this.sender?.start();
+        this.fleet.checks.start();
         return address;
       } catch (err) {
         if (this.stopping !== null) return null;
@@ -150,6 +162,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
 
   private async shutdown(): Promise<void> {
     this.backoff.cancel();
+    this.fleet.checks.stop();
     this.statusReports.stop();
     try {
       await Promise.all([this.commands.stop(), this.sender?.stop()]);

@@ -51,7 +51,7 @@ export class SendingService {
   /** Stores the batch durably (returns only once committed) and wakes the sender. */
   submit(nodeId: string, batch: ComposedBatch, meta: Record<string, unknown>): Submitted {
     const batchId = randomUUID();
-    const recipients = batch.numbers.map((number) => ({ messageId: randomUUID(), number }));
+    const recipients = batch.numbers.map((number, i) => ({ messageId: randomUUID(), number, group: batch.groups[i] }));
     this.outbox.enqueue({
       batchId,
       text: batch.text,

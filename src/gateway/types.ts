@@ -5,11 +5,14 @@ import type { GoipEvent, GoipServerOptions } from '../server';
 import type { BulkOptions } from '../server/bulk';
 import type { CommandOptions } from '../server/commands';
 import type { BindError } from '../server/udp-endpoint';
+import type { FleetOptions } from './fleet';
 
 export interface GoipGatewayOptions {
   server: GoipServerOptions;
   commands?: Partial<CommandOptions>;
   sending?: Partial<BulkOptions>;
+  /** Routing groups, line policy, balance and number checks (issue #12). */
+  fleet?: FleetOptions;
   /**
    * The durable outbox: a SQLite file (`:memory:` keeps it in memory), an Outbox the gateway then
    * owns (and closes), or null/absent: sending unavailable (see GoipGateway.sendingError).
@@ -38,6 +41,8 @@ export type WarningSource =
   | 'commands'
   | 'sending'
   | 'status-reports'
+  /** A balance or number check by USSD failed or read nothing. */
+  | 'fleet'
   /** A listener of the server's or the gateway's events threw; the others still got the event. */
   | 'listener'
   /** Stopping the send engine or the commands failed (the socket closes all the same). */

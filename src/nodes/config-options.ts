@@ -84,7 +84,7 @@ export interface SendingProperties {
 }
 
 /** `errorKey` names the field in its catalog text, which takes __value__, __min__ and __max__. */
-function wholeNumber(value: unknown, errorKey: string, min: number, max: number): number | undefined {
+export function wholeNumber(value: unknown, errorKey: string, min: number, max: number): number | undefined {
   if (value === undefined || value === '') return undefined;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(errorKey, { value: String(value), min, max });
@@ -92,7 +92,7 @@ function wholeNumber(value: unknown, errorKey: string, min: number, max: number)
 }
 
 /** A seconds field the editor may leave empty (undefined: the engine's default applies), in ms. */
-function optionalMs(value: unknown, min: number): number | undefined {
+export function optionalMs(value: unknown, min: number): number | undefined {
   if (value === undefined || value === '') return undefined;
   return seconds(value, 0, min) * 1000;
 }

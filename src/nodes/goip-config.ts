@@ -17,6 +17,7 @@ import {
   serverOptions,
 } from './config-options';
 import type { GoipConfigNode } from './config-node';
+import { type FleetProperties, fleetBulkOptions, fleetOptions } from './fleet-options';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { nodeStatus } from './status';
 
@@ -28,6 +29,7 @@ const WARNING_KEYS: Readonly<Record<WarningSource, string>> = {
   'status-reports': 'goip-config.warnings.statusReports',
   listener: 'goip-config.warnings.listener',
   stop: 'goip-config.warnings.stopping',
+  fleet: 'goip-config.fleet.warning',
 };
 
 type Translate = NodeAPI['_'];
@@ -73,8 +75,9 @@ export = function register(RED: NodeAPI): void {
       const storePath = storeFile(def, RED.settings.userDir, node.id);
       const gateway = new GoipGateway({
         server: serverOptions(def as ConfigProperties, devices),
-        sending: bulkOptions(def as SendingProperties),
+        sending: { ...bulkOptions(def as SendingProperties), ...fleetBulkOptions(def as FleetProperties) },
         commands: commandOptions(def as CommandProperties),
+        fleet: fleetOptions(def as FleetProperties, devices.map((device) => device.id)),
         store: storePath,
       });
       node.gateway = gateway;
@@ -145,7 +148,7 @@ export = function register(RED: NodeAPI): void {
     res.json({
       listening: server?.address() ?? null,
       status: node.statusText(),
-      lines: server?.lines() ?? [],
+      lines: (server?.lines() ?? []).map((line) => ({ ...line, ...node.gateway?.fleet.lineView(line.id, node.gateway.sender) })),
       counters: server?.counters ?? null,
     });
   });

@@ -73,9 +73,11 @@ export = function register(RED: NodeAPI): void {
             text: evaluate('text', msg) ?? (isPlainObject(payload) ? fromPayload.text : payload),
             to: evaluate('to', msg) ?? msg.to ?? fromPayload.to,
             line: String(def.line ?? '').trim() || (msg.line ?? fromPayload.line),
+            group: msg.group ?? fromPayload.group,
           },
           rule,
           new Set(config.server?.lines().map((line) => line.id) ?? []),
+          config.gateway?.fleet.router,
         );
         const meta: Record<string, unknown> = { _msgid: msg._msgid };
         if (typeof msg.topic === 'string') meta.topic = msg.topic;

@@ -52,6 +52,16 @@ const MIGRATIONS = [
     last INTEGER NOT NULL               -- the sendId handed out last
   ) WITHOUT ROWID;
   `,
+  // Fleet (issue #12): the routing group a recipient may go out in ('' = the lines in no group),
+  // and every send of a line with its time, for the rolling hourly limit.
+  `
+  ALTER TABLE recipients ADD COLUMN route_group TEXT NOT NULL DEFAULT '';
+  CREATE TABLE line_sends (
+    line TEXT NOT NULL,
+    at INTEGER NOT NULL
+  );
+  CREATE INDEX line_sends_by_line ON line_sends (line, at);
+  `,
 ];
 
 /** Brings the schema to the newest version; refuses a store written by a newer version. */

@@ -15,6 +15,10 @@ import type { NewBatch, Outbox, Recipient, RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
 const MAX_FIRST_SEND_ID = 9000;
+/** line_sends keeps this much history (the hourly limit's window) ... */
+const LINE_SENDS_KEPT_MS = 3600_000;
+/** ... pruned once per this many sends. */
+const LINE_SENDS_PRUNE_EVERY = 1000;
 
 export interface SqliteOutboxOptions {
   /** Clock for created/updated/sent timestamps (ms epoch); tests pin it. */
@@ -25,6 +29,7 @@ export class SqliteOutbox implements Outbox {
   private readonly statements: Statements;
   /** Runs `work` in one transaction (rolled back if it throws). */
   private readonly inTransaction: <T>(work: () => T) => T;
+  private sendsUntilPrune = 0;
 
   private constructor(
     private readonly db: Connection,
@@ -70,26 +75,47 @@ export class SqliteOutbox implements Outbox {
         recipientCount: batch.recipients.length,
         now,
       })!;
-      batch.recipients.forEach(({ messageId, number }, index) => {
-        this.statements.insertRecipient.run({ messageId, batchSeq: seq, index, number, now });
+      batch.recipients.forEach(({ messageId, number, group }, index) => {
+        this.statements.insertRecipient.run({ messageId, batchSeq: seq, index, number, now, group: group ?? '' });
       });
     });
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[] {
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[] {
     if (limit <= 0) return [];
+    const inGroups = groups === undefined ? null : JSON.stringify(groups);
     return this.inTransaction(() => {
       const batch =
         batchId === undefined
-          ? this.statements.oldestClaimableBatch.get({ line })
+          ? this.statements.oldestClaimableBatch.get({ line, groups: inGroups })
           : this.statements.claimableBatchById.get({ batchId, line });
       if (!batch) return [];
       const now = this.now();
-      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit }).map(({ message_id }, i) => {
+      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, groups: inGroups }).map(({ message_id }, i) => {
         this.statements.markClaimed.run({ messageId: message_id, line, sendId, telId: firstTelId + i, now });
         return this.require(message_id);
       });
     });
+  }
+
+  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null {
+    const batch = this.statements.oldestClaimableBatch.get({ line, groups: groups === undefined ? null : JSON.stringify(groups) });
+    const row = batch && this.statements.batchBySeq.get(batch.seq);
+    return row ? { batchId: row.batch_id, text: row.text } : null;
+  }
+
+  failUnroutable(groups: readonly string[]): Recipient[] {
+    return this.inTransaction(() => {
+      const now = this.now();
+      return this.statements.unroutable.all({ groups: JSON.stringify(groups) }).map(({ message_id, route_group }) => {
+        this.statements.failQueued.run({ messageId: message_id, reason: unroutableReason(route_group), now });
+        return this.require(message_id);
+      });
+    });
+  }
+
+  sentSince(line: string, since: number): number {
+    return this.statements.lineSendsSince.get(line, since)!.n;
   }
 
   claimedRecipients(): Recipient[] {
@@ -103,6 +129,7 @@ export class SqliteOutbox implements Outbox {
       this.expectState(recipient, 'claimed', 'markSent');
       this.statements.markSent.run({ messageId, smsNo, now: this.now() });
       this.statements.countSent.run(recipient.line, day);
+      this.noteLineSend(recipient.line as string);
       return this.require(messageId);
     });
   }
@@ -183,6 +210,7 @@ export class SqliteOutbox implements Outbox {
     return this.inTransaction(() => {
       const { changes } = this.statements.purgeRecipients.run(now - olderThanMs);
       this.statements.purgeEmptyBatches.run();
+      this.statements.purgeLineSends.run(now - LINE_SENDS_KEPT_MS);
       return changes;
     });
   }
@@ -193,6 +221,14 @@ export class SqliteOutbox implements Outbox {
 
   close(): void {
     this.db.close();
+  }
+
+  private noteLineSend(line: string): void {
+    const now = this.now();
+    this.statements.noteLineSend.run(line, now);
+    if (--this.sendsUntilPrune > 0) return;
+    this.sendsUntilPrune = LINE_SENDS_PRUNE_EVERY;
+    this.statements.purgeLineSends.run(now - LINE_SENDS_KEPT_MS);
   }
 
   private require(messageId: string): Recipient {
@@ -213,6 +249,11 @@ export function unsendableReason(pinnedLine: string | null, lines: readonly stri
   return pinnedLine !== null && !lines.includes(pinnedLine)
     ? `line ${pinnedLine} is no longer configured (batch pinned to it)`
     : 'no configured line left that has not tried it';
+}
+
+/** Why a queued recipient of a routing group no configured line belongs to cannot go (Outbox.failUnroutable). */
+export function unroutableReason(group: string): string {
+  return group === '' ? 'no configured line is outside the routing groups' : `no configured line is in routing group "${group}"`;
 }
 
 /** `a` is nearer to `at` than `b`; on a tie the later one. */

@@ -28,6 +28,7 @@ interface RecipientRow {
   error: string | null;
   attempts: number;
   excluded_lines: string;
+  route_group: string;
   delivery_state: number | null;
   delivered_at: number | null;
   updated_at: number;
@@ -36,11 +37,14 @@ interface RecipientRow {
 const SELECT_RECIPIENT = `
   SELECT r.message_id, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
          b.node_id, b.meta, b.segments, b.encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no,
-         r.error, r.attempts, r.excluded_lines, r.delivery_state, r.delivered_at, r.updated_at
+         r.error, r.attempts, r.excluded_lines, r.route_group, r.delivery_state, r.delivered_at, r.updated_at
   FROM recipients r JOIN batches b ON b.seq = r.batch_seq`;
 
 /** `line` is not in the recipient's excluded_lines (a JSON array). */
 const NOT_EXCLUDED = `NOT EXISTS (SELECT 1 FROM json_each(r.excluded_lines) WHERE value = @line)`;
+
+/** The recipient's routing group is one of @groups (a JSON array), or @groups is null (any). */
+const IN_GROUPS = `(@groups IS NULL OR r.route_group IN (SELECT value FROM json_each(@groups)))`;
 
 export function toRecipient(row: RecipientRow): Recipient {
   return {
@@ -63,6 +67,7 @@ export function toRecipient(row: RecipientRow): Recipient {
     error: row.error,
     attempts: row.attempts,
     excludedLines: JSON.parse(row.excluded_lines) as string[],
+    group: row.route_group,
     deliveryState: row.delivery_state,
     deliveredAt: row.delivered_at,
     updatedAt: row.updated_at,
@@ -78,23 +83,30 @@ export function prepareStatements(db: Connection) {
       VALUES (@batchId, @text, @line, @nodeId, @meta, @segments, @encoding, @recipientCount, @now)
       RETURNING seq`),
     insertRecipient: db.prepare(`
-      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at)
-      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now)`),
+      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at, route_group)
+      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now, @group)`),
     recipientById: db.prepare<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ?`),
     claimedRecipients: db.prepare<RecipientRow>(
       `${SELECT_RECIPIENT} WHERE r.state = 'claimed' ORDER BY r.line, r.send_id, r.tel_id`,
     ),
     oldestClaimableBatch: db.prepare<{ seq: number }>(`
       SELECT r.batch_seq AS seq FROM recipients r JOIN batches b ON b.seq = r.batch_seq
-      WHERE r.state = 'queued' AND (b.line IS NULL OR b.line = @line) AND ${NOT_EXCLUDED}
+      WHERE r.state = 'queued' AND (b.line IS NULL OR b.line = @line) AND ${NOT_EXCLUDED} AND ${IN_GROUPS}
       ORDER BY r.batch_seq LIMIT 1`),
+    batchBySeq: db.prepare<{ batch_id: string; text: string }>(`SELECT batch_id, text FROM batches WHERE seq = ?`),
     claimableBatchById: db.prepare<{ seq: number }>(
       `SELECT seq FROM batches WHERE batch_id = @batchId AND (line IS NULL OR line = @line)`,
     ),
     claimableInBatch: db.prepare<{ message_id: string }>(`
       SELECT r.message_id FROM recipients r
-      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED}
+      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${IN_GROUPS}
       ORDER BY r.idx LIMIT @limit`),
+    unroutable: db.prepare<{ message_id: string; route_group: string }>(`
+      SELECT r.message_id, r.route_group FROM recipients r
+      WHERE r.state = 'queued' AND r.route_group NOT IN (SELECT value FROM json_each(@groups))`),
+    noteLineSend: db.prepare(`INSERT INTO line_sends (line, at) VALUES (?, ?)`),
+    lineSendsSince: db.prepare<{ n: number }>(`SELECT COUNT(*) AS n FROM line_sends WHERE line = ? AND at >= ?`),
+    purgeLineSends: db.prepare(`DELETE FROM line_sends WHERE at < ?`),
     markClaimed: db.prepare(`
       UPDATE recipients
       SET state = 'claimed', line = @line, send_id = @sendId, tel_id = @telId, attempts = attempts + 1, updated_at = @now

@@ -21,7 +21,8 @@ export interface NewBatch {
   meta: Record<string, unknown>;
   segments: number;
   encoding: 'GSM-7' | 'UCS-2';
-  recipients: Array<{ messageId: string; number: string }>;
+  /** `group`: the routing group whose lines may send it (absent or '' = the lines in no group). */
+  recipients: Array<{ messageId: string; number: string; group?: string }>;
 }
 
 export interface Recipient {
@@ -48,6 +49,8 @@ export interface Recipient {
   /** Claims so far (each claim by a line is one attempt). */
   attempts: number;
   excludedLines: string[];
+  /** Routing group whose lines may send it; '' = the lines in no group. */
+  group: string;
   /** Delivery report: TP-Status and when it came (ms epoch), null before. */
   deliveryState: number | null;
   deliveredAt: number | null;
@@ -61,8 +64,15 @@ export interface Outbox {
    * Claims up to `limit` queued recipients of ONE batch that `line` may send (not pinned
    * elsewhere, line not excluded), oldest first, and records line/sendId/telIds (telIds given in
    * order) in the same transaction. Returns the claimed recipients (possibly fewer, maybe none).
+   * `groups`: only recipients of these routing groups (absent = any group).
    */
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[];
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[];
+  /** The batch claim() would take from for `line` now (its id and text), without claiming; null when none. */
+  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null;
+  /** Fails every queued recipient whose routing group is not among `groups` (no configured line may send it). */
+  failUnroutable(groups: readonly string[]): Recipient[];
+  /** SMS `line` sent at or after `since` (ms epoch): the rolling hourly limit. */
+  sentSince(line: string, since: number): number;
   /** Recipients claimed before a restart: resume them with the SAME line/sendId/telId. */
   claimedRecipients(): Recipient[];
   /** Sent with `smsNo`; the line's count for `day` (YYYY-MM-DD, local) goes up in the same commit. */

@@ -5,6 +5,7 @@
 import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { SegmentedMessage } from 'sms-segments-calculator';
 import { MAX_MESSAGE_BYTES } from '../protocol';
+import { GroupRouter, routeAll } from './routing';
 
 /**
  * How numbers go on the wire. The specification asks for international format; some carriers want
@@ -88,12 +89,16 @@ export interface SendRequest {
   text: unknown;
   to: unknown;
   line: unknown;
+  /** msg.group: pins a routing group. */
+  group?: unknown;
 }
 
 export interface ComposedBatch extends MeasuredText {
   text: string;
   /** Normalised, duplicates removed, in input order. */
   numbers: string[];
+  /** The routing group of each number (same order; '' = the lines in no group). */
+  groups: string[];
   line: string | null;
 }
 
@@ -101,7 +106,7 @@ export interface ComposedBatch extends MeasuredText {
  * Everything goip-send checks before anything is stored. Throws InputError with a reason a
  * user can act on.
  */
-export function composeBatch(request: SendRequest, rule: NumberRule, knownLines: ReadonlySet<string>): ComposedBatch {
+export function composeBatch(request: SendRequest, rule: NumberRule, knownLines: ReadonlySet<string>, router = new GroupRouter()): ComposedBatch {
   if (typeof request.text !== 'string' && typeof request.text !== 'number') throw new InputError('no text: set msg.payload (or payload.text) to the SMS text');
   const text = String(request.text);
   if (text.trim() === '') throw new InputError('the SMS text is empty');
@@ -109,8 +114,8 @@ export function composeBatch(request: SendRequest, rule: NumberRule, knownLines:
   if (measured.bytes > MAX_MESSAGE_BYTES) throw new InputError(`the SMS text is ${measured.bytes} UTF-8 bytes; GoIP takes at most ${MAX_MESSAGE_BYTES}`);
   const raw = parseRecipients(request.to);
   if (raw.length === 0) throw new InputError('no recipients: set msg.to to a number, an array or a comma-separated list');
-  const numbers = [...new Set(raw.map((number) => normalizeNumber(number, rule)))];
   const line = request.line === undefined || request.line === null || String(request.line).trim() === '' ? null : String(request.line).trim();
   if (line !== null && !knownLines.has(line)) throw new InputError(`unknown line "${line}": it is not in the GoIP server's lines list`);
-  return { ...measured, text, numbers, line };
+  const { numbers, groups } = routeAll(raw, rule, router, request.group, line, knownLines);
+  return { ...measured, text, numbers, groups, line };
 }

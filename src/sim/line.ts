@@ -232,7 +232,8 @@ export class SimLine extends EventEmitter<SimLineEvents> {
       case 'bulkPassword':
       case 'bulkSend':
       case 'bulkDone':
-        this.bulk.handle(message);
+        // A mute line keeps alive and answers commands but never a bulk session.
+        if (!this.options.muteBulk) this.bulk.handle(message);
         return;
       case 'command':
         this.commands.handle(message);

@@ -67,6 +67,8 @@ export interface SimLineOptions {
   sessionExpiryMs?: number;
   /** telids per session whose state the line remembers, default 10. */
   telidMemory?: number;
+  /** Ignore every bulk-session datagram (MSG, PASSWORD, SEND, DONE): a line that registers and keeps alive but never sends. */
+  muteBulk?: boolean;
   /** Numbers the radio fails to send to (`ERROR $sendid $telid errorstatus:1`). */
   failNumbers?: ReadonlySet<string> | ((number: string) => boolean);
   /** Delay of the DELIVER report after each successful send; null (default) = none. */
@@ -145,6 +147,7 @@ export interface ResolvedOptions {
   maxSessions: number;
   sessionExpiryMs: number;
   telidMemory: number;
+  muteBulk: boolean;
   fails: (number: string) => boolean;
   deliveryReportAfterMs: number | null;
   deliveryState: (number: string) => number;
@@ -191,6 +194,7 @@ export function resolveOptions(o: SimLineOptions): ResolvedOptions {
     maxSessions: o.maxSessions ?? 5,
     sessionExpiryMs: o.sessionExpiryMs ?? 90_000,
     telidMemory: o.telidMemory ?? 10,
+    muteBulk: o.muteBulk ?? false,
     fails: failNumbers === undefined ? () => false : typeof failNumbers === 'function' ? failNumbers : (n) => failNumbers.has(n),
     deliveryReportAfterMs: o.deliveryReportAfterMs ?? null,
     deliveryState: typeof deliveryState === 'function' ? deliveryState : () => deliveryState,

@@ -118,6 +118,14 @@ export const behaviour: Record<string, { what: string; check: (run: ExampleRun) 
       assert.match(msg.payload, /^From: \+8613800138000\nLine: goip01\nReceived: .+\n\nto e-mail 你好$/);
     },
   },
+  'low-balance-alert': {
+    what: 'a line answering `Your balance is 12.34` (below 20) becomes the low-balance e-mail',
+    async check(run) {
+      const msg = await debugOf(run, 'to e-mail (add node-red-node-email here)', run.since);
+      assert.match(msg.topic, /^Low balance on goip0\d: 12\.34$/);
+      assert.match(msg.payload, /^Line: goip0\d\nBalance: 12\.34 \(alert below 20\)\nNetwork answer: Your balance is 12\.34\n\nThe line takes no SMS until it is topped up\.$/);
+    },
+  },
   'receive-sms-to-mqtt': {
     what: 'a received SMS reaches the mqtt out node (no broker: nothing breaks)',
     async check(run) {

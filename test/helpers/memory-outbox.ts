@@ -3,7 +3,7 @@
  * Operations on a recipient in the wrong state throw, like the SQLite store.
  */
 import type { NewBatch, Outbox, Recipient, RecipientState } from '../../src/outbox/types';
-import { unsendableReason } from '../../src/outbox/sqlite-outbox';
+import { unroutableReason, unsendableReason } from '../../src/outbox/sqlite-outbox';
 import { sameNumber } from '../../src/pdu/numbers';
 
 interface Stored extends Recipient {
@@ -16,6 +16,7 @@ export class MemoryOutbox implements Outbox {
   /** Like a sequence: never rolled back, so a sendId of a failed commit is not handed out again. */
   private readonly sendIds = new Map<string, number>();
   private usage = new Map<string, number>();
+  private lineSends: Array<{ line: string; at: number }> = [];
   private batchSeq = 0;
   private depth = 0;
 
@@ -24,7 +25,7 @@ export class MemoryOutbox implements Outbox {
   enqueue(batch: NewBatch): void {
     const seq = ++this.batchSeq;
     const now = this.now();
-    batch.recipients.forEach(({ messageId, number }, index) => {
+    batch.recipients.forEach(({ messageId, number, group }, index) => {
       if (this.recipients.has(messageId)) throw new Error(`outbox: duplicate messageId ${messageId}`);
       this.recipients.set(messageId, {
         messageId,
@@ -46,6 +47,7 @@ export class MemoryOutbox implements Outbox {
         error: null,
         attempts: 0,
         excludedLines: [],
+        group: group ?? '',
         deliveryState: null,
         deliveredAt: null,
         updatedAt: now,
@@ -55,12 +57,9 @@ export class MemoryOutbox implements Outbox {
     });
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[] {
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[] {
     if (limit <= 0) return [];
-    const claimable = [...this.recipients.values()]
-      .filter((r) => r.state === 'queued' && (r.pinnedLine === null || r.pinnedLine === line) && !r.excludedLines.includes(line))
-      .filter((r) => batchId === undefined || r.batchId === batchId)
-      .sort((a, b) => a.batchSeq - b.batchSeq || a.index - b.index);
+    const claimable = this.claimable(line, groups).filter((r) => batchId === undefined || r.batchId === batchId);
     if (claimable.length === 0) return [];
     const seq = claimable[0].batchSeq;
     const now = this.now();
@@ -71,6 +70,25 @@ export class MemoryOutbox implements Outbox {
         Object.assign(r, { state: 'claimed', line, sendId, telId: firstTelId + i, attempts: r.attempts + 1, updatedAt: now });
         return this.view(r);
       });
+  }
+
+  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null {
+    const [first] = this.claimable(line, groups);
+    return first === undefined ? null : { batchId: first.batchId, text: first.text };
+  }
+
+  failUnroutable(groups: readonly string[]): Recipient[] {
+    const failed: Recipient[] = [];
+    for (const r of this.recipients.values()) {
+      if (r.state !== 'queued' || groups.includes(r.group)) continue;
+      Object.assign(r, { state: 'failed', error: unroutableReason(r.group), updatedAt: this.now() });
+      failed.push(this.view(r));
+    }
+    return failed;
+  }
+
+  sentSince(line: string, since: number): number {
+    return this.lineSends.filter((s) => s.line === line && s.at >= since).length;
   }
 
   claimedRecipients(): Recipient[] {
@@ -88,6 +106,7 @@ export class MemoryOutbox implements Outbox {
     Object.assign(r, { state: 'sent', smsNo, sentAt: now, updatedAt: now });
     const key = `${r.line} ${day}`;
     this.usage.set(key, (this.usage.get(key) ?? 0) + 1);
+    this.lineSends.push({ line: r.line as string, at: now });
     return this.view(r);
   }
 
@@ -159,7 +178,7 @@ export class MemoryOutbox implements Outbox {
 
   transaction<T>(work: () => T): T {
     if (this.depth > 0) return work();
-    const snapshot = { recipients: structuredClone(this.recipients), usage: new Map(this.usage), batchSeq: this.batchSeq };
+    const snapshot = { recipients: structuredClone(this.recipients), usage: new Map(this.usage), batchSeq: this.batchSeq, lineSends: [...this.lineSends] };
     this.depth++;
     try {
       return work();
@@ -167,6 +186,7 @@ export class MemoryOutbox implements Outbox {
       this.recipients = snapshot.recipients;
       this.usage = snapshot.usage;
       this.batchSeq = snapshot.batchSeq;
+      this.lineSends = snapshot.lineSends;
       throw err;
     } finally {
       this.depth--;
@@ -204,6 +224,14 @@ export class MemoryOutbox implements Outbox {
   /** Every recipient (test inspection). */
   all(): Recipient[] {
     return [...this.recipients.values()].map((r) => this.view(r));
+  }
+
+  /** Queued recipients `line` may claim, in claim order. */
+  private claimable(line: string, groups: readonly string[] | undefined): Stored[] {
+    return [...this.recipients.values()]
+      .filter((r) => r.state === 'queued' && (r.pinnedLine === null || r.pinnedLine === line) && !r.excludedLines.includes(line))
+      .filter((r) => groups === undefined || groups.includes(r.group))
+      .sort((a, b) => a.batchSeq - b.batchSeq || a.index - b.index);
   }
 
   private countIn(state: RecipientState): number {

@@ -28,10 +28,22 @@ export class RecordingOutbox implements Outbox {
     this.messageIds.push(...batch.recipients.map((r) => r.messageId));
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[] {
-    const claimed = this.noteChanges(this.inner.claim(line, sendId, firstTelId, limit, batchId));
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[] {
+    const claimed = this.noteChanges(this.inner.claim(line, sendId, firstTelId, limit, batchId, groups));
     for (const r of claimed) this.claims.push({ line, sendId, telId: r.telId as number, messageId: r.messageId, committed: this.depth === 0 });
     return claimed;
+  }
+
+  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null {
+    return this.inner.nextBatch(line, groups);
+  }
+
+  failUnroutable(groups: readonly string[]): Recipient[] {
+    return this.noteChanges(this.inner.failUnroutable(groups));
+  }
+
+  sentSince(line: string, since: number): number {
+    return this.inner.sentSince(line, since);
   }
 
   claimedRecipients(): Recipient[] {

@@ -1,5 +1,6 @@
 /** What the bulk-send engine reports: its events and its progress figures. */
 import type { Recipient } from '../../outbox/types';
+import type { LineHealthEvent } from './fleet-hooks';
 
 export interface BulkProgress {
   /** Final results since start(). */
@@ -22,4 +23,8 @@ export interface BulkSenderEvents {
   progress: [BulkProgress];
   /** The store or the engine failed on one step; the engine carries on. */
   warning: [Error];
+  /** A line left bulk handshakes unanswered or failed SMS in a row: it takes no numbers until `until`, then is probed. */
+  quarantine: [LineHealthEvent];
+  /** A quarantined line answered its probe: it takes numbers again. */
+  recovered: [LineHealthEvent];
 }

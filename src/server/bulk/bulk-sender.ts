@@ -13,11 +13,14 @@ import type { BulkReply } from '../../protocol';
 import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../goip-server';
 import type { BulkProgress, BulkSenderEvents } from './bulk-progress';
 import { BulkSession } from './bulk-session';
+import { DEFAULT_FLEET_HOOKS, type FleetHooks, type LineHealthEvent } from './fleet-hooks';
 import { FleetTiming } from './fleet-timing';
 import { GroupCommit } from './group-commit';
 import { LineScheduler } from './line-scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
 import { EngineLineGate } from './line-gate';
+import { linesOfGroup, SessionOpener } from './session-opener';
+import type { Quarantine } from './policy';
 import { RecipientOutcomes } from './recipient-outcomes';
 import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
@@ -37,6 +40,8 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly watched: WatchedNumbers;
   private readonly timing: FleetTiming;
   private readonly ports: SessionPorts;
+  private readonly fleet: FleetHooks;
+  private readonly opener: SessionOpener;
   private running = false;
   private fillTimer: TimerHandle | null = null;
   private readonly inbox: ReplyInbox;
@@ -46,12 +51,14 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     private readonly server: GoipServer,
     private readonly outbox: Outbox,
     options: Partial<BulkOptions> = {},
+    fleet: Partial<FleetHooks> = {},
   ) {
     super();
     this.options = resolveBulkOptions(options);
+    this.fleet = { ...DEFAULT_FLEET_HOOKS, ...fleet };
     // Silence is judged only once the datagrams that reached the socket have been read.
     this.timers = new TimerRegistry(() => server.counters.datagrams);
-    this.lines = new LineScheduler(this.options);
+    this.lines = new LineScheduler(this.options, this.fleet.random);
     this.sessions = new SessionRegistry(this.lines);
     this.commit = new GroupCommit(
       outbox,
@@ -67,15 +74,21 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
         this.restartFromStore();
       },
     );
-    const configured = (): string[] => server.lines().map((info) => info.id);
+    // The lines a recipient may still go to: those of its routing group.
+    const configured = (recipient: Recipient): string[] => linesOfGroup(server.lines(), recipient.group, this.fleet);
     this.outcomes = new RecipientOutcomes(outbox, this.options, this.commit, configured, () => this.scheduleFill());
     this.watched = new WatchedNumbers(this.timers, this.options, (recipient) =>
       this.unitOfWork(() => this.outcomes.failed(recipient, 'line silent after accepting')),
     );
     this.timing = new FleetTiming(this.lines, this.options, () => this.sessions.values());
     const reopened = (): void => this.scheduleFill();
-    this.gate = new EngineLineGate(this.lines, server, outbox, this.timers, this.options, (line) => this.watched.on(line), reopened, () => this.commit.progress());
+    const health = (event: 'quarantine' | 'recovered', payload: LineHealthEvent): boolean => this.emit(event, payload);
+    const watchedOn = (line: string): number => this.watched.on(line);
+    this.gate = new EngineLineGate(this.lines, server, outbox, this.timers, this.options, watchedOn, reopened, () => this.commit.progress(), this.fleet, health);
     this.ports = this.sessionPorts();
+    const { gate, lines, sessions, ports } = this;
+    const register = (session: BulkSession): void => this.register(session);
+    this.opener = new SessionOpener({ server, outbox, gate, lines, sessions, fleet: this.fleet, ports, options: this.options, register, again: () => this.scheduleFill() });
     this.inbox = new ReplyInbox((replies) => {
       if (!this.running) return;
       this.commit.run(() => {
@@ -126,6 +139,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     return { ...this.outcomes.counts, sessions: this.sessions.size, inFlight, parkedLines: this.lines.parkedCount(Date.now()) };
   }
 
+  /** The line's quarantine (also while it is probed), null when it has none. */
+  quarantineOf(line: string): Quarantine | null {
+    return this.lines.quarantineOf(line);
+  }
+
   /**
    * The messageId of the send a delivery report of `line` is for (the latest send of its sms_no
    * within deliveryWindowMs), its delivery state stored; null when none matches. The gateway asks it
@@ -151,7 +169,9 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     if (!this.running || this.fillTimer !== null) return;
     this.fillTimer = this.timers.after(0, () => {
       this.fillTimer = null;
-      this.commit.run(() => this.fill());
+      this.commit.run(() => {
+        if (this.running) this.opener.fill();
+      });
     });
   }
 
@@ -161,30 +181,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.timers.after(Math.max(1000, this.options.stepTimeoutMs), () => this.poll());
   }
 
-  /**
-   * Opens one session on every line that may take one; all the claims are one commit, and the
-   * sessions start (their MSGs leave) after it. Lines that want more get them in a later pass,
-   * once their session is authorized (handshakeDone): every line's first number is under way
-   * before anyone's second session competes with it.
-   */
-  private fill(): void {
-    if (!this.running || this.outbox.queuedCount() === 0) return;
-    const now = Date.now();
-    let opened = 0;
-    for (const info of this.server.lines()) {
-      if (!this.gate.wantsSession(info, now)) continue;
-      const sendId = this.outbox.nextSendId(info.id);
-      const [first] = this.outbox.claim(info.id, sendId, 1, 1);
-      if (first === undefined) continue;
-      this.register(BulkSession.fresh(this.ports, info.id, sendId, first));
-      opened++;
-    }
-    if (opened > 0 && this.server.lines().some((info) => this.lines.wantsSession(info, now))) this.scheduleFill();
-  }
-
   private resume(): void {
     // Queued numbers no configured line may send would wait forever: they end now, with the reason.
     for (const recipient of this.outbox.failUnsendable(this.server.lines().map((info) => info.id))) this.outcomes.failedUnclaimed(recipient);
+    const routable = this.fleet.routableGroups();
+    if (routable !== undefined) for (const recipient of this.outbox.failUnroutable(routable)) this.outcomes.failedUnclaimed(recipient);
     const resumable: Recipient[] = [];
     for (const recipient of this.outbox.claimedRecipients()) {
       const { line, sendId, telId } = recipient;
@@ -211,6 +212,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     const watched = this.watched.take(line, reply);
     if (watched === null) return this.sessions.find(line, reply.sendId)?.onReply(reply);
     this.timing.watchedResultCame(line);
+    if (reply.kind === 'sent' || reply.kind === 'sendFailed') this.gate.radioResult(line, reply.kind === 'sent');
     if (reply.kind === 'sent') this.outcomes.sent(watched, reply.smsNo);
     else if (reply.kind === 'sendFailed') this.outcomes.giveUp(watched, `radio failed to send it (${reply.status})`);
   }
@@ -255,7 +257,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       outcomes: {
         claimNext: (session, telId) => {
           if (!this.running || !this.gate.mayClaim(session)) return null;
-          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId)[0] ?? null;
+          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId, this.fleet.groupsOf(session.line))[0] ?? null;
         },
         sent: (tel, smsNo) => outcomes.sent(tel.recipient, smsNo),
         giveUp: (tel, reason) => outcomes.giveUp(tel.recipient, reason),

@@ -27,10 +27,19 @@ export class BulkSession extends SessionSteps {
     super(ports, line, sendId, batchId, text, tels);
   }
 
-  /** A new session whose first number was just claimed with telid 1. */
+  /** A new session whose first number was just claimed with telid 1 (a line in good standing). */
   static fresh(ports: SessionPorts, line: string, sendId: number, first: Recipient): BulkSession {
     const tel = newTel(first, first.telId ?? 1, false, null);
     return new BulkSession(ports, line, sendId, first.batchId, first.text, [tel], false);
+  }
+
+  /**
+   * A new session for a batch with no number yet, on a line that left a handshake unanswered: it
+   * earns its first number by answering the MSG (a mute line holds none). A probe is a session of
+   * no batch: it claims nothing.
+   */
+  static claimless(ports: SessionPorts, line: string, sendId: number, batch: { batchId: string; text: string }): BulkSession {
+    return new BulkSession(ports, line, sendId, batch.batchId, batch.text, [], false);
   }
 
   /** Numbers claimed in one session before a restart (same line and sendid), re-asked by their telids. */
@@ -84,12 +93,18 @@ export class BulkSession extends SessionSteps {
 
   private sendPassword(): void {
     this.answered();
+    // The line answers: a fresh session claims its first number now, committed before any SEND.
+    if (this.numbers.taken === 0 && this.numbers.current === null) {
+      const first = this.ports.outcomes.claimNext(this, this.numbers.nextId);
+      if (first !== null) this.numbers.adopt(first);
+    }
     this.phaseNow = 'authenticating';
     this.step.start(formatBulkPassword(this.sendId, this.ports.link.password(this.line)));
   }
 
   private authorized(): void {
     this.answered();
+    this.ports.gate.handshakeAnswered(this.line);
     this.proceed();
     this.ports.outcomes.handshakeDone();
   }
@@ -109,6 +124,7 @@ export class BulkSession extends SessionSteps {
     if (this.numbers.current?.telId === reply.telId) this.openRounds = 0;
     const tel = this.numbers.take(reply.telId);
     if (tel === null) return null;
+    this.ports.gate.radioResult(this.line, reply.kind === 'sent');
     if (reply.kind === 'sent') this.ports.outcomes.sent(tel, reply.smsNo);
     else this.ports.outcomes.giveUp(tel, `${FAILURE.radioFailed} (${reply.status})`);
     // The numbers queued on the radio before it are done there too.

@@ -6,9 +6,10 @@
 import type { Outbox } from '../../outbox/types';
 import type { GoipServer } from '../goip-server';
 import type { LineInfo } from '../lines';
+import type { FleetHooks, LineHealthEvent } from './fleet-hooks';
 import type { LineScheduler } from './line-scheduler';
 import type { BulkOptions } from './options';
-import { dailyLimitReached, localDay, msUntilNextDay, type ParkReason } from './policy';
+import { dailyLimitReached, HOUR_MS, hourlyLimitReached, localDay, msUntilNextDay, type ParkReason, type Quarantine } from './policy';
 import type { LineGate, LineSession } from './session-ports';
 import type { TimerHandle, TimerRegistry } from './timers';
 
@@ -27,17 +28,33 @@ export class EngineLineGate implements LineGate {
     private readonly reopened: () => void,
     /** A line was parked. */
     private readonly parked: () => void,
+    private readonly fleet: FleetHooks,
+    /** A line was quarantined or recovered. */
+    private readonly health: (event: 'quarantine' | 'recovered', payload: LineHealthEvent) => void,
   ) {}
 
-  /** The line wants one more session now, within its daily limit. */
+  /** The line wants one more session now, within its limits. */
   wantsSession(info: LineInfo, now: number): boolean {
-    return this.lines.wantsSession(info, now) && !this.dailyLimitReached(info.id, now);
+    return this.lines.wantsSession(info, now) && this.withinLimits(info.id, now);
   }
 
   /** The session's line may take its next number now. */
   mayClaim(session: LineSession): boolean {
     const now = Date.now();
-    return this.lines.mayRun(session, this.server.line(session.line), now) && !this.dailyLimitReached(session.line, now);
+    return this.lines.mayRun(session, this.server.line(session.line), now) && this.withinLimits(session.line, now);
+  }
+
+  handshakeAnswered(line: string): void {
+    const left = this.lines.handshakeAnswered(line);
+    if (left !== null) this.health('recovered', { line, reason: left.reason });
+  }
+
+  handshakeUnanswered(line: string): void {
+    this.quarantined(line, this.lines.handshakeUnanswered(line, Date.now()));
+  }
+
+  radioResult(line: string, sent: boolean): void {
+    this.quarantined(line, this.lines.radioResult(line, sent, Date.now()));
   }
 
   mayReopen(session: LineSession): boolean {
@@ -72,6 +89,26 @@ export class EngineLineGate implements LineGate {
   /** The engine stopped: its timers are gone. */
   reset(): void {
     this.dayTimer = null;
+  }
+
+  /** A new quarantine is told; any (a failed probe's too) opens the line for its probe when it ends. */
+  private quarantined(line: string, started: Quarantine | null): void {
+    const quarantine = this.lines.quarantineOf(line);
+    if (quarantine === null) return;
+    this.timers.after(Math.max(0, quarantine.until - Date.now()), this.reopened);
+    if (started !== null) this.health('quarantine', { line, reason: started.reason, until: started.until });
+    this.parked();
+  }
+
+  private withinLimits(line: string, now: number): boolean {
+    return !this.fleet.held(line) && !this.dailyLimitReached(line, now) && !this.hourlyLimitReached(line, now);
+  }
+
+  /** Rolling 60 minutes; the engine's poll looks again while it is reached. */
+  private hourlyLimitReached(line: string, now: number): boolean {
+    if (this.options.hourlyLimit <= 0) return false;
+    const inFlight = this.lines.slot(line).inFlight() + this.watchedOn(line);
+    return hourlyLimitReached(this.outbox.sentSince(line, now - HOUR_MS), inFlight, this.options);
   }
 
   private dailyLimitReached(line: string, now: number): boolean {

@@ -6,7 +6,18 @@
 import type { LineInfo } from '../lines';
 import type { BulkOptions } from './options';
 import { type RadioAhead, RadioPace, RoundTrip } from './pace';
-import { capAfterBusy, isParked, type LineConditions, lineMaySend, type ParkReason, sendDelay, sessionCap } from './policy';
+import {
+  capAfterBusy,
+  drawJitter,
+  isParked,
+  type LineConditions,
+  lineMaySend,
+  type ParkReason,
+  type Quarantine,
+  type QuarantineReason,
+  sendDelay,
+  sessionCap,
+} from './policy';
 import type { LineSession } from './session-ports';
 import type { Tel } from './tel';
 
@@ -15,6 +26,11 @@ export class LineSlot implements LineConditions {
   busy: LineConditions['busy'] = null;
   silentSince: number | null = null;
   lastNewSendAt: number | null = null;
+  jitterMs = 0;
+  quarantine: Quarantine | null = null;
+  /** Bulk handshakes left unanswered in a row, radio failures in a row. */
+  unansweredHandshakes = 0;
+  failuresInRow = 0;
   /** Numbers the line answered WAIT to, counted in the order the WAITs came (see Tel.acceptSeq). */
   acceptances = 0;
   readonly sessions = new Set<LineSession>();
@@ -61,7 +77,10 @@ export class LineSlot implements LineConditions {
 export class LineScheduler {
   private readonly slots = new Map<string, LineSlot>();
 
-  constructor(private readonly options: BulkOptions) {}
+  constructor(
+    private readonly options: BulkOptions,
+    private readonly random: () => number = Math.random,
+  ) {}
 
   slot(id: string): LineSlot {
     let slot = this.slots.get(id);
@@ -99,7 +118,62 @@ export class LineScheduler {
   }
 
   noteNewNumber(id: string, now: number): void {
-    this.slot(id).lastNewSendAt = now;
+    const slot = this.slot(id);
+    slot.lastNewSendAt = now;
+    slot.jitterMs = drawJitter(this.options, this.random);
+  }
+
+  /** A handshake went unanswered for good: the new quarantine when this one starts it, else null. */
+  handshakeUnanswered(id: string, now: number): Quarantine | null {
+    const slot = this.slot(id);
+    slot.unansweredHandshakes++;
+    return slot.unansweredHandshakes >= this.options.quarantineAfterHandshakes ? this.quarantine(slot, 'handshake', now) : null;
+  }
+
+  /** The line answered a handshake: the quarantine it leaves, else null. */
+  handshakeAnswered(id: string): Quarantine | null {
+    const slot = this.slot(id);
+    slot.unansweredHandshakes = 0;
+    const left = slot.quarantine;
+    slot.quarantine = null;
+    if (left !== null) slot.failuresInRow = 0;
+    return left;
+  }
+
+  /** A radio result: the new quarantine when a failure streak starts one, else null. */
+  radioResult(id: string, sent: boolean, now: number): Quarantine | null {
+    const slot = this.slot(id);
+    if (sent) {
+      slot.failuresInRow = 0;
+      return null;
+    }
+    slot.failuresInRow++;
+    return slot.failuresInRow >= this.options.quarantineAfterErrors ? this.quarantine(slot, 'errors', now) : null;
+  }
+
+  /** Quarantines the line from now (again, when a probe failed); the quarantine when it is new. */
+  private quarantine(slot: LineSlot, reason: QuarantineReason, now: number): Quarantine | null {
+    const fresh = slot.quarantine === null;
+    slot.quarantine = { reason, since: fresh ? now : (slot.quarantine as Quarantine).since, until: now + this.options.quarantineMs };
+    slot.failuresInRow = 0;
+    return fresh ? slot.quarantine : null;
+  }
+
+  /** The line's quarantine (also while it is probed), null when it has none. */
+  quarantineOf(id: string): Quarantine | null {
+    return this.slots.get(id)?.quarantine ?? null;
+  }
+
+  /** The line answered its last handshake: it is handed a number before it answers the next one. */
+  trusted(id: string): boolean {
+    const slot = this.slots.get(id);
+    return slot === undefined || (slot.unansweredHandshakes === 0 && slot.quarantine === null);
+  }
+
+  /** Its quarantine is over and no probe has answered yet: one session (a probe, with work or without) decides. */
+  probing(id: string, now: number): boolean {
+    const quarantine = this.quarantineOf(id);
+    return quarantine !== null && now >= quarantine.until;
   }
 
   /** `too_many_sends_in_server`: the line runs no more sessions than ours still open, for a while. */

@@ -39,6 +39,16 @@ export interface BulkOptions {
   minIntervalMs: number;
   /** SMS per line per local calendar day; 0 = no limit. */
   dailyLimit: number;
+  /** A random extra 0..jitterMs between two new numbers of a line, beside minIntervalMs (anti-blocking); 0 = none. */
+  jitterMs: number;
+  /** SMS per line in any 60 minutes (rolling, survives a restart); 0 = no limit. */
+  hourlyLimit: number;
+  /** A line that leaves bulk handshakes unanswered or fails SMS in a row takes no numbers this long, then is probed. */
+  quarantineMs: number;
+  /** Radio failures (errorstatus) in a row that quarantine a line. */
+  quarantineAfterErrors: number;
+  /** Unanswered bulk handshakes (MSG or PASSWORD) in a row that quarantine a line. */
+  quarantineAfterHandshakes: number;
   /** Delivery reports are matched to sends of the same line and sms_no this recent. */
   deliveryWindowMs: number;
   /** After `too_many_sends_in_server` the session asks the line again after this long. */
@@ -62,6 +72,11 @@ export const DEFAULT_BULK_OPTIONS: Readonly<BulkOptions> = {
   numbersPerSession: 100,
   minIntervalMs: 0,
   dailyLimit: 0,
+  jitterMs: 0,
+  hourlyLimit: 0,
+  quarantineMs: 300_000,
+  quarantineAfterErrors: 10,
+  quarantineAfterHandshakes: 3,
   deliveryWindowMs: 6 * 3600_000,
   busyRetryMs: 15_000,
   busyCooldownMs: 120_000,
@@ -77,5 +92,7 @@ export function resolveBulkOptions(options: Partial<BulkOptions> = {}): BulkOpti
   resolved.numbersPerSession = Math.max(1, Math.floor(resolved.numbersPerSession));
   resolved.maxAttempts = Math.max(1, Math.floor(resolved.maxAttempts));
   resolved.stepRetries = Math.floor(resolved.stepRetries);
+  resolved.quarantineAfterErrors = Math.max(1, Math.floor(resolved.quarantineAfterErrors));
+  resolved.quarantineAfterHandshakes = Math.max(1, Math.floor(resolved.quarantineAfterHandshakes));
   return resolved;
 }

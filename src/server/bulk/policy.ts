@@ -48,6 +48,16 @@ function withAttempts(reason: string, attempts: number): string {
 
 export type ParkReason = 'password' | 'gsmLogout';
 
+/** Why a line was quarantined: bulk handshakes left unanswered, or SMS failed in a row. */
+export type QuarantineReason = 'handshake' | 'errors';
+
+export interface Quarantine {
+  reason: QuarantineReason;
+  since: number;
+  /** Until then the line takes nothing; after it one probing session decides. */
+  until: number;
+}
+
 /** What the engine knows about a line beyond the server's view. */
 export interface LineConditions {
   park: { reason: ParkReason; until: number | null } | null;
@@ -57,6 +67,14 @@ export interface LineConditions {
   silentSince: number | null;
   /** When the line was last given a new number (pacing). */
   lastNewSendAt: number | null;
+  /** The random extra gap (sendJitter) drawn for the line's next new number; absent = 0. */
+  jitterMs?: number;
+  /** Kept until the line answers a handshake again (also while it is probed); absent = none. */
+  quarantine?: Quarantine | null;
+}
+
+export function isQuarantined(conditions: LineConditions, now: number): boolean {
+  return conditions.quarantine != null && now < conditions.quarantine.until;
 }
 
 export function isParked(conditions: LineConditions, now: number): boolean {
@@ -68,13 +86,14 @@ export function isParked(conditions: LineConditions, now: number): boolean {
 export function lineMaySend(info: LineInfo | undefined, conditions: LineConditions, now: number): boolean {
   if (info === undefined || !info.online || info.address === null) return false;
   if (info.gsmStatus === 'LOGOUT') return false;
-  if (isParked(conditions, now)) return false;
+  if (isParked(conditions, now) || isQuarantined(conditions, now)) return false;
   if (conditions.silentSince !== null && (info.lastSeen === null || info.lastSeen <= conditions.silentSince)) return false;
   return true;
 }
 
-/** Sessions the line may run now. */
+/** Sessions the line may run now: one while it is probed after a quarantine. */
 export function sessionCap(conditions: LineConditions, options: BulkOptions, now: number): number {
+  if (conditions.quarantine != null) return 1;
   const busy = conditions.busy;
   return busy !== null && now < busy.until ? Math.min(busy.cap, options.sessionsPerLine) : options.sessionsPerLine;
 }
@@ -84,11 +103,24 @@ export function capAfterBusy(othersOpen: number): number {
   return Math.max(1, othersOpen);
 }
 
-/** ms until the line may get its next new number (minIntervalMs pacing); 0 = now. */
+/** ms until the line may get its next new number (minIntervalMs pacing plus its jitter); 0 = now. */
 export function sendDelay(conditions: LineConditions, options: BulkOptions, now: number): number {
-  if (options.minIntervalMs <= 0 || conditions.lastNewSendAt === null) return 0;
-  return Math.max(0, conditions.lastNewSendAt + options.minIntervalMs - now);
+  const gap = options.minIntervalMs + (conditions.jitterMs ?? 0);
+  if (gap <= 0 || conditions.lastNewSendAt === null) return 0;
+  return Math.max(0, conditions.lastNewSendAt + gap - now);
 }
+
+/** The extra gap before a line's next new number: uniform in 0..jitterMs. */
+export function drawJitter(options: BulkOptions, random: () => number): number {
+  return options.jitterMs > 0 ? random() * options.jitterMs : 0;
+}
+
+/** The hourly limit leaves no room for one more number (sent in the last 60 minutes plus in flight). */
+export function hourlyLimitReached(sentLastHour: number, inFlight: number, options: BulkOptions): boolean {
+  return options.hourlyLimit > 0 && sentLastHour + inFlight >= options.hourlyLimit;
+}
+
+export const HOUR_MS = 3600_000;
 
 /** The daily limit leaves no room for one more number (in-flight ones count as sent). */
 export function dailyLimitReached(sentToday: number, inFlight: number, options: BulkOptions): boolean {

@@ -15,8 +15,8 @@ export class RecipientOutcomes {
     private readonly outbox: Outbox,
     private readonly options: BulkOptions,
     private readonly commit: GroupCommit,
-    /** The lines configured now. */
-    private readonly configuredLines: () => string[],
+    /** The lines configured now that may send the recipient (its routing group's). */
+    private readonly configuredLines: (recipient: Recipient) => string[],
     /** A number went back to the queue. */
     private readonly requeued: () => void,
   ) {}
@@ -42,7 +42,7 @@ export class RecipientOutcomes {
     const stored = this.stillClaimed(held);
     if (stored === null) return;
     const line = held.line as string;
-    const disposition = afterLineGaveUp(stored, line, reason, this.options.maxAttempts, this.configuredLines());
+    const disposition = afterLineGaveUp(stored, line, reason, this.options.maxAttempts, this.configuredLines(stored));
     if (disposition.action === 'fail') return this.failed(held, disposition.reason);
     this.outbox.requeue(held.messageId, line);
     this.counts.requeued++;

@@ -65,6 +65,12 @@ export interface LineGate {
   park(line: string, reason: ParkReason): void;
   /** Nothing came from the line since `since`. */
   silent(line: string, since: number): void;
+  /** The line authorized a session: it has shown it takes work (a quarantine ends). */
+  handshakeAnswered(line: string): void;
+  /** A bulk handshake (MSG or PASSWORD) of the line went unanswered for good. */
+  handshakeUnanswered(line: string): void;
+  /** A number of the line got its radio result: sent, or failed (errorstatus). */
+  radioResult(line: string, sent: boolean): void;
 }
 
 /** The line's one radio: the order its numbers were queued in, and its measured pace. */

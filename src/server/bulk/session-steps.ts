@@ -65,6 +65,11 @@ export abstract class SessionSteps implements LineSession {
     return this.phaseNow === 'opening' || this.phaseNow === 'authenticating';
   }
 
+  /** In its handshake with no number yet, for less than `ms`: it may take one of the queued numbers soon. */
+  reservesNumber(now: number, ms: number): boolean {
+    return this.handshaking && this.numbers.inFlight === 0 && this.numbers.taken === 0 && now - this.step.startedAt < ms;
+  }
+
   get holdsDeviceSession(): boolean {
     return this.phaseNow !== 'backoff' && this.phaseNow !== 'ended';
   }
@@ -169,9 +174,14 @@ export abstract class SessionSteps implements LineSession {
 
   /** MSG or PASSWORD never answered. Nothing was sent: a live line is asked again later. */
   protected openUnanswered(): void {
+    this.ports.gate.handshakeUnanswered(this.line);
     const since = this.evidenceSince(this.step.startedAt);
     const heard = this.ports.link.heardSince(this.line, since);
-    if (heard && this.openRounds < MAX_OPEN_ROUNDS) return this.backoff('open');
+    if (heard && this.openRounds < MAX_OPEN_ROUNDS && this.ports.gate.mayReopen(this)) {
+      // The line has to earn work again: numbers it never sent go to lines that answer.
+      for (const tel of this.numbers.takeAll()) this.release(tel, FAILURE.noLineAccepted);
+      return this.backoff('open');
+    }
     if (!heard) this.ports.gate.silent(this.line, since);
     this.abandon(FAILURE.noLineAccepted);
   }

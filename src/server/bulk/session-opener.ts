@@ -1,0 +1,89 @@
+/**
+ * How the bulk engine opens sessions on its lines (its fill pass): the order of the line policy,
+ * lines in good standing claiming their first number at once, the others earning it by answering.
+ */
+import type { Outbox } from '../../outbox/types';
+import type { GoipServer } from '../goip-server';
+import type { LineInfo } from '../lines';
+import { BulkSession } from './bulk-session';
+import type { FleetHooks } from './fleet-hooks';
+import type { EngineLineGate } from './line-gate';
+import { LineOrder } from './line-order';
+import type { LineScheduler } from './line-scheduler';
+import type { BulkOptions } from './options';
+import { localDay } from './policy';
+import type { SessionPorts } from './session-ports';
+import type { SessionRegistry } from './session-registry';
+
+/** What a probe session opens with: no batch, so it claims nothing (the device only stores the text). */
+const PROBE = { batchId: '', text: 'probe' };
+
+export interface OpenerDeps {
+  server: GoipServer;
+  outbox: Outbox;
+  gate: EngineLineGate;
+  lines: LineScheduler;
+  sessions: SessionRegistry;
+  fleet: FleetHooks;
+  ports: SessionPorts;
+  options: BulkOptions;
+  register(session: BulkSession): void;
+  /** Lines want more sessions: another fill pass soon. */
+  again(): void;
+}
+
+/** The configured lines that may send a recipient of `group` (all of them when there are no groups). */
+export function linesOfGroup(lines: readonly LineInfo[], group: string, fleet: FleetHooks): string[] {
+  return lines.map((info) => info.id).filter((line) => fleet.groupsOf(line)?.includes(group) ?? true);
+}
+
+export class SessionOpener {
+  private readonly order: LineOrder;
+
+  constructor(private readonly deps: OpenerDeps) {
+    this.order = new LineOrder(deps.fleet.linePolicy, deps.fleet.random);
+  }
+
+  /**
+   * Opens one session on lines that may take one, in the order of the line policy. A line in good
+   * standing gets its first number claimed at once (all the claims are one commit, the MSGs leave
+   * after it); a line that left a handshake unanswered gets a session without a number (it claims
+   * one once it answers the MSG), only while numbers are left that no such young handshake may
+   * take, and a line whose quarantine is over gets its probe even without work. Lines that want
+   * more get them in a later pass, once their session is authorized (handshakeDone): every line's
+   * first number is under way before anyone's second session competes with it.
+   */
+  fill(): void {
+    const now = Date.now();
+    let unspoken = this.deps.outbox.queuedCount() - this.reservations(now);
+    if (unspoken <= 0 && !this.deps.server.lines().some((info) => this.deps.lines.probing(info.id, now))) return;
+    let opened = 0;
+    const day = localDay(now);
+    for (const info of this.order.order(this.deps.server.lines(), (id) => this.deps.outbox.sentToday(id, day))) {
+      const probing = this.deps.lines.probing(info.id, now);
+      if ((unspoken <= 0 && !probing) || !this.deps.gate.wantsSession(info, now)) continue;
+      const groups = this.deps.fleet.groupsOf(info.id);
+      if (this.deps.lines.trusted(info.id)) {
+        const sendId = this.deps.outbox.nextSendId(info.id);
+        const [first] = this.deps.outbox.claim(info.id, sendId, 1, 1, undefined, groups);
+        if (first === undefined) continue;
+        this.deps.register(BulkSession.fresh(this.deps.ports, info.id, sendId, first));
+      } else {
+        const batch = unspoken > 0 ? this.deps.outbox.nextBatch(info.id, groups) : null;
+        if (batch === null && !probing) continue;
+        this.deps.register(BulkSession.claimless(this.deps.ports, info.id, this.deps.outbox.nextSendId(info.id), batch ?? PROBE));
+      }
+      this.order.opened(info.id);
+      unspoken--;
+      opened++;
+    }
+    if (opened > 0 && this.deps.server.lines().some((info) => this.deps.lines.wantsSession(info, now))) this.deps.again();
+  }
+
+  /** Sessions in a young handshake that will claim a queued number once their line answers. */
+  private reservations(now: number): number {
+    let n = 0;
+    for (const session of this.deps.sessions.values()) if (session.reservesNumber(now, this.deps.options.stepTimeoutMs)) n++;
+    return n;
+  }
+}
