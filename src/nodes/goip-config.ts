@@ -13,6 +13,8 @@ import {
   ConfigError,
   type ConfigProperties,
   parseDevices,
+  type ReceiveProperties,
+  receiveOptions,
   type SendingProperties,
   serverOptions,
 } from './config-options';
@@ -28,6 +30,7 @@ const WARNING_KEYS: Readonly<Record<WarningSource, string>> = {
   'status-reports': 'goip-config.warnings.statusReports',
   listener: 'goip-config.warnings.listener',
   stop: 'goip-config.warnings.stopping',
+  parts: 'goip-config.warnings.parts',
 };
 
 type Translate = NodeAPI['_'];
@@ -76,6 +79,7 @@ export = function register(RED: NodeAPI): void {
         sending: bulkOptions(def as SendingProperties),
         commands: commandOptions(def as CommandProperties),
         store: storePath,
+        ...receiveOptions(def as ReceiveProperties),
       });
       node.gateway = gateway;
       node.server = gateway.server;

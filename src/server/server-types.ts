@@ -56,6 +56,10 @@ export interface GoipEvent {
   /** Sender of an SMS. */
   from?: string;
   receivedAt: number;
+  /** An `sms` from the gateway: how many received parts it joins (1 when it came whole). */
+  parts?: number;
+  /** An `sms` from the gateway: the report id of each of its parts, in order. */
+  reportIds?: string[];
 }
 
 /** Payload of a `delivery` event. The server's own (a DELIVER report as it came) has messageId null. */
