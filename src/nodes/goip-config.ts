@@ -19,6 +19,7 @@ import {
   serverOptions,
 } from './config-options';
 import type { GoipConfigNode } from './config-node';
+import { observeGateway, registerMetricsRoute } from './observe';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { nodeStatus } from './status';
 
@@ -41,6 +42,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const users = new Set<Node>();
     let configFailure: string | null = null;
+    let stopObserving = (): void => undefined;
     node.gateway = null;
     node.server = null;
     node.sending = null;
@@ -85,6 +87,7 @@ export = function register(RED: NodeAPI): void {
       node.server = gateway.server;
       node.commands = gateway.commands;
       node.sending = gateway.sending;
+      stopObserving = observeGateway(RED, node, gateway, def);
       if (gateway.outbox instanceof SqliteOutbox) node.log(RED._('goip-config.log.store', { path: storePath, driver: gateway.outbox.driver }));
       const storeError = gateway.sendingError;
       if (storeError !== null) {
@@ -129,6 +132,7 @@ export = function register(RED: NodeAPI): void {
       node.sending = null;
       node.commands = null;
       if (gateway === null) return done();
+      stopObserving();
       gateway.removeAllListeners('event');
       gateway.removeAllListeners('status');
       void gateway.stop().then(done, done);
@@ -153,6 +157,7 @@ export = function register(RED: NodeAPI): void {
       counters: server?.counters ?? null,
     });
   });
+  registerMetricsRoute(RED);
 };
 
 /** The status flow nodes show for the gateway's. */

@@ -105,4 +105,6 @@ export interface GoipServerEvents {
   datagramOut: [text: string, address: string, port: number];
   /** A listener of `event` threw; the server, its acks and the other listeners carried on. */
   listenerError: [error: Error, event: string];
+  /** A report was acked, `seconds` after its datagram was read (the metrics' goip_report_ack_seconds). */
+  reportAcked: [line: string, verb: string, seconds: number];
 }
