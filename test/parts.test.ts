@@ -16,11 +16,8 @@ import { type HeldPartStore, SqliteOutbox } from '../src/outbox';
 import { eventMessage } from '../src/nodes/messages';
 import type { GoipEvent } from '../src/server';
 import { SimLine } from '../src/sim';
+import { GSM_PARTS, UCS2_PARTS } from './helpers/long-sms';
 
-/** Three full GSM parts' worth of text: 153 + 153 + 153 characters. */
-export const GSM_PARTS = ['A', 'B', 'C'].map((letter, i) => `${letter}${i}`.padEnd(153, letter.toLowerCase()));
-/** UCS-2 67 + 67 + 10 characters. */
-export const UCS2_PARTS = ['短'.repeat(67), '信'.repeat(67), '长短信结束了谢谢你'.padEnd(10, '！')];
 
 const WINDOW_MS = 60_000;
 
