@@ -107,7 +107,7 @@ export class FleetView extends EventEmitter<{ change: [] }> {
 
   private lineView(line: LineInfo, day: string, now: number): FleetLine {
     const received = this.smsIn.get(line.id);
-    const history = (this.history.get(line.id) ?? []).filter(([at]) => at > now - this.historyMs);
+    const history = (this.history.get(line.id) ?? []).filter(([minute]) => this.isRecent(minute, now));
     return {
       id: line.id,
       online: line.online,
@@ -146,8 +146,13 @@ export class FleetView extends EventEmitter<{ change: [] }> {
     const last = samples[samples.length - 1];
     if (last !== undefined && last[0] === minute) last[1] = signal;
     else samples.push([minute, signal]);
-    while (samples.length > 0 && samples[0][0] <= at - this.historyMs) samples.shift();
+    while (samples.length > 0 && !this.isRecent(samples[0][0], at)) samples.shift();
     this.history.set(line, samples);
+  }
+
+  /** A minute is kept while any of it lies within the history span. */
+  private isRecent(minute: number, now: number): boolean {
+    return minute + MINUTE_MS > now - this.historyMs;
   }
 
   private countIn(line: string, at: number): void {
