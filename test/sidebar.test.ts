@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { lineIds, type SimFleet, startLines } from '../src/sim';
-import { launchChromium, openEditor, PageProblems } from './helpers/browser';
+import { chromiumOrSkip, openEditor, PageProblems } from './helpers/browser';
 import { devicesCredential, goipConfigNode } from './helpers/flows';
 import { freeUdpPort, NodeRedProcess, PACKAGE_ROOT } from './helpers/node-red-process';
 import { RUNTIMES, skipUnavailable } from './helpers/runtimes';
@@ -57,12 +57,7 @@ for (const runtime of RUNTIMES) describe(`GoIP sidebar in a browser (headless ch
 
   before(async function () {
     skipUnavailable(this, runtime);
-    const launch = await launchChromium();
-    if (launch.skipReason !== undefined) {
-      console.log(`\n    sidebar test skipped: ${launch.skipReason} (scripts/install-test-deps.sh installs it)\n`);
-      this.skip();
-    }
-    browser = launch.browser;
+    browser = await chromiumOrSkip(this, 'sidebar test');
     red = await NodeRedProcess.start({ runtime });
     const udpPort = await freeUdpPort();
     await red.deploy(sidebarFlow(udpPort));
