@@ -18,7 +18,7 @@ import { lineIds, type SimFleet, startLines } from '../src/sim';
 import {
   cancelEditDialog,
   datalistValues,
-  launchChromium,
+  chromiumOrSkip,
   openEditDialog,
   openEditor,
   PageProblems,
@@ -82,12 +82,7 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
 
   before(async function () {
     skipUnavailable(this, runtime);
-    const launch = await launchChromium();
-    if (launch.skipReason !== undefined) {
-      console.log(`\n    browser test skipped: ${launch.skipReason} (scripts/install-test-deps.sh installs it)\n`);
-      this.skip();
-    }
-    browser = launch.browser;
+    browser = await chromiumOrSkip(this, 'browser test');
 
     red = await NodeRedProcess.start({ runtime });
     udpPort = await freeUdpPort();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { bulkOptions, commandOptions, ConfigError, parseDevices, serverOptions } from '../src/nodes/config-options';
+import { bulkOptions, commandOptions, ConfigError, parseDevices, receiveOptions, serverOptions } from '../src/nodes/config-options';
 import { translator } from './helpers/catalog';
 
 const english = translator('goip-config');
@@ -53,5 +53,19 @@ describe('config options: refusals', () => {
 
   it('names the refused value in the English text goip-config shows', () => {
     for (const [refused, text] of cases) assert.throws(refused, (err: Error) => refusal(err) === text, text);
+  });
+});
+
+describe('config options: receiving', () => {
+  it('joins parts by default with a 60 s window; flows from before it existed get the same', () => {
+    assert.deepEqual(receiveOptions({}), { joinParts: true, joinWindowMs: 60_000 });
+    assert.deepEqual(receiveOptions({ joinParts: '', joinWindow: '' }), { joinParts: true, joinWindowMs: 60_000 });
+    assert.deepEqual(receiveOptions({ joinParts: false, joinWindow: '2.5' }), { joinParts: false, joinWindowMs: 2500 });
+    assert.deepEqual(receiveOptions({ joinParts: 'false', joinWindow: 30 }), { joinParts: false, joinWindowMs: 30_000 });
+  });
+
+  it('refuses a window out of range with the field named', () => {
+    assert.throws(() => receiveOptions({ joinWindow: 3601 }), (err: Error) => refusal(err) === 'join window 3601 s is longer than the maximum of 3600 s');
+    assert.throws(() => receiveOptions({ joinWindow: '0.01' }), (err: Error) => /below the minimum of 0.05 s/.test(refusal(err)));
   });
 });

@@ -18,6 +18,8 @@ import { StatusReportWatcher } from '../server/status-reports';
 import { isTransientBindError } from '../server/udp-endpoint';
 import { Backoff } from './backoff';
 import { GatewayFleet } from './fleet';
+import { MemoryHeldParts } from './parts/memory-held-parts';
+import { PartJoiner } from './parts/part-joiner';
 import { SendingService } from './sending';
 import type { GatewayStatus, GoipGatewayEvents, GoipGatewayOptions, WarningSource } from './types';
 
@@ -43,6 +45,8 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   readonly sendingError: Error | null;
   /** Routing groups, balance and number checks, line health (issue #12). */
   readonly fleet: GatewayFleet;
+  /** Joins long SMS received part by part before they are published. */
+  readonly parts: PartJoiner;
 
   private phase: Phase = { state: 'idle' };
   private readonly backoff: Backoff;
@@ -76,6 +80,13 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.sender = sending?.sender ?? null;
     this.sending = sending?.service ?? null;
     this.sendingError = sendingError;
+    this.parts = new PartJoiner({
+      enabled: options.joinParts ?? true,
+      windowMs: options.joinWindowMs ?? 60_000,
+      store: this.outbox instanceof SqliteOutbox ? this.outbox.heldParts() : new MemoryHeldParts(),
+      publish: (event) => this.publish(event),
+      warn: (err) => this.warn('parts', err),
+    });
     // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
     // the DELIVER reports the bulk sender correlates; without a store their messageId stays null.
     const windowMs = this.sender?.options.deliveryWindowMs;
@@ -145,6 +156,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
         const address = await this.server.start();
         if (this.stopping !== null) return null;
         this.setPhase({ state: 'listening' });
+        this.parts.start();
         this.sender?.start();
         this.fleet.checks.start();
         return address;
@@ -163,6 +175,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private async shutdown(): Promise<void> {
     this.backoff.cancel();
     this.fleet.checks.stop();
+    this.parts.stop();
     this.statusReports.stop();
     try {
       await Promise.all([this.commands.stop(), this.sender?.stop()]);
@@ -180,8 +193,12 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     }
   }
 
-  /** A DELIVER report becomes a delivery event once, with its messageId correlated first. */
+  /** An sms goes through the part joiner; a DELIVER report becomes a delivery event once, with its messageId correlated first. */
   private readonly onServerEvent = (event: GoipEvent): void => {
+    if (event.event === 'sms') {
+      this.parts.accept(event);
+      return;
+    }
     if (event.event !== 'delivery' || event.fields.verb !== 'DELIVER') {
       this.publish(event);
       return;

@@ -24,6 +24,10 @@ export interface GoipGatewayOptions {
   maxBindRetryMs?: number;
   /** Least time between two warnings of one source, default 10 s: repeated troubles do not flood. */
   warningIntervalMs?: number;
+  /** Join long SMS that arrive part by part (src/gateway/parts), default true. */
+  joinParts?: boolean;
+  /** How long a full part waits for the next one from its line and sender, default 60 s. */
+  joinWindowMs?: number;
 }
 
 export type GatewayStatus =
@@ -46,7 +50,9 @@ export type WarningSource =
   /** A listener of the server's or the gateway's events threw; the others still got the event. */
   | 'listener'
   /** Stopping the send engine or the commands failed (the socket closes all the same). */
-  | 'stop';
+  | 'stop'
+  /** Holding a part of a long SMS in the store failed: it went out at once, unjoined. */
+  | 'parts';
 
 export interface GatewayWarning {
   source: WarningSource;

@@ -1,5 +1,5 @@
 /** The goip-config node as flow nodes see it. */
-import type { GoipGateway, SendingService } from '../gateway';
+import type { GatewayMetrics, GoipGateway, SendingService } from '../gateway';
 import type { GoipEvent, GoipServer } from '../server';
 import type { CommandClient } from '../server/commands';
 import { failInput } from './input-error';
@@ -16,6 +16,8 @@ export interface GoipConfigNode extends Node {
   sendingError: string | null;
   /** Server commands (goip-command); null when the configuration failed. */
   commands: CommandClient | null;
+  /** The gateway's Prometheus metrics (GET /goip/<id>/metrics); null when not running. */
+  metrics?: GatewayMetrics | null;
   /** Receives every device event; returns the unsubscribe function. */
   subscribe(listener: (event: GoipEvent) => void): () => void;
   /** Keeps `node`'s status in step with the server's (listening, lines online, errors). */

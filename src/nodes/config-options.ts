@@ -128,3 +128,19 @@ export function commandOptions(props: CommandProperties): Partial<CommandOptions
     ussdRetries: wholeNumber(props.ussdRetries, 'goip-config.errors.ussdRetries', 0, 10),
   });
 }
+
+export interface ReceiveProperties {
+  /** Join long SMS that arrive part by part, default true. */
+  joinParts?: unknown;
+  /** Seconds a full part waits for the next one, default 60. */
+  joinWindow?: unknown;
+}
+
+const MAX_JOIN_WINDOW_S = 3600;
+
+/** How received SMS are joined; a window beyond an hour would hold ordinary 153-character texts for too long. */
+export function receiveOptions(props: ReceiveProperties): { joinParts: boolean; joinWindowMs: number } {
+  const windowS = seconds(props.joinWindow, 60, 0.05);
+  if (windowS > MAX_JOIN_WINDOW_S) throw new ConfigError('goip-config.errors.joinWindow', { value: windowS, max: MAX_JOIN_WINDOW_S });
+  return { joinParts: !(props.joinParts === false || props.joinParts === 'false'), joinWindowMs: windowS * 1000 };
+}

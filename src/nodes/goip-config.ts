@@ -13,11 +13,14 @@ import {
   ConfigError,
   type ConfigProperties,
   parseDevices,
+  type ReceiveProperties,
+  receiveOptions,
   type SendingProperties,
   serverOptions,
 } from './config-options';
 import type { GoipConfigNode } from './config-node';
 import { type FleetProperties, fleetBulkOptions, fleetOptions } from './fleet-options';
+import { observeGateway, registerMetricsRoute } from './observe';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { nodeStatus } from './status';
 
@@ -30,6 +33,7 @@ const WARNING_KEYS: Readonly<Record<WarningSource, string>> = {
   listener: 'goip-config.warnings.listener',
   stop: 'goip-config.warnings.stopping',
   fleet: 'goip-config.fleet.warning',
+  parts: 'goip-config.warnings.parts',
 };
 
 type Translate = NodeAPI['_'];
@@ -40,6 +44,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const users = new Set<Node>();
     let configFailure: string | null = null;
+    let stopObserving = (): void => undefined;
     node.gateway = null;
     node.server = null;
     node.sending = null;
@@ -79,11 +84,13 @@ export = function register(RED: NodeAPI): void {
         commands: commandOptions(def as CommandProperties),
         fleet: fleetOptions(def as FleetProperties, devices.map((device) => device.id)),
         store: storePath,
+        ...receiveOptions(def as ReceiveProperties),
       });
       node.gateway = gateway;
       node.server = gateway.server;
       node.commands = gateway.commands;
       node.sending = gateway.sending;
+      stopObserving = observeGateway(RED, node, gateway, def);
       if (gateway.outbox instanceof SqliteOutbox) node.log(RED._('goip-config.log.store', { path: storePath, driver: gateway.outbox.driver }));
       const storeError = gateway.sendingError;
       if (storeError !== null) {
@@ -128,6 +135,7 @@ export = function register(RED: NodeAPI): void {
       node.sending = null;
       node.commands = null;
       if (gateway === null) return done();
+      stopObserving();
       gateway.removeAllListeners('event');
       gateway.removeAllListeners('status');
       void gateway.stop().then(done, done);
@@ -152,6 +160,7 @@ export = function register(RED: NodeAPI): void {
       counters: server?.counters ?? null,
     });
   });
+  registerMetricsRoute(RED);
 };
 
 /** The status flow nodes show for the gateway's. */

@@ -17,7 +17,7 @@ export function eventMessage(event: GoipEvent): NodeMessage {
     event: event.event,
     line: event.line,
     payload: event.payload,
-    goip: event.fields,
+    goip: event.parts === undefined ? event.fields : { ...event.fields, parts: event.parts, reportIds: event.reportIds ?? [] },
   };
   if (event.from !== undefined) msg.from = event.from;
   return msg;

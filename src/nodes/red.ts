@@ -45,6 +45,8 @@ export interface HttpRequest {
 export interface HttpResponse {
   json(body: unknown): void;
   status(code: number): HttpResponse;
+  set(field: string, value: string): HttpResponse;
+  send(body: string): void;
 }
 type Handler = (req: HttpRequest, res: HttpResponse, next?: () => void) => void;
 
@@ -66,4 +68,6 @@ export interface NodeAPI {
     evaluateNodeProperty(value: unknown, type: string, node: Node, msg: NodeMessage): unknown;
   };
   _: (key: string, substitutions?: Record<string, unknown>) => string;
+  /** Messages to the editors (topic, data, retained for editors that connect later). */
+  comms: { publish(topic: string, data: unknown, retain: boolean): void };
 }

@@ -1,3 +1,4 @@
 export * from './types';
 export { SqliteOutbox, type SqliteOutboxOptions } from './sqlite-outbox';
 export { type SqliteDriverName, SqliteUnavailableError } from './sqlite-driver';
+export { type HeldPart, type HeldPartStore, SqliteHeldParts } from './held-parts';

@@ -62,6 +62,17 @@ const MIGRATIONS = [
   );
   CREATE INDEX line_sends_by_line ON line_sends (line, at);
   `,
+  // Parts of long inbound SMS waiting for their continuation (src/outbox/held-parts.ts).
+  `
+  CREATE TABLE held_parts (
+    seq INTEGER PRIMARY KEY,            -- arrival order: a chain is joined in it
+    line TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    event TEXT NOT NULL,                -- the part's sms event as JSON
+    held_at INTEGER NOT NULL
+  );
+  CREATE INDEX held_parts_by_chain ON held_parts (line, sender, seq);
+  `,
 ];
 
 /** Brings the schema to the newest version; refuses a store written by a newer version. */

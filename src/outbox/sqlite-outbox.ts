@@ -8,6 +8,7 @@ import { randomInt } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { sameNumber } from '../pdu/numbers';
+import { SqliteHeldParts } from './held-parts';
 import { type Connection, openConnection, type SqliteDriverName } from './sqlite-driver';
 import { migrate } from './schema';
 import { prepareStatements, type Statements, toRecipient } from './statements';
@@ -217,6 +218,11 @@ export class SqliteOutbox implements Outbox {
 
   transaction<T>(work: () => T): T {
     return this.inTransaction(work);
+  }
+
+  /** The parts of long inbound SMS held in this same file (valid until close()). */
+  heldParts(): SqliteHeldParts {
+    return new SqliteHeldParts(this.db);
   }
 
   close(): void {

@@ -132,6 +132,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
   // ---- inbound ----
 
   private onDatagram(buffer: Buffer, rinfo: dgram.RemoteInfo): void {
+    const arrivedAt = performance.now();
     this.counters.datagrams++;
     if (buffer.length === 0 || buffer.length > MAX_DATAGRAM_BYTES) {
       this.counters.invalid++;
@@ -144,7 +145,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
         this.onKeepalive(message, rinfo);
         return;
       case 'report':
-        this.onReport(message, text, rinfo);
+        this.onReport(message, text, rinfo, arrivedAt);
         return;
       case 'reply':
       case 'gsm': {
@@ -181,7 +182,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     this.publish({ event: 'keepalive', line: line.id, payload: line.info(), fields: Object.assign(k.fields, { id: k.id, req: k.count }) });
   }
 
-  private onReport(report: Report, text: string, rinfo: dgram.RemoteInfo): void {
+  private onReport(report: Report, text: string, rinfo: dgram.RemoteInfo, arrivedAt: number): void {
     const definition = definitionFor(report.verb);
     const line = this.registry.authenticate(report.id, report.password);
     if (line === undefined) {
@@ -196,7 +197,10 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       return;
     }
     if (line.address === null) this.registry.register(line, rinfo.address, rinfo.port);
-    if (definition.ack) this.sendToLine(line.id, formatReportAck(report.verb, report.reportId));
+    if (definition.ack) {
+      this.sendToLine(line.id, formatReportAck(report.verb, report.reportId));
+      this.tell('reportAcked', line.id, report.verb, (performance.now() - arrivedAt) / 1000);
+    }
     this.markSeen(line);
 
     if (this.repeats.isRepeat(line, report, text, Date.now())) {

@@ -56,6 +56,10 @@ export interface GoipEvent {
   /** Sender of an SMS. */
   from?: string;
   receivedAt: number;
+  /** An `sms` from the gateway: how many received parts it joins (1 when it came whole). */
+  parts?: number;
+  /** An `sms` from the gateway: the report id of each of its parts, in order. */
+  reportIds?: string[];
 }
 
 /** Payload of a `delivery` event. The server's own (a DELIVER report as it came) has messageId null. */
@@ -101,4 +105,6 @@ export interface GoipServerEvents {
   datagramOut: [text: string, address: string, port: number];
   /** A listener of `event` threw; the server, its acks and the other listeners carried on. */
   listenerError: [error: Error, event: string];
+  /** A report was acked, `seconds` after its datagram was read (the metrics' goip_report_ack_seconds). */
+  reportAcked: [line: string, verb: string, seconds: number];
 }

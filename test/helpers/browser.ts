@@ -47,6 +47,16 @@ export async function launchChromium(): Promise<Launch> {
   }
 }
 
+/** In a suite's before(): headless Chromium, or the suite skipped with a notice saying why. */
+export async function chromiumOrSkip(context: Mocha.Context, suite: string): Promise<Browser> {
+  const launch = await launchChromium();
+  if (launch.skipReason !== undefined) {
+    console.log(`\n    ${suite} skipped: ${launch.skipReason} (scripts/install-test-deps.sh installs it)\n`);
+    context.skip();
+  }
+  return launch.browser as Browser;
+}
+
 /**
  * Every page error, console error and failed request of a page, except those `ignored` accepts
  * (matched against the request or source URL and the message text).

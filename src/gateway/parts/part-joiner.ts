@@ -1,0 +1,165 @@
+/**
+ * Joins long SMS that firmware hands over part by part (one RECEIVE per part, no part header,
+ * sometimes tens of seconds apart). A text that is exactly one full part (./part-length.ts) is
+ * held until the next RECEIVE from the same line and sender, within the window, and joined with
+ * it, repeatedly; a chain that gets no continuation in time, or whose next text is longer than a
+ * part, goes out as it is. Any other text passes at once, so firmware that joins parts itself is
+ * unaffected.
+ *
+ * Held parts are in a HeldPartStore: durable (the outbox's SQLite file) they survive a restart or a
+ * kill -9 and the chain resumes; the window then runs from when the newest part arrived.
+ */
+import type { HeldPart, HeldPartStore } from '../../outbox/held-parts';
+import type { GoipEvent } from '../../server';
+import { partKind } from './part-length';
+
+/** A concatenated SMS has at most 255 parts (the header's count is one octet). */
+const MAX_PARTS = 255;
+
+export interface PartJoinerOptions {
+  /** goip-config `joinParts`: false lets every text pass at once (held ones from before go out at start). */
+  enabled: boolean;
+  /** goip-config `joinWindow` in ms: how long a part waits for the next one. */
+  windowMs: number;
+  store: HeldPartStore;
+  publish: (event: GoipEvent) => void;
+  /** The store failed: the part went out at once instead of being held. */
+  warn: (err: unknown) => void;
+}
+
+interface Chain {
+  line: string;
+  from: string;
+  parts: GoipEvent[];
+  heldAt: number;
+  timer: NodeJS.Timeout | null;
+}
+
+export class PartJoiner {
+  private readonly chains = new Map<string, Chain>();
+  private running = false;
+
+  constructor(private readonly options: PartJoinerOptions) {}
+
+  /** Takes up the parts held before (by an earlier run): each waits out what is left of its window. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    for (const part of this.options.store.all()) {
+      const chain = this.chainOf(part.line, part.from);
+      chain.parts.push(part.event);
+      chain.heldAt = Math.max(chain.heldAt, part.heldAt);
+    }
+    for (const chain of this.chains.values()) this.arm(chain);
+  }
+
+  /**
+   * Stops the window timers; held parts stay in a durable store for the next start. Without one
+   * they go out now, as they are, rather than be lost.
+   */
+  stop(): void {
+    this.running = false;
+    for (const chain of [...this.chains.values()]) {
+      if (chain.timer !== null) clearTimeout(chain.timer);
+      chain.timer = null;
+      if (!this.options.store.durable) this.release(chain);
+    }
+    this.chains.clear();
+  }
+
+  /** An `sms` event from the server. */
+  accept(event: GoipEvent): void {
+    const line = event.line;
+    const from = event.from ?? '';
+    const key = chainKey(line, from);
+    const chain = this.chains.get(key);
+    if (chain !== undefined && chain.parts.some((part) => isResend(part, event))) return;
+    const kind = partKind(String(event.payload));
+    if (kind === 'whole') {
+      // Longer than a part, so it continues nothing: the chain goes out as it is, first.
+      if (chain !== undefined) this.release(chain);
+      this.options.publish(joined([event]));
+      return;
+    }
+    const holds = this.options.enabled && this.running && kind === 'full';
+    if (chain === undefined && !holds) {
+      this.options.publish(joined([event]));
+      return;
+    }
+    const target = chain ?? this.chainOf(line, from);
+    target.parts.push(event);
+    if (!holds || target.parts.length >= MAX_PARTS) {
+      this.release(target);
+      return;
+    }
+    const part: HeldPart = { line, from, event, heldAt: Date.now() };
+    try {
+      this.options.store.hold(part);
+    } catch (err) {
+      this.options.warn(err);
+      this.release(target);
+      return;
+    }
+    target.heldAt = part.heldAt;
+    this.arm(target);
+  }
+
+  /** Parts held right now, for the sidebar and the metrics. */
+  get heldCount(): number {
+    let count = 0;
+    for (const chain of this.chains.values()) count += chain.parts.length;
+    return count;
+  }
+
+  private chainOf(line: string, from: string): Chain {
+    const key = chainKey(line, from);
+    let chain = this.chains.get(key);
+    if (chain === undefined) {
+      chain = { line, from, parts: [], heldAt: 0, timer: null };
+      this.chains.set(key, chain);
+    }
+    return chain;
+  }
+
+  private arm(chain: Chain): void {
+    if (chain.timer !== null) clearTimeout(chain.timer);
+    const waitMs = this.options.enabled ? Math.max(0, chain.heldAt + this.options.windowMs - Date.now()) : 0;
+    chain.timer = setTimeout(() => this.release(chain), waitMs);
+  }
+
+  /**
+   * Publishes the chain as one message, then forgets it in the store: a crash between the two
+   * repeats the message after the restart rather than lose it.
+   */
+  private release(chain: Chain): void {
+    if (chain.timer !== null) clearTimeout(chain.timer);
+    chain.timer = null;
+    this.chains.delete(chainKey(chain.line, chain.from));
+    if (chain.parts.length === 0) return;
+    this.options.publish(joined(chain.parts));
+    try {
+      this.options.store.release(chain.line, chain.from);
+    } catch (err) {
+      this.options.warn(err);
+    }
+  }
+}
+
+function chainKey(line: string, from: string): string {
+  return `${line}\u0000${from}`;
+}
+
+/** The same RECEIVE again (its ack was lost across a restart, so the server's memory of it is gone). */
+function isResend(held: GoipEvent, event: GoipEvent): boolean {
+  return held.fields.reportId === event.fields.reportId && held.payload === event.payload;
+}
+
+/** One `sms` event for the parts, in arrival order: the whole text, msg.goip.parts and reportIds. */
+function joined(parts: readonly GoipEvent[]): GoipEvent {
+  const first = parts[0];
+  const last = parts[parts.length - 1];
+  const text = parts.map((part) => String(part.payload)).join('');
+  const reportIds = parts.map((part) => part.fields.reportId ?? '');
+  const fields = parts.length === 1 ? first.fields : { ...first.fields, msg: text };
+  return { ...first, payload: text, fields, receivedAt: last.receivedAt, parts: parts.length, reportIds };
+}

@@ -1,0 +1,60 @@
+/**
+ * Parts of long SMS waiting for their continuation (see src/gateway/parts/part-joiner.ts), kept in
+ * the outbox's SQLite file so that a restart or a kill -9 between two parts loses none: a part is
+ * committed (WAL, synchronous=FULL) before its RECEIVE ack reaches the wire.
+ */
+import type { GoipEvent } from '../server/server-types';
+import type { Connection, Statement } from './sqlite-driver';
+
+export interface HeldPart {
+  line: string;
+  /** The sender (srcnum) the next part must come from. */
+  from: string;
+  /** The `sms` event of the part as the server published it. */
+  event: GoipEvent;
+  /** When it was held (ms epoch): the join window runs from the newest part of a chain. */
+  heldAt: number;
+}
+
+export interface HeldPartStore {
+  /** Whether held parts survive a restart. */
+  readonly durable: boolean;
+  /** Every held part, in the order they were held. */
+  all(): HeldPart[];
+  /** Durable when it returns. */
+  hold(part: HeldPart): void;
+  /** Forgets every part held for this line and sender. */
+  release(line: string, from: string): void;
+}
+
+interface HeldPartRow {
+  line: string;
+  sender: string;
+  event: string;
+  held_at: number;
+}
+
+export class SqliteHeldParts implements HeldPartStore {
+  readonly durable = true;
+  private readonly selectAll: Statement<HeldPartRow>;
+  private readonly insert: Statement<never>;
+  private readonly remove: Statement<never>;
+
+  constructor(db: Connection) {
+    this.selectAll = db.prepare<HeldPartRow>('SELECT line, sender, event, held_at FROM held_parts ORDER BY seq');
+    this.insert = db.prepare('INSERT INTO held_parts (line, sender, event, held_at) VALUES (@line, @sender, @event, @heldAt)');
+    this.remove = db.prepare('DELETE FROM held_parts WHERE line = ? AND sender = ?');
+  }
+
+  all(): HeldPart[] {
+    return this.selectAll.all().map((row) => ({ line: row.line, from: row.sender, event: JSON.parse(row.event) as GoipEvent, heldAt: row.held_at }));
+  }
+
+  hold(part: HeldPart): void {
+    this.insert.run({ line: part.line, sender: part.from, event: JSON.stringify(part.event), heldAt: part.heldAt });
+  }
+
+  release(line: string, from: string): void {
+    this.remove.run(line, from);
+  }
+}
