@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteOutbox, SqliteUnavailableError, type NewBatch } from '../src/outbox';
+import { SCHEMA_VERSION } from '../src/outbox/schema';
 import { type Connection, openConnection, SQLITE_DRIVER_ENV } from '../src/outbox/sqlite-driver';
 import {
   CHURN_BATCH_SIZE,
@@ -446,7 +447,7 @@ describe(`SqliteOutbox (${DRIVER})`, () => {
       const db = rawConnection(store.file);
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 1);
+        assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
       } finally {
         db.close();
       }

@@ -10,8 +10,9 @@ import path from 'node:path';
 import { sameNumber } from '../pdu/numbers';
 import { type Connection, openConnection, type SqliteDriverName } from './sqlite-driver';
 import { migrate } from './schema';
+import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
-import type { NewBatch, Outbox, Recipient, RecipientState } from './types';
+import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
 const MAX_FIRST_SEND_ID = 9000;
@@ -22,6 +23,7 @@ export interface SqliteOutboxOptions {
 }
 
 export class SqliteOutbox implements Outbox {
+  readonly queue: SqliteQueue;
   private readonly statements: Statements;
   /** Runs `work` in one transaction (rolled back if it throws). */
   private readonly inTransaction: <T>(work: () => T) => T;
@@ -35,6 +37,7 @@ export class SqliteOutbox implements Outbox {
     this.statements = prepareStatements(db);
     const transaction = db.transaction((work: () => unknown) => work());
     this.inTransaction = <T>(work: () => T) => transaction(work) as T;
+    this.queue = new SqliteQueue(db, this.inTransaction, now, (messageId) => this.require(messageId));
   }
 
   /**
@@ -56,9 +59,11 @@ export class SqliteOutbox implements Outbox {
     }
   }
 
-  enqueue(batch: NewBatch): void {
-    this.inTransaction(() => {
+  enqueue(batch: NewBatch): Recipient[] {
+    return this.inTransaction(() => {
       const now = this.now();
+      const priority = PRIORITIES.indexOf(batch.priority ?? 'normal');
+      const expiresAt = batch.expiresAt ?? null;
       const { seq } = this.statements.insertBatch.get({
         batchId: batch.batchId,
         text: batch.text,
@@ -69,23 +74,24 @@ export class SqliteOutbox implements Outbox {
         encoding: batch.encoding,
         recipientCount: batch.recipients.length,
         now,
+        priority,
+        sendAt: batch.sendAt ?? null,
       })!;
       batch.recipients.forEach(({ messageId, number }, index) => {
-        this.statements.insertRecipient.run({ messageId, batchSeq: seq, index, number, now });
+        this.statements.insertRecipient.run({ messageId, batchSeq: seq, index, number, now, priority, expiresAt });
       });
+      return this.queue.blockAmong(batch.recipients.map(({ messageId, number }) => ({ message_id: messageId, number })));
     });
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string): Recipient[] {
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low'): Recipient[] {
     if (limit <= 0) return [];
     return this.inTransaction(() => {
-      const batch =
-        batchId === undefined
-          ? this.statements.oldestClaimableBatch.get({ line })
-          : this.statements.claimableBatchById.get({ batchId, line });
-      if (!batch) return [];
       const now = this.now();
-      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit }).map(({ message_id }, i) => {
+      const rank = PRIORITIES.indexOf(lowest);
+      const batch = batchId === undefined ? this.statements.firstClaimableBatch.get({ line, now, lowest: rank }) : this.sessionBatch(batchId, line, now, rank);
+      if (!batch) return [];
+      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, now }).map(({ message_id }, i) => {
         this.statements.markClaimed.run({ messageId: message_id, line, sendId, telId: firstTelId + i, now });
         return this.require(message_id);
       });
@@ -193,6 +199,13 @@ export class SqliteOutbox implements Outbox {
 
   close(): void {
     this.db.close();
+  }
+
+  /** The session's batch while it may go on, undefined while work of higher priority waits for the line. */
+  private sessionBatch(batchId: string, line: string, now: number, lowest: number): { seq: number } | undefined {
+    const batch = this.statements.claimableBatchById.get({ batchId, line, now, lowest });
+    if (batch === undefined || batch.priority === 0) return batch;
+    return this.statements.firstClaimableBatch.get({ line, now, lowest: batch.priority - 1 }) === undefined ? batch : undefined;
   }
 
   private require(messageId: string): Recipient {
