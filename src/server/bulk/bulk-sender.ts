@@ -23,6 +23,7 @@ import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
 import type { SessionPorts } from './session-ports';
 import { claimedBySession, SessionRegistry } from './session-registry';
+import { TimedWake } from './timed-wake';
 import { type TimerHandle, TimerRegistry } from './timers';
 import { WatchedNumbers } from './watched-numbers';
 
@@ -39,6 +40,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly ports: SessionPorts;
   private running = false;
   private fillTimer: TimerHandle | null = null;
+  private readonly wake: TimedWake;
   private readonly inbox: ReplyInbox;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -76,6 +78,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     const reopened = (): void => this.scheduleFill();
     this.gate = new EngineLineGate(this.lines, server, outbox, this.timers, this.options, (line) => this.watched.on(line), reopened, () => this.commit.progress());
     this.ports = this.sessionPorts();
+    this.wake = new TimedWake(this.timers, () => outbox.queue.nextTimedAt(), reopened);
     this.inbox = new ReplyInbox((replies) => {
       if (!this.running) return;
       this.commit.run(() => {
@@ -117,6 +120,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.inbox.clear();
     this.timers.clearAll();
     this.fillTimer = null;
+    this.wake.reset();
     this.gate.reset();
     return Promise.resolve();
   }
@@ -170,11 +174,14 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private fill(): void {
     if (!this.running || this.outbox.queuedCount() === 0) return;
     const now = Date.now();
+    for (const recipient of this.outbox.queue.expireDue()) this.outcomes.expiredUnclaimed(recipient);
+    this.wake.rearm(now);
+    const lowest = this.gate.lowestPriority(now);
     let opened = 0;
     for (const info of this.server.lines()) {
       if (!this.gate.wantsSession(info, now)) continue;
       const sendId = this.outbox.nextSendId(info.id);
-      const [first] = this.outbox.claim(info.id, sendId, 1, 1);
+      const [first] = this.outbox.claim(info.id, sendId, 1, 1, undefined, lowest);
       if (first === undefined) continue;
       this.register(BulkSession.fresh(this.ports, info.id, sendId, first));
       opened++;
@@ -202,7 +209,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     session.start();
     this.commit.progress();
   }
-
 
   // ---- server events ----
 
@@ -255,7 +261,8 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       outcomes: {
         claimNext: (session, telId) => {
           if (!this.running || !this.gate.mayClaim(session)) return null;
-          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId)[0] ?? null;
+          const lowest = this.gate.lowestPriority(Date.now());
+          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId, lowest)[0] ?? null;
         },
         sent: (tel, smsNo) => outcomes.sent(tel.recipient, smsNo),
         giveUp: (tel, reason) => outcomes.giveUp(tel.recipient, reason),
