@@ -17,6 +17,8 @@ import { CommandClient } from '../server/commands';
 import { StatusReportWatcher } from '../server/status-reports';
 import { isTransientBindError } from '../server/udp-endpoint';
 import { Backoff } from './backoff';
+import { DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS, OptOutKeywords } from './queue-opt-out';
+import { DEFAULT_RETENTION_DAYS, RetentionSchedule } from './queue-retention';
 import { SendingService } from './sending';
 import type { GatewayStatus, GoipGatewayEvents, GoipGatewayOptions, WarningSource } from './types';
 
@@ -47,6 +49,8 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private readonly lastWarned = new Map<WarningSource, number>();
   private listening: Promise<AddressInfo | null> | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly optOut: OptOutKeywords;
+  private readonly retention: RetentionSchedule | null;
 
   constructor(options: GoipGatewayOptions) {
     super();
@@ -66,6 +70,13 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.sender = sending?.sender ?? null;
     this.sending = sending?.service ?? null;
     this.sendingError = sendingError;
+    const queue = options.queue ?? {};
+    this.optOut = new OptOutKeywords(queue.optOut ?? DEFAULT_OPT_OUT_KEYWORDS, queue.optIn ?? DEFAULT_OPT_IN_KEYWORDS);
+    this.retention =
+      sending &&
+      new RetentionSchedule(sending.outbox, queue.retentionMs ?? DEFAULT_RETENTION_DAYS * 86_400_000, sending.sender.options.deliveryWindowMs, (err) =>
+        this.warn('sending', err),
+      );
     // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
     // the DELIVER reports the bulk sender correlates; without a store their messageId stays null.
     const windowMs = this.sender?.options.deliveryWindowMs;
@@ -135,6 +146,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
         if (this.stopping !== null) return null;
         this.setPhase({ state: 'listening' });
         this.sender?.start();
+        this.retention?.start();
         return address;
       } catch (err) {
         if (this.stopping !== null) return null;
@@ -151,6 +163,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private async shutdown(): Promise<void> {
     this.backoff.cancel();
     this.statusReports.stop();
+    this.retention?.stop();
     try {
       await Promise.all([this.commands.stop(), this.sender?.stop()]);
     } catch (err) {
@@ -171,12 +184,24 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private readonly onServerEvent = (event: GoipEvent): void => {
     if (event.event !== 'delivery' || event.fields.verb !== 'DELIVER') {
       this.publish(event);
+      if (event.event === 'sms') this.optOutBy(event);
       return;
     }
     const report = event.payload as DeliveryPayload;
     const messageId = this.sender?.correlateDelivery(event.line, report) ?? null;
     this.publish({ ...event, payload: { ...report, messageId } });
   };
+
+  /** An SMS that is an opt-out/opt-in keyword blocks/unblocks its sender and is told as optout/optin. */
+  private optOutBy(event: GoipEvent): void {
+    if (this.sending === null) return;
+    try {
+      const told = this.optOut.apply(event, this.sending);
+      if (told !== null) this.publish(told);
+    } catch (err) {
+      this.warn('sending', err);
+    }
+  }
 
   private publish(event: GoipEvent): void {
     this.tell('event', event);
