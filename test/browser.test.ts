@@ -137,7 +137,7 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
   it('opens the goip-in dialog and its line picker lists the registered lines', async () => {
     await openEditDialog(page, ID.in);
     assert.deepEqual(await datalistValues(page, 'node-input-goip-in-lines', LINES.length), LINES);
-    assert.equal(await page.locator('#node-input-goip-events input[type="checkbox"]').count(), 16, 'one checkbox per event');
+    assert.equal(await page.locator('#node-input-goip-events input[type="checkbox"]').count(), 18, 'one checkbox per event');
     await cancelEditDialog(page);
     assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
   });

@@ -13,6 +13,9 @@ import {
   ConfigError,
   type ConfigProperties,
   parseDevices,
+  type QueueProperties,
+  queueOptions,
+  quietHoursOptions,
   type SendingProperties,
   serverOptions,
 } from './config-options';
@@ -73,9 +76,10 @@ export = function register(RED: NodeAPI): void {
       const storePath = storeFile(def, RED.settings.userDir, node.id);
       const gateway = new GoipGateway({
         server: serverOptions(def as ConfigProperties, devices),
-        sending: bulkOptions(def as SendingProperties),
+        sending: { ...bulkOptions(def as SendingProperties), ...quietHoursOptions(def as QueueProperties) },
         commands: commandOptions(def as CommandProperties),
         store: storePath,
+        queue: queueOptions(def as QueueProperties),
       });
       node.gateway = gateway;
       node.server = gateway.server;
