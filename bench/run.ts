@@ -1,6 +1,7 @@
 /** `npm run bench`: runs every benchmark and prints its figures (recorded in bench/RESULTS.md). */
 import os from 'node:os';
 import { formatIngest, formatPhases, runEchoBaseline, runIngest } from './ingest';
+import { run as runRetention } from './retention';
 import { run as runSend } from './send';
 
 async function main(): Promise<void> {
@@ -11,6 +12,8 @@ async function main(): Promise<void> {
   console.log(formatPhases('Baseline: the same generator against a bare echo socket (the floor of this machine)', await runEchoBaseline(1000, seconds)));
   console.log('');
   console.log(await runSend());
+  console.log('');
+  console.log(runRetention());
 }
 
 main().catch((err) => {

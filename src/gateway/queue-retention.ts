@@ -13,6 +13,11 @@ const MAX_INTERVAL_MS = 3600_000;
 
 export const DEFAULT_RETENTION_DAYS = 30;
 
+/** How often the purge runs for a retention of `retentionMs`. */
+export function purgeIntervalMs(retentionMs: number): number {
+  return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, retentionMs / PASSES_PER_RETENTION));
+}
+
 export class RetentionSchedule {
   private timer: ReturnType<typeof setInterval> | null = null;
 
@@ -23,10 +28,11 @@ export class RetentionSchedule {
     /** The delivery-report window: no sent recipient younger than this goes. */
     private readonly deliveryWindowMs: number,
     private readonly failed: (err: unknown) => void,
+    private readonly now: () => number = Date.now,
   ) {}
 
   get intervalMs(): number {
-    return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, this.retentionMs / PASSES_PER_RETENTION));
+    return purgeIntervalMs(this.retentionMs);
   }
 
   start(): void {
@@ -44,7 +50,7 @@ export class RetentionSchedule {
   /** One pass; returns the recipients purged. */
   purgeNow(): number {
     try {
-      return this.outbox.purge(Math.max(this.retentionMs, this.deliveryWindowMs), Date.now());
+      return this.outbox.purge(Math.max(this.retentionMs, this.deliveryWindowMs), this.now());
     } catch (err) {
       this.failed(err);
       return 0;
