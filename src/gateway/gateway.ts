@@ -72,11 +72,9 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.sendingError = sendingError;
     const queue = options.queue ?? {};
     this.optOut = new OptOutKeywords(queue.optOut ?? DEFAULT_OPT_OUT_KEYWORDS, queue.optIn ?? DEFAULT_OPT_IN_KEYWORDS);
+    const retentionMs = queue.retentionMs ?? DEFAULT_RETENTION_DAYS * 86_400_000;
     this.retention =
-      sending &&
-      new RetentionSchedule(sending.outbox, queue.retentionMs ?? DEFAULT_RETENTION_DAYS * 86_400_000, sending.sender.options.deliveryWindowMs, (err) =>
-        this.warn('sending', err),
-      );
+      sending === null ? null : new RetentionSchedule(sending.outbox, retentionMs, sending.sender.options.deliveryWindowMs, (err) => this.warn('sending', err));
     // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
     // the DELIVER reports the bulk sender correlates; without a store their messageId stays null.
     const windowMs = this.sender?.options.deliveryWindowMs;
