@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { formatIngest, formatPhases, runEchoBaseline, runIngest } from './ingest';
 import { formatParts, runParts } from './parts';
+import { run as runRetention } from './retention';
 import { run as runSend } from './send';
 
 async function main(): Promise<void> {
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   console.log(await runSend());
   console.log('');
   console.log(formatParts(await runParts()));
+  console.log(runRetention());
 }
 
 main().catch((err) => {

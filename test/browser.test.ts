@@ -39,6 +39,7 @@ const ID = {
   in: 'b7e5a1c0d2f34a03',
   send: 'b7e5a1c0d2f34a04',
   command: 'b7e5a1c0d2f34a05',
+  queue: 'b7e5a1c0d2f34a06',
 };
 
 /** The one request the editor makes to the internet (the palette catalogue); it fails offline. */
@@ -67,6 +68,7 @@ function editorFlow(udpPort: number): unknown[] {
       wires: [[]],
     },
     { id: ID.command, type: 'goip-command', z: ID.tab, name: '', server: ID.config, line: '', command: '', x: 170, y: 280, wires: [[]] },
+    { id: ID.queue, type: 'goip-queue', z: ID.tab, name: '', server: ID.config, action: 'cancel', country: '', x: 170, y: 380, wires: [[]] },
   ];
 }
 
@@ -98,7 +100,7 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.setDefaultTimeout(15_000);
     problems = new PageProblems(page, ignoredRequest);
-    await openEditor(page, red.url, [ID.config, ID.in, ID.send, ID.command]);
+    await openEditor(page, red.url, [ID.config, ID.in, ID.send, ID.command, ID.queue]);
   });
 
   afterEach(async function () {
@@ -132,7 +134,7 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
   it('opens the goip-in dialog and its line picker lists the registered lines', async () => {
     await openEditDialog(page, ID.in);
     assert.deepEqual(await datalistValues(page, 'node-input-goip-in-lines', LINES.length), LINES);
-    assert.equal(await page.locator('#node-input-goip-events input[type="checkbox"]').count(), 21, 'one checkbox per event');
+    assert.equal(await page.locator('#node-input-goip-events input[type="checkbox"]').count(), 23, 'one checkbox per event');
     await cancelEditDialog(page);
     assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
   });
@@ -151,12 +153,24 @@ for (const runtime of RUNTIMES) describe(`editor in a browser (headless chromium
     assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
   });
 
+  it('opens the goip-queue dialog with its actions', async () => {
+    await openEditDialog(page, ID.queue);
+    const actions = await page.locator('#node-input-action option').evaluateAll((options: any[]) => options.map((o) => String(o.value)));
+    assert.deepEqual(actions, ['', 'status', 'cancel', 'retry', 'block', 'unblock', 'blocked']);
+    assert.equal(await page.locator('#node-input-action').inputValue(), 'cancel');
+    await cancelEditDialog(page);
+    assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
+  });
+
   it('opens the goip-config dialog with the lines table', async () => {
     await openEditDialog(page, ID.config);
     const rows = page.locator('#node-config-goip-lines table.goip-config-lines tbody tr');
     await rows.nth(LINES.length - 1).waitFor({ state: 'attached' });
     const ids = await rows.evaluateAll((trs: any[]) => trs.map((tr) => String(tr.querySelector('td span:nth-child(2)')?.textContent)));
     assert.deepEqual(ids, LINES);
+    for (const field of ['optOut', 'optIn', 'quietHours', 'retention']) {
+      assert.equal(await page.locator(`#goip-config-tab-queue #node-config-input-${field}`).count(), 1, `Queue tab field ${field}`);
+    }
     await cancelEditDialog(page);
     assert.equal(problems.problems.length, 0, `page problems:\n${problems}`);
   });

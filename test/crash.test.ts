@@ -5,12 +5,11 @@
  * for a number a line's radio was sending at the kill (at most one per line).
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { type SentSms, type SimFleet, lineIds, startLines } from '../src/sim';
 import { devicesCredential, goipConfigNode } from './helpers/flows';
+import { HttpSink } from './helpers/http-sink';
 import { type ExitInfo, freeUdpPort, NodeRedProcess } from './helpers/node-red-process';
 import { RUNTIMES, skipUnavailable } from './helpers/runtimes';
 
@@ -85,39 +84,6 @@ interface StatusReport {
   text?: string;
 }
 
-/** Receives goip-send's status messages (POST /status) and emits them as 'status'. */
-class StatusSink extends EventEmitter<{ status: [StatusReport] }> {
-  readonly received: StatusReport[] = [];
-  private server: http.Server | null = null;
-
-  async start(): Promise<string> {
-    this.server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        res.end('ok');
-        try {
-          const status = JSON.parse(Buffer.concat(chunks).toString('utf8')) as StatusReport;
-          this.received.push(status);
-          this.emit('status', status);
-        } catch {
-          // not a status report
-        }
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/status`;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = null;
-    if (server === null) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
-
 /**
  * Resolves once `check()` holds, re-checking on every event of `sources`; rejects with `explain()`
  * after `timeoutMs` (a bound on a failure, not a guess at when things are done).
@@ -161,7 +127,7 @@ for (const runtime of RUNTIMES) describe(`crash: kill -9 of Node-RED in the midd
 
   let red: NodeRedProcess | null = null;
   let fleet: SimFleet | null = null;
-  let sink: StatusSink | null = null;
+  let sink: HttpSink | null = null;
 
   afterEach(async () => {
     await red?.cleanup();
@@ -174,8 +140,10 @@ for (const runtime of RUNTIMES) describe(`crash: kill -9 of Node-RED in the midd
 
   it('sends every remaining recipient after a restart, with at most one duplicate per line that was mid-send', async function () {
     const t0 = Date.now();
-    sink = new StatusSink();
-    const statusUrl = await sink.start();
+    sink = new HttpSink();
+    await sink.start();
+    const statusUrl = sink.url('/status');
+    const statuses = (): StatusReport[] => (sink?.received('/status') ?? []) as StatusReport[];
     red = await NodeRedProcess.start({ runtime });
     const node = red;
     const store = path.join(node.userDir, 'outbox.sqlite');
@@ -220,20 +188,20 @@ for (const runtime of RUNTIMES) describe(`crash: kill -9 of Node-RED in the midd
     assert.ok((atKill.queued ?? 0) > 0 && (atKill.claimed ?? 0) > 0, `queued and claimed numbers left at the kill: ${JSON.stringify(atKill)}`);
 
     // Restart on the same user directory: flows.json, flows_cred.json, the store and the UDP port.
-    const seenBefore = sink.received.length;
+    const seenBefore = statuses().length;
     const tRestart = Date.now();
     await node.start();
     const restartMs = Date.now() - tRestart;
-    const idleAfterRestart = (): boolean => sink?.received.slice(seenBefore).some((s) => s.text === 'idle') ?? false;
+    const idleAfterRestart = (): boolean => statuses().slice(seenBefore).some((s) => s.text === 'idle');
     await until(
       () => distinct.size === BATCH_SIZE && idleAfterRestart(),
       [
         [sims.ledger, 'sent'],
-        [sink, 'status'],
+        [sink, 'post'],
       ],
       FINISH_TIMEOUT_MS,
       () =>
-        `after the restart: ${distinct.size}/${BATCH_SIZE} numbers sent, goip-send status ${JSON.stringify(sink?.received.at(-1))}\n` +
+        `after the restart: ${distinct.size}/${BATCH_SIZE} numbers sent, goip-send status ${JSON.stringify(statuses().at(-1))}\n` +
         node.output().slice(-3000),
     );
     const tDone = Date.now();

@@ -4,7 +4,7 @@
  * the palette manager's flags, run by that runtime's Node.js. Where that Node.js has node:sqlite, with
  * `--omit=optional` as the README advises there: no native build, and the store runs on node:sqlite
  * (so the two runtimes cover both drivers). Node-RED then starts on that user
- * directory with no nodesDir: nothing of the checkout leaks into the run. The four node types must
+ * directory with no nodesDir: nothing of the checkout leaks into the run. Every node type must
  * load without error, the example library must list our examples, and two examples must receive an
  * SMS and send one against simulated lines.
  */
@@ -17,7 +17,7 @@ import { exampleNames, listedExamples, liveNodeRed, PACKAGE, runExample } from '
 import { NodeRedProcess, PACKAGE_ROOT } from './helpers/node-red-process';
 import { hasBuiltinSqlite, RUNTIMES, type Runtime, skipUnavailable } from './helpers/runtimes';
 
-const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command'];
+const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue'];
 /** What the palette manager runs (@node-red/registry's installer). */
 const PALETTE_INSTALL_FLAGS = ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict'];
 
@@ -113,7 +113,7 @@ describe('install: the packed package in a fresh Node-RED user directory', funct
         return NodeRedProcess.start({ runtime, userDir, nodesDir: [] });
       });
 
-      it('loads the four node types from the installed package, without error', async function () {
+      it('loads every node type from the installed package, without error', async function () {
         const red = live.red;
         assert.ok(red);
         const res = await red.request('GET', '/nodes', undefined, { Accept: 'application/json' });

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SqliteOutbox, SqliteUnavailableError, type NewBatch } from '../src/outbox';
+import { SCHEMA_VERSION } from '../src/outbox/schema';
 import { type Connection, openConnection, SQLITE_DRIVER_ENV } from '../src/outbox/sqlite-driver';
 import {
   CHURN_BATCH_SIZE,
@@ -447,7 +448,8 @@ describe(`SqliteOutbox (${DRIVER})`, () => {
       const db = rawConnection(store.file);
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 3);
+        assert.equal(db.pragma('user_version', { simple: true }), 4);
+        assert.equal(SCHEMA_VERSION, 4);
       } finally {
         db.close();
       }

@@ -9,8 +9,8 @@
  * adds an axios request interceptor (node-red-dev fetches with its own axios) answering that URL
  * with a small catalogue. The registry requests go out as they are.
  *
- * A second run with a catalogue claiming our four node types must fail check N01 for each of them:
- * proof that the stub is what the validator reads and that its parser sees all four nodes (it reads
+ * A second run with a catalogue claiming our five node types must fail check N01 for each of them:
+ * proof that the stub is what the validator reads and that its parser sees all five nodes (it reads
  * only <script type="text/javascript"> blocks and silently drops a node it cannot parse).
  */
 import assert from 'node:assert/strict';
@@ -24,8 +24,8 @@ const run = promisify(execFile);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CATALOGUE_URL = 'https://catalogue.nodered.org/catalogue.json';
-const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command'];
-const FLOW_NODE_TYPES = ['goip-in', 'goip-send', 'goip-command'];
+const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue'];
+const FLOW_NODE_TYPES = ['goip-in', 'goip-send', 'goip-command', 'goip-queue'];
 /** The checks node-red-dev 0.1.x runs (P02 is disabled in the tool). */
 const CHECKS = ['P01', 'P03', 'P04', 'P05', 'P06', 'P07', 'P08', 'N01', 'N02', 'D01', 'D02', 'D03'];
 const STUB_MARK = 'catalogue stub answered';
@@ -131,7 +131,7 @@ describe('Flow Library scorecard (node-red-dev validate)', function () {
     assert.deepEqual(scorecard.N02.nodes, FLOW_NODE_TYPES, 'an example uses each flow node');
   });
 
-  it('reads the stubbed catalogue and sees all four node types', async () => {
+  it('reads the stubbed catalogue and sees all five node types', async () => {
     const claims = NODE_TYPES.map((type) => catalogueModule(`node-red-contrib-other-${type}`, [type]));
     const { scorecard, output, stubHits } = await validate(claims, 'clash');
     assert.ok(stubHits > 0, `the catalogue request never reached the stub:\n${output}`);

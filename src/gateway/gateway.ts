@@ -20,6 +20,8 @@ import { Backoff } from './backoff';
 import { GatewayFleet } from './fleet';
 import { MemoryHeldParts } from './parts/memory-held-parts';
 import { PartJoiner } from './parts/part-joiner';
+import { DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS, OptOutKeywords } from './queue-opt-out';
+import { DEFAULT_RETENTION_DAYS, RetentionSchedule } from './queue-retention';
 import { SendingService } from './sending';
 import type { GatewayStatus, GoipGatewayEvents, GoipGatewayOptions, WarningSource } from './types';
 
@@ -54,6 +56,8 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private readonly lastWarned = new Map<WarningSource, number>();
   private listening: Promise<AddressInfo | null> | null = null;
   private stopping: Promise<void> | null = null;
+  private readonly optOut: OptOutKeywords;
+  private readonly retention: RetentionSchedule | null;
 
   constructor(options: GoipGatewayOptions) {
     super();
@@ -87,6 +91,11 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       publish: (event) => this.publish(event),
       warn: (err) => this.warn('parts', err),
     });
+    const queue = options.queue ?? {};
+    this.optOut = new OptOutKeywords(queue.optOut ?? DEFAULT_OPT_OUT_KEYWORDS, queue.optIn ?? DEFAULT_OPT_IN_KEYWORDS);
+    const retentionMs = queue.retentionMs ?? DEFAULT_RETENTION_DAYS * 86_400_000;
+    this.retention =
+      sending === null ? null : new RetentionSchedule(sending.outbox, retentionMs, sending.sender.options.deliveryWindowMs, (err) => this.warn('sending', err));
     // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
     // the DELIVER reports the bulk sender correlates; without a store their messageId stays null.
     const windowMs = this.sender?.options.deliveryWindowMs;
@@ -159,6 +168,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
         this.parts.start();
         this.sender?.start();
         this.fleet.checks.start();
+        this.retention?.start();
         return address;
       } catch (err) {
         if (this.stopping !== null) return null;
@@ -177,6 +187,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.fleet.checks.stop();
     this.parts.stop();
     this.statusReports.stop();
+    this.retention?.stop();
     try {
       await Promise.all([this.commands.stop(), this.sender?.stop()]);
     } catch (err) {
@@ -201,12 +212,24 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     }
     if (event.event !== 'delivery' || event.fields.verb !== 'DELIVER') {
       this.publish(event);
+      if (event.event === 'sms') this.optOutBy(event);
       return;
     }
     const report = event.payload as DeliveryPayload;
     const messageId = this.sender?.correlateDelivery(event.line, report) ?? null;
     this.publish({ ...event, payload: { ...report, messageId } });
   };
+
+  /** An SMS that is an opt-out/opt-in keyword blocks/unblocks its sender and is told as optout/optin. */
+  private optOutBy(event: GoipEvent): void {
+    if (this.sending === null) return;
+    try {
+      const told = this.optOut.apply(event, this.sending);
+      if (told !== null) this.publish(told);
+    } catch (err) {
+      this.warn('sending', err);
+    }
+  }
 
   private publish(event: GoipEvent): void {
     this.tell('event', event);

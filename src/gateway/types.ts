@@ -28,6 +28,17 @@ export interface GoipGatewayOptions {
   joinParts?: boolean;
   /** How long a full part waits for the next one from its line and sender, default 60 s. */
   joinWindowMs?: number;
+  /** The operator's queue: opt-out keywords and retention. */
+  queue?: QueueOptions;
+}
+
+export interface QueueOptions {
+  /** Whole-text keywords (any case) that block their sender; default STOP, UNSUBSCRIBE, 退订, TD. */
+  optOut?: readonly string[];
+  /** ... and that unblock it; default START. */
+  optIn?: readonly string[];
+  /** Final recipients older than this are purged; default 30 days, 0 = never. */
+  retentionMs?: number;
 }
 
 export type GatewayStatus =

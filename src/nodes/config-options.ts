@@ -1,6 +1,8 @@
 /** Turns the goip-config node's properties and credentials into server options. Pure. */
 import type { DeviceCredential, GoipServerOptions } from '../server';
+import type { QueueOptions } from '../gateway/types';
 import type { BulkOptions } from '../server/bulk';
+import { parseQuietHours } from '../server/bulk/quiet-hours';
 import type { CommandOptions } from '../server/commands';
 import { definedOnly } from '../util/options';
 
@@ -143,4 +145,45 @@ export function receiveOptions(props: ReceiveProperties): { joinParts: boolean; 
   const windowS = seconds(props.joinWindow, 60, 0.05);
   if (windowS > MAX_JOIN_WINDOW_S) throw new ConfigError('goip-config.errors.joinWindow', { value: windowS, max: MAX_JOIN_WINDOW_S });
   return { joinParts: !(props.joinParts === false || props.joinParts === 'false'), joinWindowMs: windowS * 1000 };
+}
+
+export interface QueueProperties {
+  /** Comma list; absent = the default keywords, empty = none. */
+  optOut?: unknown;
+  optIn?: unknown;
+  /** `HH:MM-HH:MM` local time, empty = none. */
+  quietHours?: unknown;
+  /** Days (decimals allowed), default 30, 0 = keep everything. */
+  retention?: unknown;
+}
+
+function keywords(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  return String(value)
+    .split(/[,，]/)
+    .map((word) => word.trim())
+    .filter((word) => word !== '');
+}
+
+/** Opt-out keywords and retention for the gateway's queue. */
+export function queueOptions(props: QueueProperties): QueueOptions {
+  const retention = props.retention === undefined || props.retention === '' ? undefined : Number(props.retention);
+  if (retention !== undefined && (!Number.isFinite(retention) || retention < 0)) {
+    throw new ConfigError('goip-config.errors.retention', { value: String(props.retention) });
+  }
+  return definedOnly<QueueOptions>({
+    optOut: keywords(props.optOut),
+    optIn: keywords(props.optIn),
+    retentionMs: retention === undefined ? undefined : retention * 86_400_000,
+  });
+}
+
+/** Quiet hours as the engine's options. */
+export function quietHoursOptions(props: QueueProperties): Partial<BulkOptions> {
+  const text = typeof props.quietHours === 'string' ? props.quietHours : '';
+  try {
+    return parseQuietHours(text);
+  } catch {
+    throw new ConfigError('goip-config.errors.quietHours', { value: text });
+  }
 }

@@ -15,6 +15,9 @@ import {
   parseDevices,
   type ReceiveProperties,
   receiveOptions,
+  type QueueProperties,
+  queueOptions,
+  quietHoursOptions,
   type SendingProperties,
   serverOptions,
 } from './config-options';
@@ -80,11 +83,12 @@ export = function register(RED: NodeAPI): void {
       const storePath = storeFile(def, RED.settings.userDir, node.id);
       const gateway = new GoipGateway({
         server: serverOptions(def as ConfigProperties, devices),
-        sending: { ...bulkOptions(def as SendingProperties), ...fleetBulkOptions(def as FleetProperties) },
+        sending: { ...bulkOptions(def as SendingProperties), ...fleetBulkOptions(def as FleetProperties), ...quietHoursOptions(def as QueueProperties) },
         commands: commandOptions(def as CommandProperties),
         fleet: fleetOptions(def as FleetProperties, devices.map((device) => device.id)),
         store: storePath,
         ...receiveOptions(def as ReceiveProperties),
+        queue: queueOptions(def as QueueProperties),
       });
       node.gateway = gateway;
       node.server = gateway.server;

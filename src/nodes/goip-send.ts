@@ -1,8 +1,9 @@
 /**
  * goip-send: validates the input, stores every recipient durably, acknowledges the input, and
- * sends one message per recipient when it reaches a final state (sent or failed).
+ * sends one message per recipient when it reaches a final state (sent, failed, expired,
+ * cancelled or blocked).
  */
-import { checkRule, composeBatch, InputError, type NumberFormat, type NumberRule } from '../send/compose';
+import { checkRule, composeBatch, composeQueueFields, InputError, type NumberFormat, type NumberRule } from '../send/compose';
 import { findConfig } from './config-node';
 import { failInput } from './input-error';
 import { resultMessage } from './messages';
@@ -79,9 +80,13 @@ export = function register(RED: NodeAPI): void {
           new Set(config.server?.lines().map((line) => line.id) ?? []),
           config.gateway?.fleet.router,
         );
+        const queueing = composeQueueFields(
+          { priority: msg.priority, sendAt: msg.sendAt, validity: msg.validity, expiresAt: msg.expiresAt, batchId: msg.batchId },
+          Date.now(),
+        );
         const meta: Record<string, unknown> = { _msgid: msg._msgid };
         if (typeof msg.topic === 'string') meta.topic = msg.topic;
-        sending.submit(node.id, batch, meta);
+        sending.submit(node.id, batch, meta, queueing);
         scheduleStatus();
         done();
       } catch (err) {

@@ -52,6 +52,56 @@ const MIGRATIONS = [
     last INTEGER NOT NULL               -- the sendId handed out last
   ) WITHOUT ROWID;
   `,
+  // The operator's queue (issue #11): priority (0 high, 1 normal, 2 low), sendAt, expiry, the
+  // states expired/cancelled/blocked (a CHECK cannot be altered: the table is rebuilt), the
+  // block list, and indexes for the +CDS lookup by send time and for retention.
+  `
+  ALTER TABLE batches ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE batches ADD COLUMN send_at INTEGER;
+  CREATE TABLE recipients_v2 (
+    message_id TEXT PRIMARY KEY,
+    batch_seq INTEGER NOT NULL REFERENCES batches (seq),
+    idx INTEGER NOT NULL,
+    number TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'claimed', 'sent', 'failed', 'expired', 'cancelled', 'blocked')),
+    line TEXT,
+    send_id INTEGER,
+    tel_id INTEGER,
+    sms_no INTEGER,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    excluded_lines TEXT NOT NULL DEFAULT '[]',
+    delivery_state INTEGER,
+    delivered_at INTEGER,
+    sent_at INTEGER,
+    updated_at INTEGER NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 1, -- the batch's, here so the claim order is one index
+    expires_at INTEGER,
+    UNIQUE (batch_seq, idx)
+  );
+  INSERT INTO recipients_v2 (message_id, batch_seq, idx, number, state, line, send_id, tel_id, sms_no, error, attempts,
+                             excluded_lines, delivery_state, delivered_at, sent_at, updated_at)
+    SELECT message_id, batch_seq, idx, number, state, line, send_id, tel_id, sms_no, error, attempts,
+           excluded_lines, delivery_state, delivered_at, sent_at, updated_at FROM recipients;
+  DROP TABLE recipients;
+  ALTER TABLE recipients_v2 RENAME TO recipients;
+  CREATE INDEX recipients_by_state ON recipients (state, batch_seq, idx);
+  CREATE INDEX recipients_sent_by_sms_no ON recipients (line, sms_no, sent_at) WHERE state = 'sent';
+  -- claim: highest priority, then oldest batch
+  CREATE INDEX recipients_claim_order ON recipients (state, priority, batch_seq, idx);
+  -- +CDS correlation: the sends of a line around a time
+  CREATE INDEX recipients_sent_by_time ON recipients (line, sent_at) WHERE state = 'sent';
+  CREATE INDEX recipients_expiry ON recipients (expires_at) WHERE state = 'queued' AND expires_at IS NOT NULL;
+  -- retention
+  CREATE INDEX recipients_final_by_age ON recipients (updated_at) WHERE state NOT IN ('queued', 'claimed');
+  CREATE INDEX batches_send_at ON batches (send_at) WHERE send_at IS NOT NULL;
+  CREATE TABLE blocked_numbers (
+    number TEXT PRIMARY KEY,
+    keyword TEXT,
+    line TEXT,
+    blocked_at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
   // Fleet (issue #12): the routing group a recipient may go out in ('' = the lines in no group),
   // and every send of a line with its time, for the rolling hourly limit.
   `
@@ -74,6 +124,9 @@ const MIGRATIONS = [
   CREATE INDEX held_parts_by_chain ON held_parts (line, sender, seq);
   `,
 ];
+
+/** The user_version of a store this version has migrated. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Brings the schema to the newest version; refuses a store written by a newer version. */
 export function migrate(db: Connection): void {

@@ -11,8 +11,9 @@ import { sameNumber } from '../pdu/numbers';
 import { SqliteHeldParts } from './held-parts';
 import { type Connection, openConnection, type SqliteDriverName } from './sqlite-driver';
 import { migrate } from './schema';
+import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
-import type { NewBatch, Outbox, Recipient, RecipientState } from './types';
+import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
 const MAX_FIRST_SEND_ID = 9000;
@@ -27,6 +28,7 @@ export interface SqliteOutboxOptions {
 }
 
 export class SqliteOutbox implements Outbox {
+  readonly queue: SqliteQueue;
   private readonly statements: Statements;
   /** Runs `work` in one transaction (rolled back if it throws). */
   private readonly inTransaction: <T>(work: () => T) => T;
@@ -41,6 +43,7 @@ export class SqliteOutbox implements Outbox {
     this.statements = prepareStatements(db);
     const transaction = db.transaction((work: () => unknown) => work());
     this.inTransaction = <T>(work: () => T) => transaction(work) as T;
+    this.queue = new SqliteQueue(db, this.inTransaction, now, (messageId) => this.require(messageId));
   }
 
   /**
@@ -62,9 +65,11 @@ export class SqliteOutbox implements Outbox {
     }
   }
 
-  enqueue(batch: NewBatch): void {
-    this.inTransaction(() => {
+  enqueue(batch: NewBatch): Recipient[] {
+    return this.inTransaction(() => {
       const now = this.now();
+      const priority = PRIORITIES.indexOf(batch.priority ?? 'normal');
+      const expiresAt = batch.expiresAt ?? null;
       const { seq } = this.statements.insertBatch.get({
         batchId: batch.batchId,
         text: batch.text,
@@ -75,32 +80,37 @@ export class SqliteOutbox implements Outbox {
         encoding: batch.encoding,
         recipientCount: batch.recipients.length,
         now,
+        priority,
+        sendAt: batch.sendAt ?? null,
       })!;
       batch.recipients.forEach(({ messageId, number, group }, index) => {
-        this.statements.insertRecipient.run({ messageId, batchSeq: seq, index, number, now, group: group ?? '' });
+        this.statements.insertRecipient.run({ messageId, batchSeq: seq, index, number, now, priority, expiresAt, group: group ?? '' });
       });
+      return this.queue.blockAmong(batch.recipients.map(({ messageId, number }) => ({ message_id: messageId, number })));
     });
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[] {
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[]): Recipient[] {
     if (limit <= 0) return [];
     const inGroups = groups === undefined ? null : JSON.stringify(groups);
     return this.inTransaction(() => {
+      const now = this.now();
+      const rank = PRIORITIES.indexOf(lowest);
       const batch =
         batchId === undefined
-          ? this.statements.oldestClaimableBatch.get({ line, groups: inGroups })
-          : this.statements.claimableBatchById.get({ batchId, line });
+          ? this.statements.firstClaimableBatch.get({ line, now, lowest: rank, groups: inGroups })
+          : this.sessionBatch(batchId, line, now, rank, inGroups);
       if (!batch) return [];
-      const now = this.now();
-      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, groups: inGroups }).map(({ message_id }, i) => {
+      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, now, groups: inGroups }).map(({ message_id }, i) => {
         this.statements.markClaimed.run({ messageId: message_id, line, sendId, telId: firstTelId + i, now });
         return this.require(message_id);
       });
     });
   }
 
-  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null {
-    const batch = this.statements.oldestClaimableBatch.get({ line, groups: groups === undefined ? null : JSON.stringify(groups) });
+  nextBatch(line: string, groups?: readonly string[], lowest: Priority = 'low'): { batchId: string; text: string } | null {
+    const inGroups = groups === undefined ? null : JSON.stringify(groups);
+    const batch = this.statements.firstClaimableBatch.get({ line, now: this.now(), lowest: PRIORITIES.indexOf(lowest), groups: inGroups });
     const row = batch && this.statements.batchBySeq.get(batch.seq);
     return row ? { batchId: row.batch_id, text: row.text } : null;
   }
@@ -235,6 +245,16 @@ export class SqliteOutbox implements Outbox {
     if (--this.sendsUntilPrune > 0) return;
     this.sendsUntilPrune = LINE_SENDS_PRUNE_EVERY;
     this.statements.purgeLineSends.run(now - LINE_SENDS_KEPT_MS);
+  }
+
+  /**
+   * The session's batch while it may go on, undefined while work of higher priority (that this line
+   * may send) waits for the line.
+   */
+  private sessionBatch(batchId: string, line: string, now: number, lowest: number, groups: string | null): { seq: number } | undefined {
+    const batch = this.statements.claimableBatchById.get({ batchId, line, now, lowest });
+    if (batch === undefined || batch.priority === 0) return batch;
+    return this.statements.firstClaimableBatch.get({ line, now, lowest: batch.priority - 1, groups }) === undefined ? batch : undefined;
   }
 
   private require(messageId: string): Recipient {

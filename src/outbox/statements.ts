@@ -42,6 +42,16 @@ const SELECT_RECIPIENT = `
 
 /** `line` is not in the recipient's excluded_lines (a JSON array). */
 const NOT_EXCLUDED = `NOT EXISTS (SELECT 1 FROM json_each(r.excluded_lines) WHERE value = @line)`;
+const NOT_EXPIRED = `(r.expires_at IS NULL OR r.expires_at > @now)`;
+
+/** The DELIVER lookup (by sms_no) and the +CDS one (by send time): each must be an index search (test/queue-outbox.test.ts). */
+export const LATEST_SENT_BY_SMS_NO = `
+  SELECT message_id FROM recipients
+  WHERE state = 'sent' AND line = @line AND sms_no = @smsNo AND sent_at >= @since
+  ORDER BY sent_at DESC LIMIT 1`;
+export const SENT_IN_WINDOW = `
+  SELECT message_id, number, sent_at FROM recipients
+  WHERE state = 'sent' AND line = @line AND sent_at BETWEEN @from AND @to`;
 
 /** The recipient's routing group is one of @groups (a JSON array), or @groups is null (any). */
 const IN_GROUPS = `(@groups IS NULL OR r.route_group IN (SELECT value FROM json_each(@groups)))`;
@@ -79,27 +89,28 @@ export type Statements = ReturnType<typeof prepareStatements>;
 export function prepareStatements(db: Connection) {
   return {
     insertBatch: db.prepare<{ seq: number }>(`
-      INSERT INTO batches (batch_id, text, line, node_id, meta, segments, encoding, recipient_count, created_at)
-      VALUES (@batchId, @text, @line, @nodeId, @meta, @segments, @encoding, @recipientCount, @now)
+      INSERT INTO batches (batch_id, text, line, node_id, meta, segments, encoding, recipient_count, created_at, priority, send_at)
+      VALUES (@batchId, @text, @line, @nodeId, @meta, @segments, @encoding, @recipientCount, @now, @priority, @sendAt)
       RETURNING seq`),
     insertRecipient: db.prepare(`
-      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at, route_group)
-      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now, @group)`),
+      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at, priority, expires_at, route_group)
+      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now, @priority, @expiresAt, @group)`),
     recipientById: db.prepare<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ?`),
     claimedRecipients: db.prepare<RecipientRow>(
       `${SELECT_RECIPIENT} WHERE r.state = 'claimed' ORDER BY r.line, r.send_id, r.tel_id`,
     ),
-    oldestClaimableBatch: db.prepare<{ seq: number }>(`
+    firstClaimableBatch: db.prepare<{ seq: number }>(`
       SELECT r.batch_seq AS seq FROM recipients r JOIN batches b ON b.seq = r.batch_seq
-      WHERE r.state = 'queued' AND (b.line IS NULL OR b.line = @line) AND ${NOT_EXCLUDED} AND ${IN_GROUPS}
-      ORDER BY r.batch_seq LIMIT 1`),
+      WHERE r.state = 'queued' AND r.priority <= @lowest AND (b.line IS NULL OR b.line = @line) AND ${NOT_EXCLUDED} AND ${IN_GROUPS}
+        AND (b.send_at IS NULL OR b.send_at <= @now) AND ${NOT_EXPIRED}
+      ORDER BY r.priority, r.batch_seq LIMIT 1`),
     batchBySeq: db.prepare<{ batch_id: string; text: string }>(`SELECT batch_id, text FROM batches WHERE seq = ?`),
-    claimableBatchById: db.prepare<{ seq: number }>(
-      `SELECT seq FROM batches WHERE batch_id = @batchId AND (line IS NULL OR line = @line)`,
-    ),
+    claimableBatchById: db.prepare<{ seq: number; priority: number }>(`
+      SELECT seq, priority FROM batches
+      WHERE batch_id = @batchId AND (line IS NULL OR line = @line) AND (send_at IS NULL OR send_at <= @now) AND priority <= @lowest`),
     claimableInBatch: db.prepare<{ message_id: string }>(`
       SELECT r.message_id FROM recipients r
-      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${IN_GROUPS}
+      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS}
       ORDER BY r.idx LIMIT @limit`),
     unroutable: db.prepare<{ message_id: string; route_group: string }>(`
       SELECT r.message_id, r.route_group FROM recipients r
@@ -127,13 +138,8 @@ export function prepareStatements(db: Connection) {
       UPDATE recipients
       SET state = 'queued', line = NULL, send_id = NULL, tel_id = NULL, excluded_lines = @excludedLines, updated_at = @now
       WHERE message_id = @messageId`),
-    latestSentBySmsNo: db.prepare<{ message_id: string }>(`
-      SELECT message_id FROM recipients
-      WHERE state = 'sent' AND line = @line AND sms_no = @smsNo AND sent_at >= @since
-      ORDER BY sent_at DESC LIMIT 1`),
-    sentInWindow: db.prepare<{ message_id: string; number: string; sent_at: number }>(`
-      SELECT message_id, number, sent_at FROM recipients
-      WHERE state = 'sent' AND line = @line AND sent_at BETWEEN @from AND @to`),
+    latestSentBySmsNo: db.prepare<{ message_id: string }>(LATEST_SENT_BY_SMS_NO),
+    sentInWindow: db.prepare<{ message_id: string; number: string; sent_at: number }>(SENT_IN_WINDOW),
     markDelivery: db.prepare(`
       UPDATE recipients SET delivery_state = @tpStatus, delivered_at = @at, updated_at = @now WHERE message_id = @messageId`),
     nextSendId: db.prepare<{ last: number }>(`
@@ -146,7 +152,7 @@ export function prepareStatements(db: Connection) {
       ON CONFLICT (line, day) DO UPDATE SET count = count + 1`),
     countInState: db.prepare<{ n: number }>(`SELECT COUNT(*) AS n FROM recipients WHERE state = ?`),
     purgeRecipients: db.prepare(`
-      DELETE FROM recipients WHERE state IN ('sent', 'failed') AND updated_at < ?`),
+      DELETE FROM recipients WHERE state NOT IN ('queued', 'claimed') AND updated_at < ?`),
     purgeEmptyBatches: db.prepare(`
       DELETE FROM batches WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.batch_seq = batches.seq)`),
   };

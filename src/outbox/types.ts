@@ -5,10 +5,18 @@
  *
  * Life of a recipient: queued -> claimed (line + sendId + telId committed BEFORE the SEND leaves)
  * -> sent (smsNo) | failed (reason) | queued again (failover, the line added to excludedLines)
- * -> delivered/undeliverable later by a delivery report.
+ * -> delivered/undeliverable later by a delivery report. A queued one may also end expired (its
+ * expiresAt passed), cancelled (by the operator) or blocked (its number opted out): never on the air.
  */
 
-export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed';
+export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed' | 'expired' | 'cancelled' | 'blocked';
+/** The states a recipient ends in. */
+export type FinalState = Exclude<RecipientState, 'queued' | 'claimed'>;
+export const FINAL_STATES: readonly FinalState[] = ['sent', 'failed', 'expired', 'cancelled', 'blocked'];
+
+/** Claim order: every queued high recipient a line may send goes before normal ones, normal before low. */
+export type Priority = 'high' | 'normal' | 'low';
+export const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
 
 export interface NewBatch {
   batchId: string;
@@ -23,6 +31,12 @@ export interface NewBatch {
   encoding: 'GSM-7' | 'UCS-2';
   /** `group`: the routing group whose lines may send it (absent or '' = the lines in no group). */
   recipients: Array<{ messageId: string; number: string; group?: string }>;
+  /** Default normal. */
+  priority?: Priority;
+  /** No SEND before this (ms epoch); null/absent = at once. */
+  sendAt?: number | null;
+  /** A recipient not claimed by then ends expired (ms epoch); null/absent = never. */
+  expiresAt?: number | null;
 }
 
 export interface Recipient {
@@ -58,17 +72,23 @@ export interface Recipient {
 }
 
 export interface Outbox {
-  /** Commits the batch and all its recipients in one transaction (durable when it returns). */
-  enqueue(batch: NewBatch): void;
+  /**
+   * Commits the batch and all its recipients in one transaction (durable when it returns).
+   * Returns the recipients that ended at once: blocked, their number on the block list.
+   */
+  enqueue(batch: NewBatch): Recipient[];
   /**
    * Claims up to `limit` queued recipients of ONE batch that `line` may send (not pinned
-   * elsewhere, line not excluded), oldest first, and records line/sendId/telIds (telIds given in
-   * order) in the same transaction. Returns the claimed recipients (possibly fewer, maybe none).
-   * `groups`: only recipients of these routing groups (absent = any group).
+   * elsewhere, line not excluded, due, not expired, of priority `lowest` or higher, of one of
+   * `groups` when given), highest priority first, then oldest, and records line/sendId/telIds
+   * (telIds given in order) in the same transaction. Returns the claimed recipients (possibly
+   * fewer, maybe none). With `batchId`, only that batch, and nothing while a recipient of higher
+   * priority waits for the line (the session yields its line to it). `groups`: only recipients of
+   * these routing groups (absent = any group).
    */
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[];
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest?: Priority, groups?: readonly string[]): Recipient[];
   /** The batch claim() would take from for `line` now (its id and text), without claiming; null when none. */
-  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null;
+  nextBatch(line: string, groups?: readonly string[], lowest?: Priority): { batchId: string; text: string } | null;
   /** Fails every queued recipient whose routing group is not among `groups` (no configured line may send it). */
   failUnroutable(groups: readonly string[]): Recipient[];
   /** SMS `line` sent at or after `since` (ms epoch): the rolling hourly limit. */
@@ -103,10 +123,72 @@ export interface Outbox {
   get(messageId: string): Recipient | undefined;
   /** Recipients in a final state older than `olderThanMs` are deleted (the store stays small). */
   purge(olderThanMs: number, now: number): number;
+  /** The operator's side of the queue: inspect, cancel, retry, block. */
+  readonly queue: QueueControl;
   /**
    * Runs `work` as ONE commit: every outbox call inside joins it, and it is durable when this
    * returns (rolled back if `work` throws). Many claims in one pass cost one fsync, not many.
    */
   transaction<T>(work: () => T): T;
   close(): void;
+}
+
+/** Recipient counts by state. */
+export type StateCounts = Record<RecipientState, number>;
+
+export interface BatchStatus extends StateCounts {
+  batchId: string;
+  priority: Priority;
+  /** ms epoch, null = at once. */
+  sendAt: number | null;
+  createdAt: number;
+  /** Recipients of the batch (msg.parts.count), including purged ones. */
+  count: number;
+}
+
+export interface QueueStatus extends StateCounts {
+  /** Recipients by the line that holds or sent them. */
+  byLine: Record<string, StateCounts>;
+  /** The batch asked for; else every batch with a recipient queued or claimed, oldest first. */
+  batches: BatchStatus[];
+}
+
+/** Whom a cancel is for. */
+export type QueueTarget = { batchId: string } | { messageId: string };
+
+export interface CancelResult {
+  /** Recipients that ended cancelled now. */
+  cancelled: Recipient[];
+  /** Recipients already handed to a line: they end as the line tells. */
+  inFlight: number;
+}
+
+export interface BlockedNumber {
+  number: string;
+  /** The opt-out keyword that blocked it, null when blocked by hand. */
+  keyword: string | null;
+  /** The line the opt-out came in on, null when blocked by hand. */
+  line: string | null;
+  blockedAt: number;
+}
+
+export interface QueueControl {
+  /** Counts for the store or one batch; null for an unknown batchId. */
+  status(batchId?: string): QueueStatus | null;
+  /** Queued recipients of the target end cancelled; null when the target is unknown. */
+  cancel(target: QueueTarget): CancelResult | null;
+  /**
+   * The batch's failed and expired recipients are queued again as new attempts (no line excluded,
+   * no expiry); null for an unknown batchId. Returns those that ended blocked at once and the count queued.
+   */
+  retry(batchId: string): { queued: number; blocked: Recipient[] } | null;
+  /** Puts numbers on the block list (durably); queued recipients of theirs end blocked now and are returned. */
+  block(numbers: readonly string[], source?: { keyword: string; line: string }): Recipient[];
+  /** Takes numbers (compared by sameNumber) off the block list; returns how many entries went. */
+  unblock(numbers: readonly string[]): number;
+  blocked(): BlockedNumber[];
+  /** Queued recipients whose expiresAt has passed end expired now; returns them. */
+  expireDue(): Recipient[];
+  /** The next time a queued recipient becomes due or expires (ms epoch), null when none is pending. */
+  nextTimedAt(): number | null;
 }

@@ -4,6 +4,7 @@
  */
 import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js';
 import { SegmentedMessage } from 'sms-segments-calculator';
+import { type Priority, PRIORITIES } from '../outbox/types';
 import { MAX_MESSAGE_BYTES } from '../protocol';
 import { GroupRouter, routeAll } from './routing';
 
@@ -118,4 +119,67 @@ export function composeBatch(request: SendRequest, rule: NumberRule, knownLines:
   if (line !== null && !knownLines.has(line)) throw new InputError(`unknown line "${line}": it is not in the GoIP server's lines list`);
   const { numbers, groups } = routeAll(raw, rule, router, request.group, line, knownLines);
   return { ...measured, text, numbers, groups, line };
+}
+
+export interface QueueRequest {
+  priority: unknown;
+  sendAt: unknown;
+  validity: unknown;
+  expiresAt: unknown;
+  batchId: unknown;
+}
+
+export interface QueueFields {
+  priority: Priority;
+  /** ms epoch; null = at once. */
+  sendAt: number | null;
+  /** ms epoch; null = never. */
+  expiresAt: number | null;
+  /** null = generate one. */
+  batchId: string | null;
+}
+
+const MAX_BATCH_ID_LENGTH = 200;
+
+function absent(value: unknown): boolean {
+  return value === undefined || value === null || value === '';
+}
+
+/** A Date, an ISO 8601 string or epoch ms as epoch ms; InputError naming `field` otherwise. */
+export function parseTime(value: unknown, field: string): number {
+  const ms =
+    value instanceof Date
+      ? value.getTime()
+      : typeof value === 'number'
+        ? value
+        : typeof value === 'string' && /^\d{4}-\d{2}-\d{2}/.test(value.trim())
+          ? Date.parse(value.trim())
+          : Number.NaN;
+  if (!Number.isFinite(ms) || ms < 0) throw new InputError(`${field} must be a Date, an ISO 8601 time or epoch milliseconds, got ${JSON.stringify(value)}`);
+  return ms;
+}
+
+/** msg.priority, msg.sendAt, msg.validity / msg.expiresAt and msg.batchId, checked at `now`. */
+export function composeQueueFields(request: QueueRequest, now: number): QueueFields {
+  const priority = absent(request.priority) ? 'normal' : String(request.priority).trim().toLowerCase();
+  if (!(PRIORITIES as readonly string[]).includes(priority)) throw new InputError(`msg.priority must be ${PRIORITIES.join(', ')}, got ${JSON.stringify(request.priority)}`);
+  const sendAt = absent(request.sendAt) ? null : parseTime(request.sendAt, 'msg.sendAt');
+  if (!absent(request.validity) && !absent(request.expiresAt)) throw new InputError('set msg.validity or msg.expiresAt, not both');
+  let expiresAt: number | null = null;
+  if (!absent(request.validity)) {
+    const seconds = typeof request.validity === 'string' ? Number(request.validity.trim()) : request.validity;
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) throw new InputError(`msg.validity must be a number of seconds above 0, got ${JSON.stringify(request.validity)}`);
+    expiresAt = now + seconds * 1000;
+  } else if (!absent(request.expiresAt)) {
+    expiresAt = parseTime(request.expiresAt, 'msg.expiresAt');
+    if (expiresAt <= now) throw new InputError(`msg.expiresAt ${new Date(expiresAt).toISOString()} has already passed`);
+  }
+  if (expiresAt !== null && sendAt !== null && expiresAt <= sendAt) throw new InputError('the message would expire before msg.sendAt');
+  let batchId: string | null = null;
+  if (!absent(request.batchId)) {
+    if (typeof request.batchId !== 'string' && typeof request.batchId !== 'number') throw new InputError('msg.batchId must be a string');
+    batchId = String(request.batchId).trim();
+    if (batchId === '' || batchId.length > MAX_BATCH_ID_LENGTH) throw new InputError(`msg.batchId must be 1 to ${MAX_BATCH_ID_LENGTH} characters`);
+  }
+  return { priority: priority as Priority, sendAt, expiresAt, batchId };
 }

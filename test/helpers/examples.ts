@@ -230,6 +230,36 @@ export const behaviour: Record<string, { what: string; check: (run: ExampleRun) 
       assert.deepEqual(shown(run, 'errors', run.since), []);
     },
   },
+  'queue-status-and-cancel': {
+    what: 'a scheduled batch shows in the queue status and a POST /goip/cancel cancels it: 2 cancelled results, nothing on the air',
+    async check(run) {
+      let since = run.comms.mark();
+      await inject(run, 'Schedule a batch');
+      await inject(run, 'Queue status');
+      const status = await debugOf(run, 'queue status', since, (s) => s.queued === 2);
+      assert.equal(status.batches.length, 1);
+      const { batchId, priority, count } = status.batches[0];
+      assert.match(batchId, /^newsletter-\d+$/);
+      assert.deepEqual([priority, count], ['low', 2]);
+
+      const unknown = await run.red.request('POST', '/goip/cancel', { batchId: 'no-such-batch' });
+      assert.equal(unknown.status, 400, unknown.body);
+      assert.match(JSON.parse(unknown.body).error, /no batch "no-such-batch"/);
+      since = run.comms.mark();
+      const cancelled = await run.red.request('POST', '/goip/cancel', { batchId });
+      assert.equal(cancelled.status, 200, cancelled.body);
+      assert.deepEqual(JSON.parse(cancelled.body), { batchId, cancelled: 2, inFlight: 0 });
+      for (const to of ['+8613800138000', '+8613900139000']) {
+        const result = await debugOf(run, 'results', since, (r) => r.to === to);
+        assert.deepEqual([result.status, result.batchId], ['cancelled', batchId], to);
+      }
+      await inject(run, 'Queue status');
+      const after = await debugOf(run, 'queue status', since);
+      assert.deepEqual([after.queued, after.cancelled, after.batches], [0, 2, []]);
+      assert.deepEqual(run.fleet.ledger.sent, [], 'nothing went on the air');
+      assert.deepEqual(shown(run, 'why', run.since), []);
+    },
+  },
   'reboot-offline-line': {
     what: 'its goip-in shows both lines online (the 10-minute timer is not waited for)',
     async check(run) {

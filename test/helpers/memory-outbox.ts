@@ -2,12 +2,12 @@
  * An Outbox in memory that follows src/outbox/types.ts to the letter (tests of the bulk engine).
  * Operations on a recipient in the wrong state throw, like the SQLite store.
  */
-import type { NewBatch, Outbox, Recipient, RecipientState } from '../../src/outbox/types';
+import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, type RecipientState } from '../../src/outbox/types';
 import { unroutableReason, unsendableReason } from '../../src/outbox/sqlite-outbox';
 import { sameNumber } from '../../src/pdu/numbers';
+import { MemoryQueue, type QueueRecord } from './memory-queue';
 
-interface Stored extends Recipient {
-  batchSeq: number;
+interface Stored extends QueueRecord {
   sentAt: number | null;
 }
 
@@ -20,11 +20,16 @@ export class MemoryOutbox implements Outbox {
   private batchSeq = 0;
   private depth = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  readonly queue: MemoryQueue;
 
-  enqueue(batch: NewBatch): void {
+  constructor(private readonly now: () => number = Date.now) {
+    this.queue = new MemoryQueue(() => this.recipients.values(), now, (r) => this.view(r as Stored));
+  }
+
+  enqueue(batch: NewBatch): Recipient[] {
     const seq = ++this.batchSeq;
     const now = this.now();
+    const added: Stored[] = [];
     batch.recipients.forEach(({ messageId, number, group }, index) => {
       if (this.recipients.has(messageId)) throw new Error(`outbox: duplicate messageId ${messageId}`);
       this.recipients.set(messageId, {
@@ -53,16 +58,23 @@ export class MemoryOutbox implements Outbox {
         updatedAt: now,
         batchSeq: seq,
         sentAt: null,
+        priority: PRIORITIES.indexOf(batch.priority ?? 'normal'),
+        sendAt: batch.sendAt ?? null,
+        expiresAt: batch.expiresAt ?? null,
+        createdAt: now,
       });
+      added.push(this.recipients.get(messageId) as Stored);
     });
+    return this.queue.blockAmong(added);
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[] {
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[]): Recipient[] {
     if (limit <= 0) return [];
-    const claimable = this.claimable(line, groups).filter((r) => batchId === undefined || r.batchId === batchId);
-    if (claimable.length === 0) return [];
-    const seq = claimable[0].batchSeq;
     const now = this.now();
+    const claimable = this.claimable(line, groups, PRIORITIES.indexOf(lowest)).filter((r) => batchId === undefined || r.batchId === batchId);
+    if (claimable.length === 0) return [];
+    if (batchId !== undefined && this.claimable(line, groups, claimable[0].priority - 1).length > 0) return [];
+    const seq = claimable[0].batchSeq;
     return claimable
       .filter((r) => r.batchSeq === seq)
       .slice(0, limit)
@@ -72,8 +84,8 @@ export class MemoryOutbox implements Outbox {
       });
   }
 
-  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null {
-    const [first] = this.claimable(line, groups);
+  nextBatch(line: string, groups?: readonly string[], lowest: Priority = 'low'): { batchId: string; text: string } | null {
+    const [first] = this.claimable(line, groups, PRIORITIES.indexOf(lowest));
     return first === undefined ? null : { batchId: first.batchId, text: first.text };
   }
 
@@ -178,7 +190,7 @@ export class MemoryOutbox implements Outbox {
 
   transaction<T>(work: () => T): T {
     if (this.depth > 0) return work();
-    const snapshot = { recipients: structuredClone(this.recipients), usage: new Map(this.usage), batchSeq: this.batchSeq, lineSends: [...this.lineSends] };
+    const snapshot = { recipients: structuredClone(this.recipients), usage: new Map(this.usage), batchSeq: this.batchSeq, lineSends: [...this.lineSends], blocked: new Map(this.queue.blockedNumbers) };
     this.depth++;
     try {
       return work();
@@ -187,6 +199,7 @@ export class MemoryOutbox implements Outbox {
       this.usage = snapshot.usage;
       this.batchSeq = snapshot.batchSeq;
       this.lineSends = snapshot.lineSends;
+      this.queue.blockedNumbers = snapshot.blocked;
       throw err;
     } finally {
       this.depth--;
@@ -209,7 +222,7 @@ export class MemoryOutbox implements Outbox {
   purge(olderThanMs: number, now: number): number {
     let n = 0;
     for (const [id, r] of this.recipients) {
-      if ((r.state === 'sent' || r.state === 'failed') && r.updatedAt < now - olderThanMs) {
+      if (r.state !== 'queued' && r.state !== 'claimed' && r.updatedAt < now - olderThanMs) {
         this.recipients.delete(id);
         n++;
       }
@@ -227,11 +240,14 @@ export class MemoryOutbox implements Outbox {
   }
 
   /** Queued recipients `line` may claim, in claim order. */
-  private claimable(line: string, groups: readonly string[] | undefined): Stored[] {
+  /** What `line` may claim now: due, not expired, of priority rank `lowest` or higher, of `groups` when given; in claim order. */
+  private claimable(line: string, groups: readonly string[] | undefined, lowest: number): Stored[] {
+    const now = this.now();
     return [...this.recipients.values()]
-      .filter((r) => r.state === 'queued' && (r.pinnedLine === null || r.pinnedLine === line) && !r.excludedLines.includes(line))
+      .filter((r) => r.state === 'queued' && r.priority <= lowest && (r.pinnedLine === null || r.pinnedLine === line) && !r.excludedLines.includes(line))
+      .filter((r) => (r.sendAt === null || r.sendAt <= now) && (r.expiresAt === null || r.expiresAt > now))
       .filter((r) => groups === undefined || groups.includes(r.group))
-      .sort((a, b) => a.batchSeq - b.batchSeq || a.index - b.index);
+      .sort((a, b) => a.priority - b.priority || a.batchSeq - b.batchSeq || a.index - b.index);
   }
 
   private countIn(state: RecipientState): number {
@@ -252,7 +268,7 @@ export class MemoryOutbox implements Outbox {
 
   /** A copy without the private fields, so callers cannot change the store. */
   private view(r: Stored): Recipient {
-    const { batchSeq: _seq, sentAt: _sentAt, ...recipient } = r;
+    const { batchSeq: _seq, sentAt: _sentAt, priority: _priority, sendAt: _sendAt, expiresAt: _expiresAt, createdAt: _createdAt, ...recipient } = r;
     return { ...recipient, meta: { ...recipient.meta }, excludedLines: [...recipient.excludedLines] };
   }
 }

@@ -2,7 +2,7 @@
  * Any Outbox (the in-memory double or the real SQLite store) as the bulk tests watch it: every
  * claim with whether it was committed, commits that fail on demand, and every recipient.
  */
-import type { NewBatch, Outbox, Recipient } from '../../src/outbox/types';
+import type { NewBatch, Outbox, Priority, QueueControl, Recipient } from '../../src/outbox/types';
 
 export interface Claim {
   line: string;
@@ -23,19 +23,24 @@ export class RecordingOutbox implements Outbox {
 
   constructor(private readonly inner: Outbox) {}
 
-  enqueue(batch: NewBatch): void {
-    this.inner.enqueue(batch);
-    this.messageIds.push(...batch.recipients.map((r) => r.messageId));
+  get queue(): QueueControl {
+    return this.inner.queue;
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, groups?: readonly string[]): Recipient[] {
-    const claimed = this.noteChanges(this.inner.claim(line, sendId, firstTelId, limit, batchId, groups));
+  enqueue(batch: NewBatch): Recipient[] {
+    const blocked = this.inner.enqueue(batch);
+    this.messageIds.push(...batch.recipients.map((r) => r.messageId));
+    return blocked;
+  }
+
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest?: Priority, groups?: readonly string[]): Recipient[] {
+    const claimed = this.noteChanges(this.inner.claim(line, sendId, firstTelId, limit, batchId, lowest, groups));
     for (const r of claimed) this.claims.push({ line, sendId, telId: r.telId as number, messageId: r.messageId, committed: this.depth === 0 });
     return claimed;
   }
 
-  nextBatch(line: string, groups?: readonly string[]): { batchId: string; text: string } | null {
-    return this.inner.nextBatch(line, groups);
+  nextBatch(line: string, groups?: readonly string[], lowest?: Priority): { batchId: string; text: string } | null {
+    return this.inner.nextBatch(line, groups, lowest);
   }
 
   failUnroutable(groups: readonly string[]): Recipient[] {

@@ -6,6 +6,8 @@ export interface BulkProgress {
   /** Final results since start(). */
   sent: number;
   failed: number;
+  /** Queued numbers whose expiry passed before they went on the air. */
+  expired: number;
   /** Numbers handed back to the queue for another line. */
   requeued: number;
   /** Results that came for a number no longer waiting for one (late or duplicated replies). */
@@ -17,7 +19,7 @@ export interface BulkProgress {
 }
 
 export interface BulkSenderEvents {
-  /** A recipient reached a final state (sent or failed); once per recipient. */
+  /** A recipient reached a final state (sent, failed or expired); once per recipient. */
   result: [Recipient];
   /** Something changed (a result, a requeue, a session, a parked line). */
   progress: [BulkProgress];

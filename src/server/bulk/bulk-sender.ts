@@ -26,6 +26,7 @@ import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
 import type { SessionPorts } from './session-ports';
 import { claimedBySession, SessionRegistry } from './session-registry';
+import { TimedWake } from './timed-wake';
 import { type TimerHandle, TimerRegistry } from './timers';
 import { WatchedNumbers } from './watched-numbers';
 
@@ -44,6 +45,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly opener: SessionOpener;
   private running = false;
   private fillTimer: TimerHandle | null = null;
+  private readonly wake: TimedWake;
   private readonly inbox: ReplyInbox;
   private restartTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -89,6 +91,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     const { gate, lines, sessions, ports } = this;
     const register = (session: BulkSession): void => this.register(session);
     this.opener = new SessionOpener({ server, outbox, gate, lines, sessions, fleet: this.fleet, ports, options: this.options, register, again: () => this.scheduleFill() });
+    this.wake = new TimedWake(this.timers, () => outbox.queue.nextTimedAt(), reopened);
     this.inbox = new ReplyInbox((replies) => {
       if (!this.running) return;
       this.commit.run(() => {
@@ -130,6 +133,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.inbox.clear();
     this.timers.clearAll();
     this.fillTimer = null;
+    this.wake.reset();
     this.gate.reset();
     return Promise.resolve();
   }
@@ -170,7 +174,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.fillTimer = this.timers.after(0, () => {
       this.fillTimer = null;
       this.commit.run(() => {
-        if (this.running) this.opener.fill();
+        if (this.running) this.fill();
       });
     });
   }
@@ -179,6 +183,19 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private poll(): void {
     this.scheduleFill();
     this.timers.after(Math.max(1000, this.options.stepTimeoutMs), () => this.poll());
+  }
+
+  /**
+   * The fill pass: queued recipients past their expiry end expired, the wake is set for the next
+   * sendAt or expiry, and sessions open (./session-opener) for the priorities quiet hours let start.
+   */
+  private fill(): void {
+    const now = Date.now();
+    if (this.outbox.queuedCount() > 0) {
+      for (const recipient of this.outbox.queue.expireDue()) this.outcomes.expiredUnclaimed(recipient);
+      this.wake.rearm(now);
+    }
+    this.opener.fill(this.gate.lowestPriority(now));
   }
 
   private resume(): void {
@@ -203,7 +220,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     session.start();
     this.commit.progress();
   }
-
 
   // ---- server events ----
 
@@ -257,7 +273,8 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       outcomes: {
         claimNext: (session, telId) => {
           if (!this.running || !this.gate.mayClaim(session)) return null;
-          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId, this.fleet.groupsOf(session.line))[0] ?? null;
+          const lowest = this.gate.lowestPriority(Date.now());
+          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId, lowest, this.fleet.groupsOf(session.line))[0] ?? null;
         },
         sent: (tel, smsNo) => outcomes.sent(tel.recipient, smsNo),
         giveUp: (tel, reason) => outcomes.giveUp(tel.recipient, reason),

@@ -3,18 +3,20 @@
  * line scheduler over the server's view of the lines, the daily limit, and the timers that open a
  * line again (a park that expires, the busy cooldown, the next day) by calling `reopened`.
  */
-import type { Outbox } from '../../outbox/types';
+import type { Outbox, Priority } from '../../outbox/types';
 import type { GoipServer } from '../goip-server';
 import type { LineInfo } from '../lines';
 import type { FleetHooks, LineHealthEvent } from './fleet-hooks';
 import type { LineScheduler } from './line-scheduler';
 import type { BulkOptions } from './options';
+import { quietUntil } from './quiet-hours';
 import { dailyLimitReached, HOUR_MS, hourlyLimitReached, localDay, msUntilNextDay, type ParkReason, type Quarantine } from './policy';
 import type { LineGate, LineSession } from './session-ports';
 import type { TimerHandle, TimerRegistry } from './timers';
 
 export class EngineLineGate implements LineGate {
   private dayTimer: TimerHandle | null = null;
+  private quietTimer: TimerHandle | null = null;
 
   constructor(
     private readonly lines: LineScheduler,
@@ -32,6 +34,17 @@ export class EngineLineGate implements LineGate {
     /** A line was quarantined or recovered. */
     private readonly health: (event: 'quarantine' | 'recovered', payload: LineHealthEvent) => void,
   ) {}
+
+  /** The lowest priority that may start a SEND now: inside quiet hours only high; the lines reopen when they end. */
+  lowestPriority(now: number): Priority {
+    const until = quietUntil(now, this.options);
+    if (until === null) return 'low';
+    this.quietTimer ??= this.timers.after(until - now, () => {
+      this.quietTimer = null;
+      this.reopened();
+    });
+    return 'high';
+  }
 
   /** The line wants one more session now, within its limits. */
   wantsSession(info: LineInfo, now: number): boolean {
@@ -89,6 +102,7 @@ export class EngineLineGate implements LineGate {
   /** The engine stopped: its timers are gone. */
   reset(): void {
     this.dayTimer = null;
+    this.quietTimer = null;
   }
 
   /** A new quarantine is told; any (a failed probe's too) opens the line for its probe when it ends. */

@@ -57,6 +57,10 @@ export interface BulkOptions {
   busyCooldownMs: number;
   /** A line that refused the password is left alone this long, then tried again. */
   passwordParkMs: number;
+  /** Quiet hours (./quiet-hours.ts): start, minutes after local midnight ... */
+  quietFromMinute: number;
+  /** ... and length in minutes; 0 = none. Inside them only high priority starts a SEND. */
+  quietMinutes: number;
 }
 
 export const DEFAULT_BULK_OPTIONS: Readonly<BulkOptions> = {
@@ -81,6 +85,8 @@ export const DEFAULT_BULK_OPTIONS: Readonly<BulkOptions> = {
   busyRetryMs: 15_000,
   busyCooldownMs: 120_000,
   passwordParkMs: 600_000,
+  quietFromMinute: 0,
+  quietMinutes: 0,
 };
 
 /** The most bulk sessions a GoIP line runs at once (docs/protocol.md#device-session-limits). */

@@ -9,7 +9,7 @@ import type { BulkOptions } from './options';
 import { afterLineGaveUp, localDay } from './policy';
 
 export class RecipientOutcomes {
-  readonly counts = { sent: 0, failed: 0, requeued: 0, lateResults: 0 };
+  readonly counts = { sent: 0, failed: 0, expired: 0, requeued: 0, lateResults: 0 };
 
   constructor(
     private readonly outbox: Outbox,
@@ -35,6 +35,13 @@ export class RecipientOutcomes {
   failedUnclaimed(recipient: Recipient): void {
     this.counts.failed++;
     this.commit.result(recipient);
+  }
+
+  /** Its expiresAt passed while it was queued (QueueControl.expireDue). */
+  expiredUnclaimed(recipient: Recipient): void {
+    this.counts.expired++;
+    this.commit.result(recipient);
+    this.commit.progress();
   }
 
   /** The line has not sent it: requeue it for another line, or fail it (policy). */

@@ -2,7 +2,7 @@
  * How the bulk engine opens sessions on its lines (its fill pass): the order of the line policy,
  * lines in good standing claiming their first number at once, the others earning it by answering.
  */
-import type { Outbox } from '../../outbox/types';
+import type { Outbox, Priority } from '../../outbox/types';
 import type { GoipServer } from '../goip-server';
 import type { LineInfo } from '../lines';
 import { BulkSession } from './bulk-session';
@@ -51,9 +51,10 @@ export class SessionOpener {
    * one once it answers the MSG), only while numbers are left that no such young handshake may
    * take, and a line whose quarantine is over gets its probe even without work. Lines that want
    * more get them in a later pass, once their session is authorized (handshakeDone): every line's
-   * first number is under way before anyone's second session competes with it.
+   * first number is under way before anyone's second session competes with it. Only work of
+   * priority `lowest` or higher is claimed (quiet hours let only high priority start).
    */
-  fill(): void {
+  fill(lowest: Priority): void {
     const now = Date.now();
     let unspoken = this.deps.outbox.queuedCount() - this.reservations(now);
     if (unspoken <= 0 && !this.deps.server.lines().some((info) => this.deps.lines.probing(info.id, now))) return;
@@ -65,11 +66,11 @@ export class SessionOpener {
       const groups = this.deps.fleet.groupsOf(info.id);
       if (this.deps.lines.trusted(info.id)) {
         const sendId = this.deps.outbox.nextSendId(info.id);
-        const [first] = this.deps.outbox.claim(info.id, sendId, 1, 1, undefined, groups);
+        const [first] = this.deps.outbox.claim(info.id, sendId, 1, 1, undefined, lowest, groups);
         if (first === undefined) continue;
         this.deps.register(BulkSession.fresh(this.deps.ports, info.id, sendId, first));
       } else {
-        const batch = unspoken > 0 ? this.deps.outbox.nextBatch(info.id, groups) : null;
+        const batch = unspoken > 0 ? this.deps.outbox.nextBatch(info.id, groups, lowest) : null;
         if (batch === null && !probing) continue;
         this.deps.register(BulkSession.claimless(this.deps.ports, info.id, this.deps.outbox.nextSendId(info.id), batch ?? PROBE));
       }
