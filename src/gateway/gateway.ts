@@ -88,7 +88,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       enabled: options.joinParts ?? true,
       windowMs: options.joinWindowMs ?? 60_000,
       store: this.outbox instanceof SqliteOutbox ? this.outbox.heldParts() : new MemoryHeldParts(),
-      publish: (event) => this.publish(event),
+      publish: (event) => this.publishSms(event),
       warn: (err) => this.warn('parts', err),
     });
     const queue = options.queue ?? {};
@@ -212,7 +212,6 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     }
     if (event.event !== 'delivery' || event.fields.verb !== 'DELIVER') {
       this.publish(event);
-      if (event.event === 'sms') this.optOutBy(event);
       return;
     }
     const report = event.payload as DeliveryPayload;
@@ -221,6 +220,12 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   };
 
   /** An SMS that is an opt-out/opt-in keyword blocks/unblocks its sender and is told as optout/optin. */
+  /** A received SMS (whole, or joined from its parts) goes out, then may opt its sender out or in. */
+  private publishSms(event: GoipEvent): void {
+    this.publish(event);
+    this.optOutBy(event);
+  }
+
   private optOutBy(event: GoipEvent): void {
     if (this.sending === null) return;
     try {
