@@ -5,13 +5,13 @@
  * for a number a line's radio was sending at the kill (at most one per line).
  */
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
 import path from 'node:path';
 import { type SentSms, type SimFleet, lineIds, startLines } from '../src/sim';
 import { devicesCredential, goipConfigNode } from './helpers/flows';
 import { HttpSink } from './helpers/http-sink';
 import { type ExitInfo, freeUdpPort, NodeRedProcess } from './helpers/node-red-process';
 import { RUNTIMES, skipUnavailable } from './helpers/runtimes';
+import { until } from './helpers/until';
 
 /** The raw driver, to read the store file after Node-RED has stopped. */
 const Database = require('better-sqlite3');
@@ -82,30 +82,6 @@ interface StatusReport {
   fill?: string;
   shape?: string;
   text?: string;
-}
-
-/**
- * Resolves once `check()` holds, re-checking on every event of `sources`; rejects with `explain()`
- * after `timeoutMs` (a bound on a failure, not a guess at when things are done).
- */
-function until(check: () => boolean, sources: Array<[EventEmitter, string]>, timeoutMs: number, explain: () => string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onEvent = (): void => {
-      if (!check()) return;
-      finish();
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      finish();
-      reject(new Error(`${explain()} (after ${timeoutMs} ms)`));
-    }, timeoutMs);
-    const finish = (): void => {
-      clearTimeout(timer);
-      for (const [emitter, event] of sources) emitter.off(event, onEvent);
-    };
-    for (const [emitter, event] of sources) emitter.on(event, onEvent);
-    onEvent();
-  });
 }
 
 function storeStates(file: string): Record<string, number> {

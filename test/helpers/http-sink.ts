@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { until } from './until';
 
 export class HttpSink extends EventEmitter<{ post: [path: string, body: unknown] }> {
   private readonly bodies = new Map<string, unknown[]>();
@@ -47,23 +48,7 @@ export class HttpSink extends EventEmitter<{ post: [path: string, body: unknown]
 
   /** Resolves with received(path) once `check` holds for it; rejects with `explain()` after `timeoutMs`. */
   waitFor(path: string, check: (bodies: unknown[]) => boolean, timeoutMs: number, explain: () => string): Promise<unknown[]> {
-    return new Promise((resolve, reject) => {
-      const onPost = (): void => {
-        if (!check(this.received(path))) return;
-        finish();
-        resolve(this.received(path));
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`${explain()} (after ${timeoutMs} ms)`));
-      }, timeoutMs);
-      const finish = (): void => {
-        clearTimeout(timer);
-        this.off('post', onPost);
-      };
-      this.on('post', onPost);
-      onPost();
-    });
+    return until(() => check(this.received(path)), [[this, 'post']], timeoutMs, explain).then(() => this.received(path));
   }
 
   async stop(): Promise<void> {
