@@ -1,0 +1,69 @@
+/**
+ * The queue's priority across a kill -9 of a real Node-RED (issue #11 "all of it survives a kill -9
+ * and restart"): the store must carry a high priority queued behind a running batch into the
+ * restarted process.
+ */
+import assert from 'node:assert/strict';
+import { LINES, numbers, QueueRig, WAIT_MS } from './helpers/queue-rig';
+import { RUNTIMES, skipUnavailable } from './helpers/runtimes';
+import { until } from './helpers/until';
+
+/** How far ahead the high-priority numbers are due: well after the kill, while the batch still runs after the restart. */
+const DUE_IN_MS = 2000;
+/** Kill once this many of the batch went over the air. */
+const KILL_AFTER = 10;
+
+for (const runtime of RUNTIMES) describe(`queue: priority across a kill -9 of a real Node-RED (${runtime.name})`, function () {
+  this.timeout(120_000);
+
+  const rig = new QueueRig();
+
+  before(async function () {
+    skipUnavailable(this, runtime);
+    await rig.start(runtime);
+  });
+
+  after(() => rig.cleanup());
+
+  /** Kills Node-RED and starts it again on the same user directory, store and UDP port. */
+  async function killAndRestart(): Promise<void> {
+    const exit = await rig.node().kill('SIGKILL');
+    assert.equal(exit.signal, 'SIGKILL');
+    await rig.node().start();
+  }
+
+  /** Waits until KILL_AFTER of the batch went over the air. */
+  function batchOnAir(bulk: readonly string[]): Promise<void> {
+    return until(() => rig.onAir(bulk) >= KILL_AFTER, [[rig.ledger, 'sent']], WAIT_MS, () => `${rig.onAir(bulk)} of the batch on the air`);
+  }
+
+  /** Waits until every one of `numbers` went over the air. */
+  function allOnAir(numbers: readonly string[]): Promise<void> {
+    const missing = (): string[] => numbers.filter((number) => rig.onAir([number]) === 0);
+    return until(() => missing().length === 0, [[rig.ledger, 'sent']], WAIT_MS, () => `${missing().length} numbers never on the air\n${rig.node().output().slice(-2000)}`);
+  }
+
+  it('sends high priority queued before the kill ahead of the rest of the batch after the restart', async () => {
+    const bulk = numbers('1391', 200);
+    const urgent = numbers('1371', 3);
+    await rig.send({ to: bulk, batchId: 'crashBulk' });
+    const dueAt = Date.now() + DUE_IN_MS;
+    await rig.send({ to: urgent, batchId: 'crashUrgent', priority: 'high', sendAt: dueAt });
+    await batchOnAir(bulk);
+    await killAndRestart();
+    assert.equal(rig.onAir(urgent), 0, 'no high-priority number went out before the kill');
+    const atRestart = rig.ledger.sent.length;
+
+    const results = await rig.resultsOf('crashUrgent', urgent.length);
+    assert.deepEqual(results.map((r) => r.result.status), ['sent', 'sent', 'sent']);
+    await allOnAir(bulk);
+    const due = rig.ledger.sent.findIndex((sms) => sms.at >= dueAt);
+    const positions = urgent.map((number) => rig.ledger.sent.findIndex((sms) => sms.number === number) - due);
+    // Ahead of them at most what each line's sessions had on their radio when they fell due.
+    assert.ok(due >= atRestart && Math.max(...positions) < 4 * LINES + 3, `high priority on the air at ${positions} after falling due (${due} sent before, ${atRestart} at the restart)`);
+    const last = Math.max(...urgent.map((number) => rig.ledger.sent.findIndex((sms) => sms.number === number)));
+    const behind = new Set(rig.ledger.sent.slice(last + 1).map((sms) => sms.number).filter((number) => bulk.includes(number)));
+    assert.ok(behind.size > 0, 'normal numbers of the batch were still queued behind them');
+    if (process.env.GOIP_TEST_VERBOSE === '1') console.log(`      high priority at ${positions} after falling due, ${behind.size} of the batch behind them`);
+  });
+});
