@@ -191,11 +191,14 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
    */
   private fill(): void {
     const now = Date.now();
-    if (this.outbox.queuedCount() > 0) {
-      for (const recipient of this.outbox.queue.expireDue()) this.outcomes.expiredUnclaimed(recipient);
+    let queued = this.outbox.queuedCount();
+    if (queued > 0) {
+      const expired = this.outbox.queue.expireDue();
+      for (const recipient of expired) this.outcomes.expiredUnclaimed(recipient);
+      queued -= expired.length;
       this.wake.rearm(now);
     }
-    this.opener.fill(this.gate.lowestPriority(now));
+    this.opener.fill(this.gate.lowestPriority(now), queued);
   }
 
   private resume(): void {

@@ -52,11 +52,12 @@ export class SessionOpener {
    * take, and a line whose quarantine is over gets its probe even without work. Lines that want
    * more get them in a later pass, once their session is authorized (handshakeDone): every line's
    * first number is under way before anyone's second session competes with it. Only work of
-   * priority `lowest` or higher is claimed (quiet hours let only high priority start).
+   * priority `lowest` or higher is claimed (quiet hours let only high priority start). `queued`:
+   * the recipients waiting in the outbox now.
    */
-  fill(lowest: Priority): void {
+  fill(lowest: Priority, queued: number): void {
     const now = Date.now();
-    let unspoken = this.deps.outbox.queuedCount() - this.reservations(now);
+    let unspoken = queued - this.reservations(now);
     if (unspoken <= 0 && !this.deps.server.lines().some((info) => this.deps.lines.probing(info.id, now))) return;
     let opened = 0;
     const day = localDay(now);
