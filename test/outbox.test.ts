@@ -448,8 +448,8 @@ describe(`SqliteOutbox (${DRIVER})`, () => {
       const db = rawConnection(store.file);
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 4);
-        assert.equal(SCHEMA_VERSION, 4);
+        assert.equal(db.pragma('user_version', { simple: true }), 5);
+        assert.equal(SCHEMA_VERSION, 5);
       } finally {
         db.close();
       }

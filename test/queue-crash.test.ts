@@ -1,7 +1,7 @@
 /**
- * The queue's priority across a kill -9 of a real Node-RED (issue #11 "all of it survives a kill -9
- * and restart"): the store must carry a high priority queued behind a running batch into the
- * restarted process.
+ * The queue across a kill -9 of a real Node-RED (issue #11 "all of it survives a kill -9 and
+ * restart"): the store must carry a high priority queued behind a running batch into the
+ * restarted process, and a cancel's results that were still inside the flow come out after it.
  */
 import assert from 'node:assert/strict';
 import { LINES, numbers, QueueRig, WAIT_MS } from './helpers/queue-rig';
@@ -13,7 +13,7 @@ const DUE_IN_MS = 2000;
 /** Kill once this many of the batch went over the air. */
 const KILL_AFTER = 10;
 
-for (const runtime of RUNTIMES) describe(`queue: priority across a kill -9 of a real Node-RED (${runtime.name})`, function () {
+for (const runtime of RUNTIMES) describe(`queue: priority and cancel across a kill -9 of a real Node-RED (${runtime.name})`, function () {
   this.timeout(120_000);
 
   const rig = new QueueRig();
@@ -65,5 +65,35 @@ for (const runtime of RUNTIMES) describe(`queue: priority across a kill -9 of a 
     const behind = new Set(rig.ledger.sent.slice(last + 1).map((sms) => sms.number).filter((number) => bulk.includes(number)));
     assert.ok(behind.size > 0, 'normal numbers of the batch were still queued behind them');
     if (process.env.GOIP_TEST_VERBOSE === '1') console.log(`      high priority at ${positions} after falling due, ${behind.size} of the batch behind them`);
+  });
+
+  it('gives every recipient of a batch cancelled just before the kill its final result after the restart', async () => {
+    const bulk = numbers('1381', 200);
+    await rig.send({ to: bulk, batchId: 'crashCancel' });
+    await batchOnAir(bulk);
+    const answer = await rig.queue({ action: 'cancel', batchId: 'crashCancel' });
+    const onAirAtAnswer = rig.onAir(bulk);
+    assert.equal((await rig.node().kill('SIGKILL')).signal, 'SIGKILL');
+    const beforeRestart = rig.results('crashCancel').length;
+    await rig.node().start();
+
+    const byId = new Map<string, string[]>();
+    const distinct = (): number => {
+      byId.clear();
+      for (const { result } of rig.results('crashCancel')) byId.set(result.messageId, [...(byId.get(result.messageId) ?? []), result.status]);
+      return byId.size;
+    };
+    await rig.sink.waitFor('/result', () => distinct() === bulk.length, WAIT_MS, () => `${distinct()}/${bulk.length} recipients with a result (${beforeRestart} results before the restart)`);
+    const statuses = [...byId.values()];
+    assert.ok(statuses.every((seen) => seen.every((status) => status === seen[0])), 'a result emitted again says the same');
+    assert.equal(statuses.filter((seen) => seen[0] === 'cancelled').length, answer.cancelled);
+    assert.equal(statuses.filter((seen) => seen[0] === 'sent').length, bulk.length - answer.cancelled);
+    assert.ok(rig.onAir(bulk) <= onAirAtAnswer + answer.inFlight, `on the air ${rig.onAir(bulk)} after the cancel answered ${onAirAtAnswer} + ${answer.inFlight} in flight`);
+    const status = await rig.queue({ action: 'status', batchId: 'crashCancel' });
+    assert.deepEqual([status.cancelled, status.sent, status.queued, status.claimed], [answer.cancelled, bulk.length - answer.cancelled, 0, 0]);
+    if (process.env.GOIP_TEST_VERBOSE === '1') {
+      const results = rig.results('crashCancel').length;
+      console.log(`      ${beforeRestart} results before the kill, ${results - beforeRestart} after, ${results - bulk.length} twice`);
+    }
   });
 });

@@ -205,6 +205,7 @@ describe('outbox queue schema (SQLite)', () => {
       'recipients_final_by_age',
       'recipients_sent_by_sms_no',
       'recipients_sent_by_time',
+      'recipients_unreported',
     ]);
     db.close();
   });

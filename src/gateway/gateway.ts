@@ -148,7 +148,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     try {
       const sender = new BulkSender(this.server, outbox, options.sending, this.fleet.engineHooks());
       this.fleet.watch(sender);
-      const service = new SendingService(outbox, sender, (recipient) => this.tell('resultDropped', recipient));
+      const service = new SendingService(outbox, sender, (err) => this.warn('sending', err));
       return { outbox, sender, service };
     } catch (err) {
       outbox.close();
@@ -194,6 +194,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       this.warn('stop', err);
     }
     try {
+      this.sending?.close();
       this.outbox?.close();
     } finally {
       this.server.removeAllListeners();

@@ -1,9 +1,12 @@
 /**
  * What the gateway offers senders (goip-send nodes, scripts): the durable outbox and the bulk-send
  * engine behind one small surface, with results routed to the owner (a goip-send node id) that
- * submitted the batch, including results of batches resumed after a restart.
+ * submitted the batch. A result stays in the store's result log until its owner says it was taken:
+ * results the owner was not there for, or that a kill -9 caught inside the flow, go out again
+ * when the owner subscribes (after a restart, a redeploy): at least once.
  */
 import { randomUUID } from 'node:crypto';
+import type { ResultCursor } from '../outbox/result-log';
 import type { BlockedNumber, Outbox, QueueStatus, QueueTarget, Recipient } from '../outbox/types';
 import { type ComposedBatch, InputError, type QueueFields } from '../send/compose';
 import type { BulkSender } from '../server/bulk';
@@ -20,20 +23,28 @@ export interface CancelAnswer {
   inFlight: number;
 }
 
-/** Results kept for owners not (yet) listening, e.g. goip-send nodes while flows start after a restart. */
-const MAX_HELD_RESULTS = 10_000;
+/** Takes of results are committed together, at most this long after the first. */
+const TAKEN_COMMIT_MS = 200;
+/** Unreported results read from the store at once when an owner subscribes. */
+const REPLAY_PAGE = 500;
+
+/** Gets a final result; calls `taken` once the flow is done with it (then it is not emitted again). */
+export type ResultListener = (recipient: Recipient, taken: () => void) => void;
 
 export class SendingService {
-  private readonly listeners = new Map<string, (recipient: Recipient) => void>();
+  private readonly listeners = new Map<string, ResultListener>();
   private readonly progressListeners = new Set<() => void>();
-  private readonly held = new Map<string, Recipient[]>();
-  private heldCount = 0;
+  /** Results handed to a listener and not taken yet: a replay skips them. */
+  private readonly inHand = new Set<string>();
+  private takenIds: string[] = [];
+  private takenTimer: NodeJS.Timeout | null = null;
+  private closed = false;
 
   constructor(
     readonly outbox: Outbox,
     private readonly sender: BulkSender,
-    /** Told when a result had to be dropped because no owner took it in time. */
-    private readonly dropped: (recipient: Recipient) => void,
+    /** Told when committing takes failed (they go out again after a restart). */
+    private readonly failed: (error: unknown) => void,
   ) {
     sender.on('result', this.route);
     sender.on('progress', this.tellProgress);
@@ -104,17 +115,13 @@ export class SendingService {
     return this.outbox.queue.blocked();
   }
 
-  /** Results for `nodeId` go to `listener` until the returned function is called. */
-  onResult(nodeId: string, listener: (recipient: Recipient) => void): () => void {
+  /**
+   * Results for `nodeId` go to `listener` until the returned function is called, first those in
+   * the store that were never taken (once the flow has finished starting: the wires lead somewhere).
+   */
+  onResult(nodeId: string, listener: ResultListener): () => void {
     this.listeners.set(nodeId, listener);
-    // Held results go out once the flow has finished starting (the node's wires lead somewhere).
-    setImmediate(() => {
-      const waiting = this.held.get(nodeId);
-      if (waiting === undefined || this.listeners.get(nodeId) !== listener) return;
-      this.held.delete(nodeId);
-      this.heldCount -= waiting.length;
-      for (const recipient of waiting) listener(recipient);
-    });
+    setImmediate(() => this.replay(nodeId, listener, null));
     return () => {
       if (this.listeners.get(nodeId) === listener) this.listeners.delete(nodeId);
     };
@@ -135,21 +142,52 @@ export class SendingService {
     if (recipients.length > 0) this.tellProgress();
   }
 
+  /** A final recipient goes to its owner; without one it waits in the store for the owner to subscribe. */
   private readonly route = (recipient: Recipient): void => {
     const listener = this.listeners.get(recipient.nodeId);
-    if (listener !== undefined) {
-      listener(recipient);
-      return;
-    }
-    if (this.heldCount >= MAX_HELD_RESULTS) {
-      this.dropped(recipient);
-      return;
-    }
-    const list = this.held.get(recipient.nodeId) ?? [];
-    list.push(recipient);
-    this.held.set(recipient.nodeId, list);
-    this.heldCount++;
+    if (listener !== undefined) this.hand(listener, recipient);
   };
+
+  private hand(listener: ResultListener, recipient: Recipient): void {
+    const { messageId } = recipient;
+    this.inHand.add(messageId);
+    let once = false;
+    listener(recipient, () => {
+      if (once) return;
+      once = true;
+      this.inHand.delete(messageId);
+      if (this.closed) return;
+      this.takenIds.push(messageId);
+      this.takenTimer ??= setTimeout(this.commitTaken, TAKEN_COMMIT_MS);
+    });
+  }
+
+  /** One page of the owner's results never taken, then the next on a later turn (a large backlog does not stall the process). */
+  private replay(nodeId: string, listener: ResultListener, after: ResultCursor | null): void {
+    if (this.closed || this.listeners.get(nodeId) !== listener) return;
+    const page = this.outbox.results.unreported(nodeId, after, REPLAY_PAGE);
+    for (const recipient of page.recipients) if (!this.inHand.has(recipient.messageId)) this.hand(listener, recipient);
+    if (page.next !== null) setImmediate(() => this.replay(nodeId, listener, page.next));
+  }
+
+  private readonly commitTaken = (): void => {
+    if (this.takenTimer !== null) clearTimeout(this.takenTimer);
+    this.takenTimer = null;
+    const ids = this.takenIds;
+    this.takenIds = [];
+    try {
+      this.outbox.results.taken(ids);
+    } catch (err) {
+      this.failed(err);
+    }
+  };
+
+  /** Commits the takes so far; nothing is read or written after (call before the outbox closes). */
+  close(): void {
+    if (this.closed) return;
+    this.commitTaken();
+    this.closed = true;
+  }
 
   private readonly tellProgress = (): void => {
     for (const listener of this.progressListeners) listener();

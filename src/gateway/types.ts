@@ -80,6 +80,4 @@ export interface GoipGatewayEvents {
   status: [GatewayStatus];
   /** Rate-limited per source (warningIntervalMs); the gateway carries on. */
   warning: [GatewayWarning];
-  /** A send result whose owner never subscribed (SendingService.onResult) in time: dropped. */
-  resultDropped: [Recipient];
 }

@@ -116,9 +116,6 @@ export = function register(RED: NodeAPI): void {
         refreshUsers();
       });
       gateway.on('warning', ({ source, error }) => node.warn(RED._(WARNING_KEYS[source], { message: error.message })));
-      gateway.on('resultDropped', (recipient) =>
-        node.warn(RED._('goip-config.warnings.resultDropped', { messageId: recipient.messageId, number: recipient.number, state: recipient.state })),
-      );
       gateway.start().then(
         (address) => {
           if (address !== null) node.log(RED._('goip-config.log.listening', { address: address.address, port: address.port, lines: devices.length }));

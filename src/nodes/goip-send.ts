@@ -1,13 +1,14 @@
 /**
  * goip-send: validates the input, stores every recipient durably, acknowledges the input, and
  * sends one message per recipient when it reaches a final state (sent, failed, expired,
- * cancelled or blocked).
+ * cancelled or blocked), again after a restart when the flow had not finished with it.
  */
 import { checkRule, composeBatch, composeQueueFields, InputError, type NumberFormat, type NumberRule } from '../send/compose';
 import { findConfig } from './config-node';
 import { failInput } from './input-error';
 import { resultMessage } from './messages';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './red';
+import { ResultHandover } from './result-handover';
 import { nodeStatus } from './status';
 
 const STATUS_INTERVAL_MS = 250;
@@ -17,6 +18,9 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 export = function register(RED: NodeAPI): void {
+  const handover = new ResultHandover();
+  handover.attach(RED.hooks);
+
   function GoipSend(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);
     const node = this;
@@ -49,8 +53,10 @@ export = function register(RED: NodeAPI): void {
     };
     if (rule !== null) showStatus();
 
-    const stopResults = sending?.onResult(node.id, (recipient) => {
-      node.send(resultMessage(recipient));
+    const stopResults = sending?.onResult(node.id, (recipient, taken) => {
+      const msg = resultMessage(recipient);
+      msg._msgid ??= RED.util.generateId();
+      handover.send(msg as NodeMessage & { _msgid: string }, () => node.send(msg), taken);
       scheduleStatus();
     });
     const stopProgress = sending?.onProgress(scheduleStatus);

@@ -2,6 +2,7 @@
  * The slice of the Node-RED runtime API these nodes use. Declared here rather than pulled from
  * @types/node-red (which lags the runtime and drags express types in).
  */
+import type { MessagingHooks } from './result-handover';
 
 export interface NodeMessage {
   [key: string]: unknown;
@@ -65,8 +66,11 @@ export interface NodeAPI {
   settings: { userDir?: string; [key: string]: unknown };
   util: {
     cloneMessage<T>(msg: T): T;
+    generateId(): string;
     evaluateNodeProperty(value: unknown, type: string, node: Node, msg: NodeMessage): unknown;
   };
+  /** Messaging hooks (Node-RED >= 2). */
+  hooks?: MessagingHooks;
   _: (key: string, substitutions?: Record<string, unknown>) => string;
   /** Messages to the editors (topic, data, retained for editors that connect later). */
   comms: { publish(topic: string, data: unknown, retain: boolean): void };

@@ -2,3 +2,4 @@ export * from './types';
 export { SqliteOutbox, type SqliteOutboxOptions } from './sqlite-outbox';
 export { type SqliteDriverName, SqliteUnavailableError } from './sqlite-driver';
 export { type HeldPart, type HeldPartStore, SqliteHeldParts } from './held-parts';
+export { type ResultCursor, type ResultLog, type ResultPage, SqliteResultLog } from './result-log';

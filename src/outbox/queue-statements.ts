@@ -38,7 +38,7 @@ export function prepareQueueStatements(db: Connection) {
     requeueForRetry: db.prepare<{ message_id: string; number: string }>(`
       UPDATE recipients
       SET state = 'queued', error = NULL, line = NULL, send_id = NULL, tel_id = NULL, sms_no = NULL,
-          excluded_lines = '[]', expires_at = NULL, updated_at = @now
+          excluded_lines = '[]', expires_at = NULL, result_out = NULL, updated_at = @now
       WHERE batch_seq = @seq AND state IN ('failed', 'expired') RETURNING message_id, number`),
     queuedNumbers: db.prepare<{ message_id: string; number: string }>(`SELECT message_id, number FROM recipients WHERE state = 'queued'`),
     expireDue: db.prepare<{ message_id: string }>(`

@@ -123,6 +123,13 @@ const MIGRATIONS = [
   );
   CREATE INDEX held_parts_by_chain ON held_parts (line, sender, seq);
   `,
+  // When the flow took a final recipient's result (ms epoch); NULL = its goip-send emits it again
+  // after a restart (src/outbox/result-log.ts). Results of a store written before are taken.
+  `
+  ALTER TABLE recipients ADD COLUMN result_out INTEGER;
+  UPDATE recipients SET result_out = updated_at WHERE state NOT IN ('queued', 'claimed');
+  CREATE INDEX recipients_unreported ON recipients (batch_seq, idx) WHERE result_out IS NULL AND state NOT IN ('queued', 'claimed');
+  `,
 ];
 
 /** The user_version of a store this version has migrated. */

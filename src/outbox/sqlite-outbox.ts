@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sameNumber } from '../pdu/numbers';
 import { SqliteHeldParts } from './held-parts';
+import { SqliteResultLog } from './result-log';
 import { type Connection, openConnection, type SqliteDriverName } from './sqlite-driver';
 import { migrate } from './schema';
 import { SqliteQueue } from './sqlite-queue';
@@ -29,6 +30,7 @@ export interface SqliteOutboxOptions {
 
 export class SqliteOutbox implements Outbox {
   readonly queue: SqliteQueue;
+  readonly results: SqliteResultLog;
   private readonly statements: Statements;
   /** Runs `work` in one transaction (rolled back if it throws). */
   private readonly inTransaction: <T>(work: () => T) => T;
@@ -44,6 +46,7 @@ export class SqliteOutbox implements Outbox {
     const transaction = db.transaction((work: () => unknown) => work());
     this.inTransaction = <T>(work: () => T) => transaction(work) as T;
     this.queue = new SqliteQueue(db, this.inTransaction, now, (messageId) => this.require(messageId));
+    this.results = new SqliteResultLog(db, this.inTransaction, now);
   }
 
   /**

@@ -8,8 +8,9 @@ import type { Recipient, RecipientState } from './types';
 /** Sendids are positive integers on the wire; keep them below a million. */
 const MAX_SEND_ID = 999_999;
 
-interface RecipientRow {
+export interface RecipientRow {
   message_id: string;
+  batch_seq: number;
   batch_id: string;
   idx: number;
   recipient_count: number;
@@ -34,8 +35,8 @@ interface RecipientRow {
   updated_at: number;
 }
 
-const SELECT_RECIPIENT = `
-  SELECT r.message_id, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
+export const SELECT_RECIPIENT = `
+  SELECT r.message_id, r.batch_seq, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
          b.node_id, b.meta, b.segments, b.encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no,
          r.error, r.attempts, r.excluded_lines, r.route_group, r.delivery_state, r.delivered_at, r.updated_at
   FROM recipients r JOIN batches b ON b.seq = r.batch_seq`;

@@ -8,6 +8,7 @@
  * -> delivered/undeliverable later by a delivery report. A queued one may also end expired (its
  * expiresAt passed), cancelled (by the operator) or blocked (its number opted out): never on the air.
  */
+import type { ResultLog } from './result-log';
 
 export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed' | 'expired' | 'cancelled' | 'blocked';
 /** The states a recipient ends in. */
@@ -125,6 +126,8 @@ export interface Outbox {
   purge(olderThanMs: number, now: number): number;
   /** The operator's side of the queue: inspect, cancel, retry, block. */
   readonly queue: QueueControl;
+  /** Which final results the flow has taken; the others are emitted again after a restart. */
+  readonly results: ResultLog;
   /**
    * Runs `work` as ONE commit: every outbox call inside joins it, and it is durable when this
    * returns (rolled back if `work` throws). Many claims in one pass cost one fsync, not many.

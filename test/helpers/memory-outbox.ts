@@ -6,6 +6,7 @@ import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, 
 import { unroutableReason, unsendableReason } from '../../src/outbox/sqlite-outbox';
 import { sameNumber } from '../../src/pdu/numbers';
 import { MemoryQueue, type QueueRecord } from './memory-queue';
+import { MemoryResultLog } from './memory-result-log';
 
 interface Stored extends QueueRecord {
   sentAt: number | null;
@@ -21,9 +22,11 @@ export class MemoryOutbox implements Outbox {
   private depth = 0;
 
   readonly queue: MemoryQueue;
+  readonly results: MemoryResultLog;
 
   constructor(private readonly now: () => number = Date.now) {
     this.queue = new MemoryQueue(() => this.recipients.values(), now, (r) => this.view(r as Stored));
+    this.results = new MemoryResultLog(() => this.recipients.values(), (r) => this.view(r as Stored));
   }
 
   enqueue(batch: NewBatch): Recipient[] {
@@ -62,6 +65,7 @@ export class MemoryOutbox implements Outbox {
         sendAt: batch.sendAt ?? null,
         expiresAt: batch.expiresAt ?? null,
         createdAt: now,
+        resultOut: false,
       });
       added.push(this.recipients.get(messageId) as Stored);
     });

@@ -21,6 +21,8 @@ export interface QueueRecord extends Recipient {
   sendAt: number | null;
   expiresAt: number | null;
   createdAt: number;
+  /** The flow took its result (src/outbox/result-log.ts). */
+  resultOut: boolean;
 }
 
 export class MemoryQueue implements QueueControl {
@@ -55,7 +57,7 @@ export class MemoryQueue implements QueueControl {
     if (chosen.length === 0) return null;
     const again = chosen.filter((r) => r.state === 'failed' || r.state === 'expired');
     for (const r of again) {
-      Object.assign(r, { state: 'queued', error: null, line: null, sendId: null, telId: null, smsNo: null, excludedLines: [], expiresAt: null, updatedAt: this.now() });
+      Object.assign(r, { state: 'queued', error: null, line: null, sendId: null, telId: null, smsNo: null, excludedLines: [], expiresAt: null, resultOut: false, updatedAt: this.now() });
     }
     const blocked = this.blockAmong(again);
     return { queued: again.length - blocked.length, blocked };

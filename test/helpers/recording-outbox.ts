@@ -2,6 +2,7 @@
  * Any Outbox (the in-memory double or the real SQLite store) as the bulk tests watch it: every
  * claim with whether it was committed, commits that fail on demand, and every recipient.
  */
+import type { ResultLog } from '../../src/outbox/result-log';
 import type { NewBatch, Outbox, Priority, QueueControl, Recipient } from '../../src/outbox/types';
 
 export interface Claim {
@@ -25,6 +26,10 @@ export class RecordingOutbox implements Outbox {
 
   get queue(): QueueControl {
     return this.inner.queue;
+  }
+
+  get results(): ResultLog {
+    return this.inner.results;
   }
 
   enqueue(batch: NewBatch): Recipient[] {

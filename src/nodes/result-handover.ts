@@ -1,0 +1,125 @@
+/**
+ * When the flow is done with a goip-send result, so that the store may stop emitting it again
+ * after a restart (src/gateway/sending.ts). Node-RED's messaging hooks follow every message that
+ * carries the result's _msgid (the router's clones keep it, and so do messages a function node
+ * makes from it): the result is taken once every node that got one has called done and no
+ * delivery is pending, or once nothing of its _msgid moved for HANDOVER_IDLE_MS (a node that never
+ * calls done). Results of one batch share the input's _msgid, so they are taken together.
+ */
+import type { NodeMessage } from './red';
+
+/** A node that holds a result without calling done: it counts as taken after this long idle. */
+export const HANDOVER_IDLE_MS = 60_000;
+
+const LABEL = 'goip-results';
+
+export interface MessagingHooks {
+  add(name: string, hook: (event: { msg?: unknown }) => void): void;
+  remove(name: string): void;
+}
+
+interface Trace {
+  /** Deliveries on their way plus nodes holding a message of the trace. */
+  open: number;
+  taken: Array<() => void>;
+  idle: NodeJS.Timeout;
+}
+
+const msgidOf = (msg: unknown): string | undefined =>
+  typeof msg === 'object' && msg !== null && typeof (msg as NodeMessage)._msgid === 'string' ? (msg as NodeMessage)._msgid : undefined;
+
+export class ResultHandover {
+  private readonly traces = new Map<string, Trace>();
+  /** Messages routed to a node and not received yet (counted at the route: the sender may call done first). */
+  private readonly routed = new WeakMap<object, number>();
+  private hooked = false;
+
+  constructor(private readonly idleMs = HANDOVER_IDLE_MS) {}
+
+  /** Follows the runtime's messages from now on; without hooks a result counts as taken once sent. */
+  attach(hooks: MessagingHooks | undefined): () => void {
+    if (hooks === undefined) return () => undefined;
+    hooks.remove(`*.${LABEL}`); // the module loaded again into the same runtime
+    hooks.add(`preDeliver.${LABEL}`, ({ msg }) => this.routing(msg));
+    hooks.add(`onReceive.${LABEL}`, ({ msg }) => this.received(msg));
+    hooks.add(`onComplete.${LABEL}`, ({ msg }) => this.completed(msg));
+    this.hooked = true;
+    return () => {
+      this.hooked = false;
+      hooks.remove(`*.${LABEL}`);
+    };
+  }
+
+  /** Sends `msg` with `send`; `taken` is called when the flow is done with it. */
+  send(msg: NodeMessage & { _msgid: string }, send: () => void, taken: () => void): void {
+    if (!this.hooked) {
+      send();
+      taken();
+      return;
+    }
+    const trace = this.traces.get(msg._msgid) ?? this.open(msg._msgid);
+    trace.taken.push(taken);
+    trace.open++;
+    try {
+      send();
+    } finally {
+      this.release(msg._msgid, trace);
+    }
+  }
+
+  private open(msgid: string): Trace {
+    const trace: Trace = { open: 0, taken: [], idle: setTimeout(() => this.settle(msgid, trace), this.idleMs) };
+    trace.idle.unref();
+    this.traces.set(msgid, trace);
+    return trace;
+  }
+
+  private traceOf(msg: unknown): [string, Trace] | null {
+    const msgid = msgidOf(msg);
+    const trace = msgid === undefined ? undefined : this.traces.get(msgid);
+    if (msgid === undefined || trace === undefined) return null;
+    trace.idle.refresh();
+    return [msgid, trace];
+  }
+
+  private routing(msg: unknown): void {
+    const found = this.traceOf(msg);
+    if (found === null) return;
+    found[1].open++;
+    this.routed.set(msg as object, (this.routed.get(msg as object) ?? 0) + 1);
+  }
+
+  private received(msg: unknown): void {
+    const found = this.traceOf(msg);
+    if (found === null) return;
+    const pending = this.routed.get(msg as object) ?? 0;
+    if (pending > 0) {
+      // Counted when it was routed: the delivery becomes the node holding it.
+      if (pending === 1) this.routed.delete(msg as object);
+      else this.routed.set(msg as object, pending - 1);
+      return;
+    }
+    found[1].open++;
+  }
+
+  private completed(msg: unknown): void {
+    const found = this.traceOf(msg);
+    if (found !== null) this.release(...found);
+  }
+
+  /** One holder less; at none, taken after this turn (unless something of the trace moves first). */
+  private release(msgid: string, trace: Trace): void {
+    trace.open = Math.max(0, trace.open - 1);
+    if (trace.open > 0) return;
+    setImmediate(() => {
+      if (trace.open === 0) this.settle(msgid, trace);
+    });
+  }
+
+  private settle(msgid: string, trace: Trace): void {
+    if (this.traces.get(msgid) !== trace) return;
+    this.traces.delete(msgid);
+    clearTimeout(trace.idle);
+    for (const taken of trace.taken) taken();
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * Which final results the flow has taken. A result that went out but was not taken when the
+ * process died (a kill -9 with messages still inside the flow) is emitted again by its goip-send
+ * after the restart: results are at least once, a duplicate possible, none lost.
+ */
+import type { Connection, Statement } from './sqlite-driver';
+import { type RecipientRow, SELECT_RECIPIENT, toRecipient } from './statements';
+import type { Recipient } from './types';
+
+/** Where a page of unreported results ended: pass it to get the next page. */
+export interface ResultCursor {
+  batchSeq: number;
+  index: number;
+}
+
+export interface ResultPage {
+  recipients: Recipient[];
+  /** null when this was the last page. */
+  next: ResultCursor | null;
+}
+
+export interface ResultLog {
+  /** Final recipients of `nodeId` whose result was not taken, in batch order, after `after`. */
+  unreported(nodeId: string, after: ResultCursor | null, limit: number): ResultPage;
+  /** The flow took these results: they are not emitted again (one commit). */
+  taken(messageIds: readonly string[]): void;
+}
+
+export class SqliteResultLog implements ResultLog {
+  private readonly page: Statement<RecipientRow>;
+  private readonly markTaken: Statement<never>;
+
+  constructor(
+    db: Connection,
+    private readonly inTransaction: <T>(work: () => T) => T,
+    private readonly now: () => number,
+  ) {
+    this.page = db.prepare<RecipientRow>(`${SELECT_RECIPIENT}
+      WHERE r.result_out IS NULL AND r.state NOT IN ('queued', 'claimed') AND (r.batch_seq, r.idx) > (@seq, @idx) AND b.node_id = @nodeId
+      ORDER BY r.batch_seq, r.idx LIMIT @limit`);
+    this.markTaken = db.prepare('UPDATE recipients SET result_out = @now WHERE message_id = @messageId');
+  }
+
+  unreported(nodeId: string, after: ResultCursor | null, limit: number): ResultPage {
+    const rows = this.page.all({ nodeId, seq: after?.batchSeq ?? -1, idx: after?.index ?? -1, limit });
+    const last = rows.at(-1);
+    return {
+      recipients: rows.map(toRecipient),
+      next: rows.length === limit && last !== undefined ? { batchSeq: last.batch_seq, index: last.idx } : null,
+    };
+  }
+
+  taken(messageIds: readonly string[]): void {
+    if (messageIds.length === 0) return;
+    this.inTransaction(() => {
+      const now = this.now();
+      for (const messageId of messageIds) this.markTaken.run({ now, messageId });
+    });
+  }
+}
