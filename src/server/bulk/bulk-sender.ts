@@ -13,6 +13,7 @@ import type { BulkReply } from '../../protocol';
 import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../goip-server';
 import type { BulkProgress, BulkSenderEvents } from './bulk-progress';
 import { BulkSession } from './bulk-session';
+import { deliveryCorrelator } from './delivery-correlation';
 import { DEFAULT_FLEET_HOOKS, type FleetHooks, type LineHealthEvent } from './fleet-hooks';
 import { FleetTiming } from './fleet-timing';
 import { GroupCommit } from './group-commit';
@@ -25,13 +26,19 @@ import { RecipientOutcomes } from './recipient-outcomes';
 import { ReplyInbox } from './reply-inbox';
 import { ServerLink } from './server-link';
 import type { SessionPorts } from './session-ports';
-import { claimedBySession, SessionRegistry } from './session-registry';
+import { resumableSessions } from './resume';
+import { SessionRegistry } from './session-registry';
 import { TimedWake } from './timed-wake';
 import { type TimerHandle, TimerRegistry } from './timers';
 import { WatchedNumbers } from './watched-numbers';
 
 export class BulkSender extends EventEmitter<BulkSenderEvents> {
   readonly options: BulkOptions;
+  /**
+   * The messageId of the send a DELIVER report is for, null when none matches; the gateway asks it
+   * once per report, before it builds the delivery event.
+   */
+  readonly correlateDelivery: DeliveryCorrelator;
   private readonly timers: TimerRegistry;
   private readonly lines: LineScheduler;
   private readonly sessions: SessionRegistry;
@@ -57,6 +64,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   ) {
     super();
     this.options = resolveBulkOptions(options);
+    this.correlateDelivery = deliveryCorrelator(outbox, this.options.deliveryWindowMs, (err) => this.warn(err));
     this.fleet = { ...DEFAULT_FLEET_HOOKS, ...fleet };
     // Silence is judged only once the datagrams that reached the socket have been read.
     this.timers = new TimerRegistry(() => server.counters.datagrams);
@@ -148,25 +156,6 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     return this.lines.quarantineOf(line);
   }
 
-  /**
-   * The messageId of the send a delivery report of `line` is for (the latest send of its sms_no
-   * within deliveryWindowMs), its delivery state stored; null when none matches. The gateway asks it
-   * once per DELIVER report, before it builds the delivery event.
-   */
-  readonly correlateDelivery: DeliveryCorrelator = (line, delivery) => {
-    if (delivery.smsNo === null) return null;
-    try {
-      const now = Date.now();
-      const recipient = this.outbox.correlateDelivery(line, delivery.smsNo, this.options.deliveryWindowMs, now);
-      if (recipient === null) return null;
-      if (delivery.state !== null) this.outbox.markDelivery(recipient.messageId, delivery.state, now);
-      return recipient.messageId;
-    } catch (err) {
-      this.warn(err);
-      return null;
-    }
-  };
-
   // ---- scheduling ----
 
   private scheduleFill(): void {
@@ -202,18 +191,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   private resume(): void {
-    // Queued numbers no configured line may send would wait forever: they end now, with the reason.
-    for (const recipient of this.outbox.failUnsendable(this.server.lines().map((info) => info.id))) this.outcomes.failedUnclaimed(recipient);
-    const routable = this.fleet.routableGroups();
-    if (routable !== undefined) for (const recipient of this.outbox.failUnroutable(routable)) this.outcomes.failedUnclaimed(recipient);
-    const resumable: Recipient[] = [];
-    for (const recipient of this.outbox.claimedRecipients()) {
-      const { line, sendId, telId } = recipient;
-      if (line === null || sendId === null || telId === null) continue;
-      if (this.server.line(line) === undefined) this.outcomes.giveUp(recipient, 'line no longer configured');
-      else resumable.push(recipient);
-    }
-    for (const claimed of claimedBySession(resumable)) {
+    for (const claimed of resumableSessions(this.outbox, this.server, this.fleet, this.outcomes)) {
       this.register(BulkSession.resume(this.ports, claimed[0].line as string, claimed[0].sendId as number, claimed));
     }
   }
