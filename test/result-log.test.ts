@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { SendingService } from '../src/gateway/sending';
-import { ResultHandover, type MessagingHooks } from '../src/nodes/result-handover';
+import { type HookEvent, type MessagingHooks, ResultHandover } from '../src/nodes/result-handover';
 import { type NewBatch, type Outbox, type Recipient, SqliteOutbox } from '../src/outbox';
 import { openConnection } from '../src/outbox/sqlite-driver';
 import type { BulkSender } from '../src/server/bulk';
@@ -143,8 +143,8 @@ describe('SendingService results', () => {
 
 /** Node-RED's messaging hooks as the runtime calls them (routing, receiving, done). */
 class FakeHooks implements MessagingHooks {
-  private readonly hooks = new Map<string, (event: { msg?: unknown }) => void>();
-  add(name: string, hook: (event: { msg?: unknown }) => void): void {
+  private readonly hooks = new Map<string, (event: HookEvent) => void>();
+  add(name: string, hook: (event: HookEvent) => void): void {
     this.hooks.set(name.split('.')[0], hook);
   }
   remove(): void {
@@ -153,11 +153,11 @@ class FakeHooks implements MessagingHooks {
   route(msg: object): void {
     this.hooks.get('preDeliver')?.({ msg });
   }
-  receive(msg: object): void {
-    this.hooks.get('onReceive')?.({ msg });
+  receive(msg: object, node: string): void {
+    this.hooks.get('onReceive')?.({ msg, destination: { id: node } });
   }
-  complete(msg: object): void {
-    this.hooks.get('onComplete')?.({ msg });
+  complete(msg: object, node: string): void {
+    this.hooks.get('onComplete')?.({ msg, node: { id: node } });
   }
 }
 
@@ -185,24 +185,39 @@ describe('ResultHandover', () => {
     const clone = { ...msg };
     // goip-send -> [change, debug (a clone)]; change -> http request, which answers later.
     handover.send(msg, () => (hooks.route(msg), hooks.route(clone)), () => taken.push('m'));
-    hooks.receive(clone);
-    hooks.complete(clone);
-    hooks.receive(msg);
+    hooks.receive(clone, 'debug');
+    hooks.complete(clone, 'debug');
+    hooks.receive(msg, 'change');
     hooks.route(msg);
-    hooks.complete(msg);
+    hooks.complete(msg, 'change');
     await nextTurn();
     assert.deepEqual(taken, [], 'the http request got it and is still at work');
-    hooks.receive(msg);
+    hooks.receive(msg, 'http');
     // A node making a new message from it keeps the _msgid.
     const answer = { _msgid: 'm', payload: 'ok' };
     hooks.route(answer);
-    hooks.complete(msg);
+    hooks.complete(msg, 'http');
     await nextTurn();
     assert.deepEqual(taken, [], 'its answer is on its way');
-    hooks.receive(answer);
-    hooks.complete(answer);
+    hooks.receive(answer, 'sink');
+    hooks.complete(answer, 'sink');
     await nextTurn();
     assert.deepEqual(taken, ['m']);
+  });
+
+  it('does not count the done of a node that got the _msgid before the result went out', async () => {
+    const { hooks, handover, taken } = rig();
+    const input = { _msgid: 'in' };
+    hooks.receive(input, 'delay');
+    const result = { _msgid: 'in', payload: 'result' };
+    handover.send(result, () => hooks.route(result), () => taken.push('result'));
+    hooks.receive(result, 'http');
+    hooks.complete(input, 'delay');
+    await nextTurn();
+    assert.deepEqual(taken, [], 'the http request still holds the result');
+    hooks.complete(result, 'http');
+    await nextTurn();
+    assert.deepEqual(taken, ['result']);
   });
 
   it('takes a result held by a node that never calls done once nothing of it moved for the idle time', () => {
@@ -212,7 +227,7 @@ describe('ResultHandover', () => {
       const msg = { _msgid: 'held' };
       handover.send(msg, () => hooks.route(msg), () => taken.push('held'));
       clock.tick(30_000);
-      hooks.receive(msg);
+      hooks.receive(msg, 'legacy');
       clock.tick(59_999);
       assert.deepEqual(taken, [], 'it moved 30 s in');
       clock.tick(1);

@@ -13,14 +13,23 @@ export const HANDOVER_IDLE_MS = 60_000;
 
 const LABEL = 'goip-results';
 
+/** The fields of Node-RED's hook events used here (onReceive has destination, onComplete node). */
+export interface HookEvent {
+  msg?: unknown;
+  destination?: { id?: string };
+  node?: { id?: string };
+}
+
 export interface MessagingHooks {
-  add(name: string, hook: (event: { msg?: unknown }) => void): void;
+  add(name: string, hook: (event: HookEvent) => void): void;
   remove(name: string): void;
 }
 
 interface Trace {
-  /** Deliveries on their way plus nodes holding a message of the trace. */
+  /** Deliveries on their way, goip-send sends in progress, and nodes holding a message of the trace. */
   open: number;
+  /** Messages of the trace each node holds: a done counts only from a node that got one after the trace began. */
+  holds: Map<string, number>;
   taken: Array<() => void>;
   idle: NodeJS.Timeout;
 }
@@ -41,8 +50,8 @@ export class ResultHandover {
     if (hooks === undefined) return () => undefined;
     hooks.remove(`*.${LABEL}`); // the module loaded again into the same runtime
     hooks.add(`preDeliver.${LABEL}`, ({ msg }) => this.routing(msg));
-    hooks.add(`onReceive.${LABEL}`, ({ msg }) => this.received(msg));
-    hooks.add(`onComplete.${LABEL}`, ({ msg }) => this.completed(msg));
+    hooks.add(`onReceive.${LABEL}`, ({ msg, destination }) => this.received(msg, destination?.id));
+    hooks.add(`onComplete.${LABEL}`, ({ msg, node }) => this.completed(msg, node?.id));
     this.hooked = true;
     return () => {
       this.hooked = false;
@@ -68,7 +77,7 @@ export class ResultHandover {
   }
 
   private open(msgid: string): Trace {
-    const trace: Trace = { open: 0, taken: [], idle: setTimeout(() => this.settle(msgid, trace), this.idleMs) };
+    const trace: Trace = { open: 0, holds: new Map(), taken: [], idle: setTimeout(() => this.settle(msgid, trace), this.idleMs) };
     trace.idle.unref();
     this.traces.set(msgid, trace);
     return trace;
@@ -89,22 +98,30 @@ export class ResultHandover {
     this.routed.set(msg as object, (this.routed.get(msg as object) ?? 0) + 1);
   }
 
-  private received(msg: unknown): void {
+  private received(msg: unknown, nodeId: string | undefined): void {
     const found = this.traceOf(msg);
-    if (found === null) return;
+    if (found === null || nodeId === undefined) return;
+    const [, trace] = found;
+    trace.holds.set(nodeId, (trace.holds.get(nodeId) ?? 0) + 1);
     const pending = this.routed.get(msg as object) ?? 0;
-    if (pending > 0) {
-      // Counted when it was routed: the delivery becomes the node holding it.
-      if (pending === 1) this.routed.delete(msg as object);
-      else this.routed.set(msg as object, pending - 1);
+    if (pending === 0) {
+      trace.open++;
       return;
     }
-    found[1].open++;
+    // Counted when it was routed: the delivery becomes the node holding it.
+    if (pending === 1) this.routed.delete(msg as object);
+    else this.routed.set(msg as object, pending - 1);
   }
 
-  private completed(msg: unknown): void {
+  private completed(msg: unknown, nodeId: string | undefined): void {
     const found = this.traceOf(msg);
-    if (found !== null) this.release(...found);
+    if (found === null || nodeId === undefined) return;
+    const [msgid, trace] = found;
+    const held = trace.holds.get(nodeId) ?? 0;
+    if (held === 0) return; // it got the message before the trace began
+    if (held === 1) trace.holds.delete(nodeId);
+    else trace.holds.set(nodeId, held - 1);
+    this.release(msgid, trace);
   }
 
   /** One holder less; at none, taken after this turn (unless something of the trace moves first). */
