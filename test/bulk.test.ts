@@ -241,14 +241,26 @@ describe('bulk send', () => {
       });
       assert.deepEqual(order, ['input', 'input', 'input', 'input', 'input', 'timer']);
 
-      const cancelled = new TimerRegistry(() => received);
+      // Input arrives and the timer is cancelled in the turn it expired, while it waits for that
+      // input to be read (a second setTimeout could fire a turn later and race it).
+      let expired = false;
+      const cancelled = new TimerRegistry(() => {
+        if (!expired) {
+          expired = true;
+          queueMicrotask(() => {
+            received++;
+            cancelled.cancel(handle);
+          });
+        }
+        return received;
+      });
       let ran = false;
       const handle = cancelled.after(0, () => (ran = true));
-      await new Promise<void>((resolve) => setTimeout(() => {
-        received++; // keeps the expired timer waiting on input
-        cancelled.cancel(handle);
-        setImmediate(() => setImmediate(resolve));
-      }, 0));
+      // Turns until it expired, then two more: enough for a timer left waiting to run.
+      await new Promise<void>((resolve) => {
+        const turn = (): void => void (expired ? setImmediate(() => setImmediate(resolve)) : setImmediate(turn));
+        turn();
+      });
       assert.equal(ran, false, 'a timer cancelled while it waits for input never runs');
       assert.equal(cancelled.size, 0);
     });
