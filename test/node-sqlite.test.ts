@@ -1,7 +1,7 @@
 /**
  * The outbox tests a second time, on Node's built-in node:sqlite: mocha from node_modules runs the
- * compiled test/outbox.test.js under Node 22 with GOIP_SQLITE_DRIVER=node:sqlite, and every test of
- * the file must pass, none skipped. (better-sqlite3's addon is built for the Node that ran `npm ci`;
+ * compiled test/outbox.test.js and test/result-log.test.js under Node 22 with
+ * GOIP_SQLITE_DRIVER=node:sqlite, and every test of the files must pass, none skipped. (better-sqlite3's addon is built for the Node that ran `npm ci`;
  * under Node 22 it does not load, so the file reaches the store only through the driver layer.)
  *
  * Node 22 comes from scripts/install-test-node.sh (.test-deps/node22); where it is missing the suite
@@ -19,7 +19,7 @@ const run = promisify(execFile);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const NODE22 = path.join(ROOT, '.test-deps', 'node22', 'bin', 'node');
-const SUITE = path.join(ROOT, 'dist-test', 'test', 'outbox.test.js');
+const SUITES = ['outbox.test.js', 'result-log.test.js'].map((file) => path.join(ROOT, 'dist-test', 'test', file));
 const MOCHA = require.resolve('mocha/bin/mocha.js');
 
 interface MochaStats {
@@ -45,7 +45,7 @@ interface MochaReport {
   failures: Array<{ fullTitle: string; err: { message?: string } }>;
 }
 
-/** Runs the outbox test file under `node`: its stats, and what it printed and each failure said. */
+/** Runs the outbox test files under `node`: its stats, and what it printed and each failure said. */
 async function runSuite(node: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ stats: MochaStats; output: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goip-node-sqlite-'));
   const report = path.join(dir, 'report.json');
@@ -53,7 +53,7 @@ async function runSuite(node: string, args: string[], env: NodeJS.ProcessEnv): P
   try {
     const mochaArgs = ['--no-config', '--timeout', '20000', '--exit', '--reporter', 'json', '--reporter-option', `output=${report}`];
     try {
-      const { stdout, stderr } = await run(node, [MOCHA, ...mochaArgs, ...args, SUITE], { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
+      const { stdout, stderr } = await run(node, [MOCHA, ...mochaArgs, ...args, ...SUITES], { cwd: ROOT, env, maxBuffer: 16 * 1024 * 1024 });
       output = `${stdout}${stderr}`;
     } catch (err) {
       const e = err as Error & { stdout?: string; stderr?: string };
@@ -81,11 +81,11 @@ describe('outbox tests under Node 22 on node:sqlite', function () {
     version = found.version;
   });
 
-  it('passes every test of test/outbox.test.ts', async () => {
+  it('passes every test of test/outbox.test.ts and test/result-log.test.ts', async () => {
     const withoutForcing = { ...process.env };
     delete withoutForcing[SQLITE_DRIVER_ENV];
     const { stats: listed } = await runSuite(process.execPath, ['--dry-run'], withoutForcing);
-    assert.ok(listed.tests > 0, 'the outbox test file lists tests');
+    assert.ok(listed.tests > 0, 'the outbox test files list tests');
 
     const { stats, output } = await runSuite(NODE22, [], { ...process.env, [SQLITE_DRIVER_ENV]: 'node:sqlite' });
     assert.deepEqual(

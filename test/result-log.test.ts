@@ -12,6 +12,7 @@ import sinon from 'sinon';
 import { SendingService } from '../src/gateway/sending';
 import { type HookEvent, type MessagingHooks, ResultHandover } from '../src/nodes/result-handover';
 import { type NewBatch, type Outbox, type Recipient, SqliteOutbox } from '../src/outbox';
+import { UNREPORTED_PAGE } from '../src/outbox/result-log';
 import { openConnection } from '../src/outbox/sqlite-driver';
 import type { BulkSender } from '../src/server/bulk';
 import { MemoryOutbox } from './helpers/memory-outbox';
@@ -70,7 +71,19 @@ for (const [name, open] of [
   });
 }
 
-describe('result log across versions', () => {
+describe('result log in SQLite', () => {
+  it('reads a page of unreported results from its partial index, not a scan of the recipients', () => {
+    const outbox = SqliteOutbox.open(':memory:');
+    const { db } = outbox as unknown as { db: ReturnType<typeof openConnection>['db'] };
+    const plan = db
+      .prepare<{ detail: string }>(`EXPLAIN QUERY PLAN ${UNREPORTED_PAGE}`)
+      .all({ nodeId: 'send1', seq: -1, idx: -1, limit: 10 })
+      .map((row) => row.detail)
+      .join(' | ');
+    assert.match(plan, /SEARCH r USING INDEX recipients_unreported \(\(batch_seq,idx\)>\(\?,\?\)\)/, plan);
+    outbox.close();
+  });
+
   it('counts the final recipients of a store written before the log as taken', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goip-result-log-'));
     try {

@@ -26,6 +26,11 @@ export interface ResultLog {
   taken(messageIds: readonly string[]): void;
 }
 
+/** A page of unreported results: a search of the partial index recipients_unreported (test/result-log.test.ts). */
+export const UNREPORTED_PAGE = `${SELECT_RECIPIENT}
+  WHERE r.result_out IS NULL AND r.state NOT IN ('queued', 'claimed') AND (r.batch_seq, r.idx) > (@seq, @idx) AND b.node_id = @nodeId
+  ORDER BY r.batch_seq, r.idx LIMIT @limit`;
+
 export class SqliteResultLog implements ResultLog {
   private readonly page: Statement<RecipientRow>;
   private readonly markTaken: Statement<never>;
@@ -35,9 +40,7 @@ export class SqliteResultLog implements ResultLog {
     private readonly inTransaction: <T>(work: () => T) => T,
     private readonly now: () => number,
   ) {
-    this.page = db.prepare<RecipientRow>(`${SELECT_RECIPIENT}
-      WHERE r.result_out IS NULL AND r.state NOT IN ('queued', 'claimed') AND (r.batch_seq, r.idx) > (@seq, @idx) AND b.node_id = @nodeId
-      ORDER BY r.batch_seq, r.idx LIMIT @limit`);
+    this.page = db.prepare<RecipientRow>(UNREPORTED_PAGE);
     this.markTaken = db.prepare('UPDATE recipients SET result_out = @now WHERE message_id = @messageId');
   }
 
