@@ -2,8 +2,8 @@
  * The operator's send queue (issue #11) end to end: a real Node-RED child process with goip-send,
  * goip-queue and goip-in, simulated GoIP lines in this process, results and events posted to an
  * HTTP sink here. Priority, sendAt, expiry with every line offline, cancel mid-batch, opt-out by
- * STOP, and expiry, schedule and the block list across a kill -9 and restart (priority across one:
- * queue-crash.test.ts).
+ * STOP, expiry, schedule and the block list across a kill -9 and restart, and a retry of what
+ * expired (priority and a cancel's results across a kill -9: queue-crash.test.ts).
  */
 import assert from 'node:assert/strict';
 import { LINES, numbers, QueueRig, TEXT, WAIT_MS } from './helpers/queue-rig';
@@ -102,6 +102,17 @@ for (const runtime of RUNTIMES) describe(`queue: priority, schedule, expiry, can
     await rig.send({ to: '+8613500000001', batchId: 'stillBlocked' });
     const [blocked] = await rig.resultsOf('stillBlocked', 1);
     assert.equal(blocked.result.status, 'blocked', 'the block list survived the kill');
+  });
+
+  it('retries an expired recipient as a new attempt: it goes on the air and ends sent, a second result of the same messageId', async () => {
+    const expiring = '+8613400000001';
+    const [expired] = rig.results('expiring');
+    assert.equal(expired?.result.status, 'expired', 'left by the kill -9 test');
+    assert.deepEqual(await rig.queue({ action: 'retry', batchId: 'expiring' }), { batchId: 'expiring', queued: 1, blocked: 0 });
+    const [, retried] = await rig.resultsOf('expiring', 2);
+    assert.deepEqual([retried.result.status, retried.result.messageId], ['sent', expired.result.messageId]);
+    assert.equal(rig.onAir([expiring]), 1);
+    assert.deepEqual(await rig.queue({ action: 'retry', batchId: 'expiring' }), { batchId: 'expiring', queued: 0, blocked: 0 }, 'nothing failed or expired is left');
   });
 
   it('fails bad queue input with the reason and stores nothing', async () => {
