@@ -35,7 +35,7 @@ for (const key of ['action', 'batchId', 'messageId']) if (body[key] !== undefine
 msg.payload = body.numbers;
 return msg;`;
 
-function queueFlow(udpPort: number, store: string, sink: HttpSink): unknown[] {
+function queueFlow(udpPort: number, store: string, sink: HttpSink, config: Record<string, unknown>): unknown[] {
   const post = (id: string, url: string, wires: string[] = []): Record<string, unknown> => ({
     id, type: 'http request', z: 'tab', method: 'POST', ret: 'txt', paytoqs: 'ignore', url, tls: '', persist: false, proxy: '',
     insecureHTTPParser: false, authType: '', senderr: false, headers: [], wires: [wires],
@@ -43,7 +43,7 @@ function queueFlow(udpPort: number, store: string, sink: HttpSink): unknown[] {
   const respond = (id: string, statusCode: string): Record<string, unknown> => ({ id, type: 'http response', z: 'tab', statusCode, headers: {}, wires: [] });
   const nodes: Array<Record<string, unknown>> = [
     { id: 'tab', type: 'tab', label: 'queue' },
-    goipConfigNode({ id: 'cfg', port: udpPort, store, stepTimeout: 0.2, offlineAfter: 1, credentials: { devices: devicesCredential(lineIds(LINES), PASSWORD) } }),
+    goipConfigNode({ id: 'cfg', port: udpPort, store, stepTimeout: 0.2, offlineAfter: 1, ...config, credentials: { devices: devicesCredential(lineIds(LINES), PASSWORD) } }),
     // POST /send {to, text, priority, sendAt, validity, expiresAt, batchId}: 200 once stored, 400 with the reason.
     { id: 'sendIn', type: 'http in', z: 'tab', url: '/send', method: 'post', upload: false, swaggerDoc: '', wires: [['sendFields']] },
     { id: 'sendFields', type: 'function', z: 'tab', func: SEND_FIELDS, outputs: 1, libs: [], wires: [['send']] },
@@ -78,12 +78,15 @@ export class QueueRig {
   private red: NodeRedProcess | null = null;
   private udpPort = 0;
 
+  /** `config`: more goip-config properties (e.g. quietHours). */
+  constructor(private readonly config: Record<string, unknown> = {}) {}
+
   /** Starts the sink and Node-RED, deploys the flow and starts the lines. */
   async start(runtime: Runtime): Promise<void> {
     await this.sink.start();
     this.red = await NodeRedProcess.start({ runtime });
     this.udpPort = await freeUdpPort();
-    await this.red.deploy(queueFlow(this.udpPort, path.join(this.red.userDir, 'queue.sqlite'), this.sink));
+    await this.red.deploy(queueFlow(this.udpPort, path.join(this.red.userDir, 'queue.sqlite'), this.sink, this.config));
     await this.startFleet();
   }
 
