@@ -1,6 +1,6 @@
 /** GoipGateway's options, status and events. */
 import type { AddressInfo } from 'node:net';
-import type { Outbox, Recipient } from '../outbox/types';
+import type { Outbox } from '../outbox/types';
 import type { GoipEvent, GoipServerOptions } from '../server';
 import type { BulkOptions } from '../server/bulk';
 import type { CommandOptions } from '../server/commands';
