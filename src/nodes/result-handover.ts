@@ -46,17 +46,13 @@ export class ResultHandover {
   constructor(private readonly idleMs = HANDOVER_IDLE_MS) {}
 
   /** Follows the runtime's messages from now on; without hooks a result counts as taken once sent. */
-  attach(hooks: MessagingHooks | undefined): () => void {
-    if (hooks === undefined) return () => undefined;
+  attach(hooks: MessagingHooks | undefined): void {
+    if (hooks === undefined) return;
     hooks.remove(`*.${LABEL}`); // the module loaded again into the same runtime
     hooks.add(`preDeliver.${LABEL}`, ({ msg }) => this.routing(msg));
     hooks.add(`onReceive.${LABEL}`, ({ msg, destination }) => this.received(msg, destination?.id));
     hooks.add(`onComplete.${LABEL}`, ({ msg, node }) => this.completed(msg, node?.id));
     this.hooked = true;
-    return () => {
-      this.hooked = false;
-      hooks.remove(`*.${LABEL}`);
-    };
   }
 
   /** Sends `msg` with `send`; `taken` is called when the flow is done with it. */
