@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { GoipGateway } from '../src/gateway';
-import { isFullPart } from '../src/gateway/parts/part-length';
+import { SegmentedMessage } from 'sms-segments-calculator';
+import { isFullPart, partKind } from '../src/gateway/parts/part-length';
 import { MemoryHeldParts } from '../src/gateway/parts/memory-held-parts';
 import { PartJoiner } from '../src/gateway/parts/part-joiner';
 import { type HeldPartStore, SqliteOutbox } from '../src/outbox';
@@ -49,6 +50,23 @@ describe('part length: one full part of a concatenated SMS', () => {
     assert.equal(isFullPart('中'.repeat(70)), false, 'a full single UCS-2 SMS');
     assert.equal(isFullPart('中'.repeat(65)), false);
     assert.equal(isFullPart(GSM_PARTS.join('')), false, 'a text the firmware joined itself');
+  });
+
+  it('decides by length alone only where the segment library would say the same', () => {
+    const bySegments = (text: string): string => {
+      const message = new SegmentedMessage(text);
+      if (message.segmentsCount !== 1) return 'whole';
+      const gsm = message.encodingName === 'GSM-7';
+      const size = message.messageSize / (gsm ? 7 : 16);
+      const [min, max] = gsm ? [152, 153] : [66, 67];
+      return size > max ? 'whole' : size >= min ? 'full' : 'short';
+    };
+    for (const unit of ['a', '€', '{', '中', '😀', 'é', 'a€', '中a']) {
+      for (let n = 0; n <= 180; n++) {
+        const text = unit.repeat(n).slice(0, Math.max(n, 0));
+        assert.equal(partKind(text), bySegments(text), `${JSON.stringify(unit)} x ${n}`);
+      }
+    }
   });
 });
 
