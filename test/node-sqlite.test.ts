@@ -19,7 +19,7 @@ const run = promisify(execFile);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const NODE22 = path.join(ROOT, '.test-deps', 'node22', 'bin', 'node');
-const SUITES = ['outbox.test.js', 'result-log.test.js'].map((file) => path.join(ROOT, 'dist-test', 'test', file));
+const SUITES = ['outbox.test.js', 'result-log.test.js', 'inbox-log.test.js'].map((file) => path.join(ROOT, 'dist-test', 'test', file));
 const MOCHA = require.resolve('mocha/bin/mocha.js');
 
 interface MochaStats {

@@ -203,6 +203,7 @@ describe('outbox queue schema (SQLite)', () => {
       'recipients_claim_order',
       'recipients_expiry',
       'recipients_final_by_age',
+      'recipients_sent_by_number',
       'recipients_sent_by_sms_no',
       'recipients_sent_by_time',
       'recipients_unreported',

@@ -4,7 +4,7 @@
 import type { Connection } from './sqlite-driver';
 
 /** MIGRATIONS[n] takes a store from user_version n to n + 1. Append, never edit a shipped one. */
-const MIGRATIONS = [
+export const MIGRATIONS = [
   `
   CREATE TABLE batches (
     seq INTEGER PRIMARY KEY,            -- enqueue order: claim() takes the oldest batch first
@@ -129,6 +129,43 @@ const MIGRATIONS = [
   ALTER TABLE recipients ADD COLUMN result_out INTEGER;
   UPDATE recipients SET result_out = updated_at WHERE state NOT IN ('queued', 'claimed');
   CREATE INDEX recipients_unreported ON recipients (batch_seq, idx) WHERE result_out IS NULL AND state NOT IN ('queued', 'claimed');
+  `,
+  // The inbox (src/outbox/inbox-log.ts): every received SMS (joined) and delivery report, stored
+  // before its ack; out_at NULL while a goip-in has still to take it. The number tails let a
+  // history query by sender, and the reply correlation by recipient, search an index; the
+  // numbers are then compared in full (src/pdu/numbers.ts).
+  `
+  CREATE TABLE inbox (
+    inbox_id INTEGER PRIMARY KEY,       -- receive order
+    kind TEXT NOT NULL CHECK (kind IN ('sms', 'delivery')),
+    line TEXT NOT NULL,
+    sender TEXT NOT NULL,               -- sms: who sent it; delivery: the number the report is about
+    sender_tail TEXT NOT NULL,          -- numberTail(sender)
+    text TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    parts INTEGER NOT NULL,
+    message_id TEXT,
+    status TEXT,
+    event TEXT NOT NULL,                -- the event as JSON: emitted again from it
+    report_key INTEGER,                 -- the server's de-duplication key of a RECEIVE/DELIVER
+    handed INTEGER NOT NULL DEFAULT 0,  -- a goip-in had it: emitted again it is redelivered
+    out_at INTEGER
+  );
+  CREATE INDEX inbox_by_sender ON inbox (sender_tail, inbox_id);
+  CREATE INDEX inbox_by_line ON inbox (line, inbox_id);
+  CREATE INDEX inbox_by_kind ON inbox (kind, inbox_id);
+  CREATE INDEX inbox_by_time ON inbox (received_at);
+  CREATE INDEX inbox_untaken ON inbox (inbox_id) WHERE out_at IS NULL;
+  CREATE INDEX inbox_by_report ON inbox (line, report_key) WHERE report_key IS NOT NULL;
+  -- takes by one goip-in of a message other goip-in nodes have still to take
+  CREATE TABLE inbox_takes (
+    inbox_id INTEGER NOT NULL REFERENCES inbox (inbox_id) ON DELETE CASCADE,
+    node_id TEXT NOT NULL,
+    PRIMARY KEY (inbox_id, node_id)
+  ) WITHOUT ROWID;
+  ALTER TABLE recipients ADD COLUMN number_tail TEXT GENERATED ALWAYS AS
+    (substr(replace(replace(replace(replace(replace(number, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), -7)) VIRTUAL;
+  CREATE INDEX recipients_sent_by_number ON recipients (number_tail, sent_at) WHERE state = 'sent';
   `,
 ];
 

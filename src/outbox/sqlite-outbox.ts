@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { sameNumber } from '../pdu/numbers';
 import { SqliteHeldParts } from './held-parts';
+import { SqliteInboxLog } from './inbox-log';
 import { SqliteResultLog } from './result-log';
 import { type Connection, openConnection, type SqliteDriverName } from './sqlite-driver';
 import { migrate } from './schema';
@@ -225,12 +226,18 @@ export class SqliteOutbox implements Outbox {
       const { changes } = this.statements.purgeRecipients.run(now - olderThanMs);
       this.statements.purgeEmptyBatches.run();
       this.statements.purgeLineSends.run(now - LINE_SENDS_KEPT_MS);
+      this.statements.purgeInbox.run(now - olderThanMs);
       return changes;
     });
   }
 
   transaction<T>(work: () => T): T {
     return this.inTransaction(work);
+  }
+
+  /** The inbox of received messages in this same file (valid until close()). */
+  inbox(): SqliteInboxLog {
+    return new SqliteInboxLog(this.db, this.inTransaction, this.now);
   }
 
   /** The parts of long inbound SMS held in this same file (valid until close()). */

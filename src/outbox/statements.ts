@@ -119,6 +119,7 @@ export function prepareStatements(db: Connection) {
     noteLineSend: db.prepare(`INSERT INTO line_sends (line, at) VALUES (?, ?)`),
     lineSendsSince: db.prepare<{ n: number }>(`SELECT COUNT(*) AS n FROM line_sends WHERE line = ? AND at >= ?`),
     purgeLineSends: db.prepare(`DELETE FROM line_sends WHERE at < ?`),
+    purgeInbox: db.prepare(`DELETE FROM inbox WHERE received_at < ?`),
     markClaimed: db.prepare(`
       UPDATE recipients
       SET state = 'claimed', line = @line, send_id = @sendId, tel_id = @telId, attempts = attempts + 1, updated_at = @now

@@ -36,3 +36,12 @@ export function sameNumber(a: string, b: string): boolean {
   const [shorter, longer] = x.length <= y.length ? [x, y] : [y, x];
   return shorter.length >= MIN_SUFFIX_DIGITS && longer.endsWith(shorter);
 }
+
+/**
+ * What two numbers sameNumber() matches always share, for an index: an alphanumeric address in
+ * capitals, else its last 7 digits (all of them when fewer).
+ */
+export function numberTail(number: string): string {
+  if (isAlphanumeric(number)) return number.trim().toUpperCase();
+  return digitsOf(number).slice(-MIN_SUFFIX_DIGITS);
+}

@@ -1,0 +1,191 @@
+/**
+ * The inbox in the outbox's SQLite file: every received SMS (after part joining) and delivery
+ * report, committed before its ack leaves, and which of them the flow has still to take. Callers
+ * group writes in the outbox's transaction(); a method here never commits on its own except taken().
+ */
+import { numberTail, sameNumber } from '../pdu/numbers';
+import type { GoipEvent } from '../server/server-types';
+import { type InboxPage, type InboxQuery, inboxQuerySql, type InboxRowOut } from './inbox-query';
+import type { Connection, Statement } from './sqlite-driver';
+
+export type InboxKind = 'sms' | 'delivery';
+
+export interface InboxRecord {
+  kind: InboxKind;
+  line: string;
+  /** sms: the sender; delivery: the number the report is about. */
+  sender: string;
+  text: string;
+  receivedAt: number;
+  parts: number;
+  messageId: string | null;
+  status: string | null;
+  event: GoipEvent;
+  /** The server's de-duplication key of the report, null for a joined SMS or a decoded AT report. */
+  reportKey: number | null;
+  /** A goip-in gets it right after the commit. */
+  handed: boolean;
+}
+
+/** A message a consumer has still to take. */
+export interface UntakenMessage {
+  inboxId: number;
+  event: GoipEvent;
+  /** It was handed out before: emitted again, it is a redelivery. */
+  handed: boolean;
+}
+
+/** Which messages a consumer (a goip-in) accepts: null = any. */
+export interface InboxFilter {
+  kinds: readonly InboxKind[] | null;
+  line: string | null;
+}
+
+/** The last SMS sent to a number (reply correlation). */
+export interface SentTo {
+  messageId: string;
+  batchId: string;
+  sentAt: number;
+  line: string | null;
+}
+
+interface UntakenRow {
+  inbox_id: number;
+  event: string;
+  handed: number;
+}
+
+/** Candidates a history query reads per statement, and at most per page. */
+const QUERY_CHUNK_ROWS = 500;
+const QUERY_SCAN_ROWS = 20_000;
+
+const UNTAKEN_PAGE = `SELECT i.inbox_id, i.event, i.handed FROM inbox i
+  WHERE i.out_at IS NULL AND i.inbox_id > @after
+    AND (@kinds IS NULL OR i.kind IN (SELECT value FROM json_each(@kinds)))
+    AND (@line IS NULL OR i.line = @line)
+    AND NOT EXISTS (SELECT 1 FROM inbox_takes t WHERE t.inbox_id = i.inbox_id AND t.node_id = @nodeId)
+  ORDER BY i.inbox_id LIMIT @limit`;
+
+/** Candidates by number tail, newest first; the caller compares the numbers in full. */
+const SENT_TO = `SELECT r.message_id, b.batch_id, r.sent_at, r.line, r.number FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+  WHERE r.state = 'sent' AND r.number_tail = @tail AND r.sent_at >= @since ORDER BY r.sent_at DESC LIMIT 50`;
+
+export class SqliteInboxLog {
+  private readonly db: Connection;
+  private readonly insertRow: Statement<{ inbox_id: number }>;
+  private readonly reportRow: Statement<{ one: number }>;
+  private readonly untakenPage: Statement<UntakenRow>;
+  private readonly markOut: Statement<never>;
+  private readonly insertTake: Statement<never>;
+  private readonly dropTakes: Statement<never>;
+  private readonly takesOfRow: Statement<{ node_id: string }>;
+  private readonly sentTo: Statement<{ message_id: string; batch_id: string; sent_at: number; line: string | null; number: string }>;
+  private readonly queries = new Map<string, Statement<InboxRowOut>>();
+
+  constructor(
+    db: Connection,
+    private readonly inTransaction: <T>(work: () => T) => T,
+    private readonly now: () => number,
+  ) {
+    this.db = db;
+    this.insertRow = db.prepare(`INSERT INTO inbox (kind, line, sender, sender_tail, text, received_at, parts, message_id, status, event, report_key, handed)
+      VALUES (@kind, @line, @sender, @tail, @text, @receivedAt, @parts, @messageId, @status, @event, @reportKey, @handed) RETURNING inbox_id`);
+    this.reportRow = db.prepare('SELECT 1 AS one FROM inbox WHERE line = @line AND report_key = @key AND received_at >= @since LIMIT 1');
+    this.untakenPage = db.prepare<UntakenRow>(UNTAKEN_PAGE);
+    this.markOut = db.prepare('UPDATE inbox SET out_at = @now WHERE inbox_id = @id AND out_at IS NULL');
+    this.insertTake = db.prepare('INSERT OR IGNORE INTO inbox_takes (inbox_id, node_id) VALUES (@id, @nodeId)');
+    this.dropTakes = db.prepare('DELETE FROM inbox_takes WHERE inbox_id = @id');
+    this.takesOfRow = db.prepare('SELECT node_id FROM inbox_takes WHERE inbox_id = ?');
+    this.sentTo = db.prepare(SENT_TO);
+  }
+
+  /** Stores one message (inside the caller's transaction) and returns its inboxId. */
+  insert(record: InboxRecord): number {
+    return this.insertRow.get({
+      kind: record.kind,
+      line: record.line,
+      sender: record.sender,
+      tail: numberTail(record.sender),
+      text: record.text,
+      receivedAt: record.receivedAt,
+      parts: record.parts,
+      messageId: record.messageId,
+      status: record.status,
+      event: JSON.stringify(record.event),
+      reportKey: record.reportKey,
+      handed: record.handed ? 1 : 0,
+    })!.inbox_id;
+  }
+
+  /** A report with this key was stored since `since`: a resend whose ack was lost across a restart. */
+  hasReport(line: string, key: number, since: number): boolean {
+    return this.reportRow.get({ line, key, since }) !== undefined;
+  }
+
+  /** Messages `nodeId` accepts and has not taken, in receive order, after `after`. */
+  untaken(nodeId: string, filter: InboxFilter, after: number, limit: number): UntakenMessage[] {
+    const kinds = filter.kinds === null ? null : JSON.stringify(filter.kinds);
+    return this.untakenPage
+      .all({ nodeId, kinds, line: filter.line, after, limit })
+      .map((row) => ({ inboxId: row.inbox_id, event: { ...(JSON.parse(row.event) as GoipEvent), inboxId: row.inbox_id }, handed: row.handed === 1 }));
+  }
+
+  /** The consumers that took their copy of a message others have still to take. */
+  takesOf(inboxId: number): string[] {
+    return this.takesOfRow.all(inboxId).map((row) => row.node_id);
+  }
+
+  /**
+   * Commits takes: `done` are taken by every consumer that accepts them, `partial` by one node of
+   * several. Inside the caller's transaction when there is one.
+   */
+  taken(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): void {
+    if (done.length === 0 && partial.length === 0) return;
+    this.inTransaction(() => {
+      const now = this.now();
+      for (const id of done) {
+        this.markOut.run({ now, id });
+        this.dropTakes.run({ id });
+      }
+      for (const take of partial) this.insertTake.run({ id: take.inboxId, nodeId: take.nodeId });
+    });
+  }
+
+  /**
+   * A history page (src/outbox/inbox-query.ts): candidates come from the indexes a chunk at a time,
+   * the sender and the text are compared in full here. A page ends early (with a cursor) once
+   * QUERY_SCAN_ROWS candidates were read, so a rare text never scans the whole store at once.
+   */
+  query(query: InboxQuery): InboxPage {
+    const textNeedle = query.text?.toLowerCase();
+    const { sql, params } = inboxQuerySql(query, query.from === undefined ? null : numberTail(query.from));
+    let statement = this.queries.get(sql);
+    if (statement === undefined) {
+      statement = this.db.prepare<InboxRowOut>(sql);
+      this.queries.set(sql, statement);
+    }
+    const matches: InboxRowOut[] = [];
+    let before = query.before ?? Number.MAX_SAFE_INTEGER;
+    for (let scanned = 0; scanned < QUERY_SCAN_ROWS; ) {
+      const chunk = statement.all({ ...params, before, chunk: QUERY_CHUNK_ROWS });
+      for (const row of chunk) {
+        if (query.from !== undefined && !sameNumber(row.sender, query.from)) continue;
+        if (textNeedle !== undefined && !row.text.toLowerCase().includes(textNeedle)) continue;
+        matches.push(row);
+        if (matches.length > query.limit) return { rows: matches.slice(0, query.limit), next: String(matches[query.limit - 1].inbox_id) };
+      }
+      if (chunk.length < QUERY_CHUNK_ROWS) return { rows: matches, next: null };
+      scanned += chunk.length;
+      before = chunk[chunk.length - 1].inbox_id;
+    }
+    return { rows: matches, next: String(before) };
+  }
+
+  /** The last SMS sent to `number` at or after `since`, null when none. */
+  lastSentTo(number: string, since: number): SentTo | null {
+    for (const row of this.sentTo.all({ tail: numberTail(number), since })) {
+      if (sameNumber(row.number, number)) return { messageId: row.message_id, batchId: row.batch_id, sentAt: row.sent_at, line: row.line };
+    }
+    return null;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * History queries over the inbox: newest first, by sender, line, kind, time and a text substring,
+ * a page at a time behind a cursor (the inboxId the page ended at). The SQL narrows by the indexed
+ * columns; the sender and the text are then compared in full by the caller. Pure.
+ */
+import type { InboxKind } from './inbox-log';
+
+export interface InboxQuery {
+  from?: string;
+  line?: string;
+  /** ms epoch, inclusive. */
+  since?: number;
+  /** ms epoch, exclusive. */
+  until?: number;
+  /** A substring of the text, any case. */
+  text?: string;
+  kind?: InboxKind;
+  /** At most this many items. */
+  limit: number;
+  /** Only messages older than this inboxId (the cursor of the previous page). */
+  before?: number;
+}
+
+export interface InboxRowOut {
+  inbox_id: number;
+  kind: InboxKind;
+  line: string;
+  sender: string;
+  text: string;
+  received_at: number;
+  parts: number;
+  message_id: string | null;
+  status: string | null;
+}
+
+export interface InboxPage {
+  rows: InboxRowOut[];
+  /** The cursor of the next page, null on the last one. */
+  next: string | null;
+}
+
+/** The statement for one chunk of candidates older than @before, and its parameters. */
+export function inboxQuerySql(query: InboxQuery, tail: string | null): { sql: string; params: Record<string, unknown> } {
+  const where = ['inbox_id < @before'];
+  const params: Record<string, unknown> = {};
+  if (tail !== null) {
+    where.push('sender_tail = @tail');
+    params.tail = tail;
+  }
+  if (query.line !== undefined) {
+    where.push('line = @line');
+    params.line = query.line;
+  }
+  if (query.kind !== undefined) {
+    where.push('kind = @kind');
+    params.kind = query.kind;
+  }
+  if (query.since !== undefined) {
+    where.push('received_at >= @since');
+    params.since = query.since;
+  }
+  if (query.until !== undefined) {
+    where.push('received_at < @until');
+    params.until = query.until;
+  }
+  const sql = `SELECT inbox_id, kind, line, sender, text, received_at, parts, message_id, status FROM inbox
+    WHERE ${where.join(' AND ')} ORDER BY inbox_id DESC LIMIT @chunk`;
+  return { sql, params };
+}
