@@ -27,6 +27,11 @@ export class DedupWindow {
     return false;
   }
 
+  /** Forgets `key`: its next arrival is processed as new (its consumer could not store it). */
+  forget(key: number): void {
+    this.seen.delete(key);
+  }
+
   get size(): number {
     return this.seen.size;
   }

@@ -19,11 +19,12 @@ import {
 import { emitIsolated } from './fan-out';
 import { addressKey, type LineInfo, type LineState } from './lines';
 import { LineRegistry } from './registry';
-import { RepeatFilter } from './repeats';
+import { dedupKey, RepeatFilter } from './repeats';
 import {
   type GoipEvent,
   type GoipServerEvents,
   type GoipServerOptions,
+  type ReportReceipt,
   type ResolvedServerOptions,
   resolveServerOptions,
   type ServerCounters,
@@ -37,6 +38,8 @@ export type {
   GoipEvent,
   GoipServerEvents,
   GoipServerOptions,
+  ReplyTo,
+  ReportReceipt,
   ServerCounters,
 } from './server-types';
 
@@ -66,6 +69,7 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     },
   });
   private sweepTimer: NodeJS.Timeout | null = null;
+  private deferredVerbs: ReadonlySet<string> = new Set();
 
   constructor(options: GoipServerOptions) {
     super();
@@ -127,6 +131,15 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     if (line === undefined || line.address === null || line.port === null) return false;
     this.sendTo(text, line.address, line.port);
     return true;
+  }
+
+  /**
+   * Reports of these verbs are not acked on arrival: their event carries a receipt, and the ack
+   * goes out when the consumer calls receipt.ack() (after storing it). A resend that arrives
+   * meanwhile waits for the same ack; one after a refuse() is processed again.
+   */
+  deferAcks(verbs: readonly string[]): void {
+    this.deferredVerbs = new Set(verbs);
   }
 
   // ---- inbound ----
@@ -197,13 +210,14 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       return;
     }
     if (line.address === null) this.registry.register(line, rinfo.address, rinfo.port);
-    if (definition.ack) {
-      this.sendToLine(line.id, formatReportAck(report.verb, report.reportId));
-      this.tell('reportAcked', line.id, report.verb, (performance.now() - arrivedAt) / 1000);
-    }
+    const deferred = definition.ack && this.deferredVerbs.has(report.verb);
+    if (definition.ack && !deferred) this.ack(line, report, arrivedAt);
     this.markSeen(line);
 
-    if (this.repeats.isRepeat(line, report, text, Date.now())) {
+    const key = dedupKey(report, text);
+    if (this.repeats.isRepeat(line, report, key, Date.now())) {
+      // Stored already: acked again. Still being stored: the pending ack answers it too.
+      if (deferred && !line.unacked.has(key)) this.ack(line, report, arrivedAt);
       line.counters.duplicates++;
       this.counters.duplicates++;
       return;
@@ -218,7 +232,26 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
       fields,
     };
     if (definition.event === 'sms') event.from = report.fields.srcnum ?? '';
+    if (deferred) event.receipt = this.receipt(line, report, key, arrivedAt);
     this.publish(event);
+  }
+
+  private ack(line: LineState, report: Report, arrivedAt: number): void {
+    this.sendToLine(line.id, formatReportAck(report.verb, report.reportId));
+    this.tell('reportAcked', line.id, report.verb, (performance.now() - arrivedAt) / 1000);
+  }
+
+  private receipt(line: LineState, report: Report, key: number, arrivedAt: number): ReportReceipt {
+    line.unacked.add(key);
+    let answered = false;
+    const answer = (stored: boolean): void => {
+      if (answered) return;
+      answered = true;
+      line.unacked.delete(key);
+      if (stored) this.ack(line, report, arrivedAt);
+      else line.dedup.forget(key);
+    };
+    return { key, ack: () => answer(true), refuse: () => answer(false) };
   }
 
   private reject(id: string): void {

@@ -51,6 +51,8 @@ export class LineState {
   keepaliveFields: Fields = {};
   readonly counters: LineCounters = { keepalives: 0, reports: 0, sms: 0, duplicates: 0, rejected: 0 };
   readonly dedup: DedupWindow;
+  /** Keys of reports whose ack waits for their consumer to store them (GoipServer.deferAcks). */
+  readonly unacked = new Set<number>();
 
   constructor(
     readonly id: string,

@@ -11,8 +11,8 @@ export class RepeatFilter {
   /** Per line, the newest AT packet let through: its session (ATSTART sendid) and count. */
   private readonly atLast = new Map<string, { session: number; count: number }>();
 
-  isRepeat(line: LineState, report: Report, text: string, now: number): boolean {
-    if (line.dedup.seenBefore(dedupKey(report, text), now)) return true;
+  isRepeat(line: LineState, report: Report, key: number, now: number): boolean {
+    if (line.dedup.seenBefore(key, now)) return true;
     return report.verb === 'AT' && this.atOvertaken(line.id, report);
   }
 
@@ -37,7 +37,7 @@ export class RepeatFilter {
  * far less than strings kept for minutes, and a collision (odds ~1e-10 within one line's window)
  * would at worst drop a report of that authenticated line, so a cryptographic hash buys nothing.
  */
-function dedupKey(report: Report, text: string): number {
+export function dedupKey(report: Report, text: string): number {
   const identity = report.verb === 'AT' ? `AT ${report.reportId} ${report.fields.count ?? ''}` : text;
   return fnv1a(identity) * 0x200000 + (murmurMix(identity) & 0x1fffff);
 }

@@ -60,6 +60,32 @@ export interface GoipEvent {
   parts?: number;
   /** An `sms` from the gateway: the report id of each of its parts, in order. */
   reportIds?: string[];
+  /** Its row in the gateway's inbox (stable across emissions). */
+  inboxId?: number;
+  /** An `sms` with the inbox on: the last SMS sent to its sender within the reply window. */
+  inReplyTo?: ReplyTo;
+  /** A report whose ack waits for its consumer (GoipServer.deferAcks); never serialised. */
+  receipt?: ReportReceipt;
+}
+
+export interface ReplyTo {
+  messageId: string;
+  batchId: string;
+  /** ISO 8601. */
+  sentAt: string;
+  line: string | null;
+}
+
+/**
+ * How the consumer of a report whose ack was deferred answers it: ack() once the report is stored
+ * (the ack goes out), refuse() when it could not be (no ack: the device resends it, and the resend
+ * is processed as new). The first call counts.
+ */
+export interface ReportReceipt {
+  /** The report's de-duplication key, stored with it so a resend after a restart is known. */
+  readonly key: number;
+  ack(): void;
+  refuse(): void;
 }
 
 /** Payload of a `delivery` event. The server's own (a DELIVER report as it came) has messageId null. */
