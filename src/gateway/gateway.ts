@@ -18,6 +18,7 @@ import { StatusReportWatcher } from '../server/status-reports';
 import { isTransientBindError } from '../server/udp-endpoint';
 import { Backoff } from './backoff';
 import { GatewayFleet } from './fleet';
+import { InboxService } from './inbox/inbox-service';
 import { MemoryHeldParts } from './parts/memory-held-parts';
 import { PartJoiner } from './parts/part-joiner';
 import { DEFAULT_OPT_IN_KEYWORDS, DEFAULT_OPT_OUT_KEYWORDS, OptOutKeywords } from './queue-opt-out';
@@ -49,6 +50,8 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   readonly fleet: GatewayFleet;
   /** Joins long SMS received part by part before they are published. */
   readonly parts: PartJoiner;
+  /** Received SMS and delivery reports, stored before their ack; null when off or without a SQLite store. */
+  readonly inbox: InboxService | null;
 
   private phase: Phase = { state: 'idle' };
   private readonly backoff: Backoff;
@@ -84,13 +87,17 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.sender = sending?.sender ?? null;
     this.sending = sending?.service ?? null;
     this.sendingError = sendingError;
+    this.inbox = options.inbox !== false && this.outbox instanceof SqliteOutbox ? this.openInbox(this.outbox, options) : null;
+    const inbox = this.inbox;
     this.parts = new PartJoiner({
       enabled: options.joinParts ?? true,
       windowMs: options.joinWindowMs ?? 60_000,
       store: this.outbox instanceof SqliteOutbox ? this.outbox.heldParts() : new MemoryHeldParts(),
-      publish: (event) => this.publishSms(event),
+      publish: inbox === null ? (event) => this.publishSms(event) : (event) => inbox.record(event),
       warn: (err) => this.warn('parts', err),
+      ...(inbox === null ? {} : { atomically: (work: () => void) => inbox.atomically(work) }),
     });
+    inbox?.joinWith(this.parts);
     const queue = options.queue ?? {};
     this.optOut = new OptOutKeywords(queue.optOut ?? DEFAULT_OPT_OUT_KEYWORDS, queue.optIn ?? DEFAULT_OPT_IN_KEYWORDS);
     const retentionMs = queue.retentionMs ?? DEFAULT_RETENTION_DAYS * 86_400_000;
@@ -110,14 +117,16 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.commands.on('warning', (err) => this.warn('commands', err));
     this.sender?.on('warning', (err) => this.warn('sending', err));
     this.statusReports.on('warning', (err) => this.warn('status-reports', err));
-    this.statusReports.on('delivery', (event) => this.publish(event));
+    this.statusReports.on('delivery', (event) => (inbox === null ? this.publish(event) : inbox.accept(event)));
   }
 
   status(): GatewayStatus {
     if (this.phase.state !== 'listening') return this.phase;
     const address = this.server.address();
     if (address === null) return { state: 'starting' };
-    return { state: 'listening', address, online: this.server.onlineCount(), lines: this.server.lineCount };
+    const status: GatewayStatus = { state: 'listening', address, online: this.server.onlineCount(), lines: this.server.lineCount };
+    const inboxError = this.inbox?.error;
+    return inboxError == null ? status : { ...status, inboxError };
   }
 
   /**
@@ -154,6 +163,23 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       outbox.close();
       throw err;
     }
+  }
+
+  /** Received SMS and DELIVER reports are acked once stored, and publish from the inbox. */
+  private openInbox(outbox: SqliteOutbox, options: GoipGatewayOptions): InboxService {
+    const inbox = new InboxService(
+      {
+        log: outbox.inbox(),
+        transaction: (work) => outbox.transaction(work),
+        correlate: (line, report) => this.sender?.correlateDelivery(line, report) ?? null,
+        publish: (event) => (event.event === 'sms' ? this.publishSms(event) : this.publish(event)),
+        health: () => this.tellStatus(),
+        warn: (err) => this.warn('inbox', err),
+      },
+      { dedupWindowMs: options.server.dedupWindowMs ?? 600_000, replyWindowMs: options.replyWindowMs ?? 168 * 3600_000 },
+    );
+    this.server.deferAcks(['RECEIVE', 'DELIVER']);
+    return inbox;
   }
 
   private async listen(): Promise<AddressInfo | null> {
@@ -194,6 +220,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       this.warn('stop', err);
     }
     try {
+      this.inbox?.close();
       this.sending?.close();
       this.outbox?.close();
     } finally {
@@ -207,6 +234,10 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
 
   /** An sms goes through the part joiner; a DELIVER report becomes a delivery event once, with its messageId correlated first. */
   private readonly onServerEvent = (event: GoipEvent): void => {
+    if (this.inbox !== null && (event.event === 'sms' || (event.event === 'delivery' && event.fields.verb === 'DELIVER'))) {
+      this.inbox.accept(event);
+      return;
+    }
     if (event.event === 'sms') {
       this.parts.accept(event);
       return;
@@ -220,7 +251,6 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.publish({ ...event, payload: { ...report, messageId } });
   };
 
-  /** An SMS that is an opt-out/opt-in keyword blocks/unblocks its sender and is told as optout/optin. */
   /** A received SMS (whole, or joined from its parts) goes out, then may opt its sender out or in. */
   private publishSms(event: GoipEvent): void {
     this.publish(event);

@@ -46,6 +46,8 @@ export class OptOutKeywords {
     if (found.event === 'optout') sending.block([number], { keyword: found.keyword, line: event.line });
     else sending.unblock([number]);
     const payload: OptOutPayload = { number, keyword: found.keyword, line: event.line };
-    return { ...event, event: found.event, payload };
+    // Not an inbox message itself: without the inbox fields goip-in emits it as a plain event.
+    const { inboxId: _inboxId, inReplyTo: _inReplyTo, receipt: _receipt, ...rest } = event;
+    return { ...rest, event: found.event, payload };
   }
 }

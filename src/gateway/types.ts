@@ -30,6 +30,13 @@ export interface GoipGatewayOptions {
   joinWindowMs?: number;
   /** The operator's queue: opt-out keywords and retention. */
   queue?: QueueOptions;
+  /**
+   * Store every received SMS and delivery report before its ack (src/gateway/inbox), default true;
+   * needs the SQLite store. False acks them on arrival and keeps them in memory only.
+   */
+  inbox?: boolean;
+  /** msg.goip.inReplyTo: the last SMS sent to the sender within this window, default 168 h; 0 = off. */
+  replyWindowMs?: number;
 }
 
 export interface QueueOptions {
@@ -45,7 +52,8 @@ export type GatewayStatus =
   /** Not started yet, or stopped. */
   | { state: 'idle' }
   | { state: 'starting' }
-  | { state: 'listening'; address: AddressInfo; online: number; lines: number }
+  /** `inboxError`: the store cannot write, so received SMS are not acked (the GoIP resends them). */
+  | { state: 'listening'; address: AddressInfo; online: number; lines: number; inboxError?: Error }
   /** The bind failed for a reason that may pass (port in use, address not up yet); it is tried again. */
   | { state: 'retrying'; error: BindError; retryInMs: number }
   /** The bind failed for good (an unresolvable address, ...). */
@@ -63,7 +71,9 @@ export type WarningSource =
   /** Stopping the send engine or the commands failed (the socket closes all the same). */
   | 'stop'
   /** Holding a part of a long SMS in the store failed: it went out at once, unjoined. */
-  | 'parts';
+  | 'parts'
+  /** The inbox could not store received messages, or commit what the flow took. */
+  | 'inbox';
 
 export interface GatewayWarning {
   source: WarningSource;

@@ -25,7 +25,16 @@ export interface PartJoinerOptions {
   publish: (event: GoipEvent) => void;
   /** The store failed: the part went out at once instead of being held. */
   warn: (err: unknown) => void;
+  /**
+   * With the inbox: runs a chain's release (the store's release and the publish, which stores the
+   * joined message) in one transaction. A failure then propagates out of accept() (its caller
+   * refuses the report and calls reload()); a release on the window timer is tried again later.
+   */
+  atomically?: (work: () => void) => void;
 }
+
+/** A chain whose release failed on its timer is tried again this much later. */
+const RELEASE_RETRY_MS = 1000;
 
 interface Chain {
   line: string;
@@ -45,12 +54,23 @@ export class PartJoiner {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.load();
+  }
+
+  /** Forgets the chains in memory and takes them up again from the store (a transaction was rolled back). */
+  reload(): void {
+    for (const chain of this.chains.values()) if (chain.timer !== null) clearTimeout(chain.timer);
+    this.chains.clear();
+    if (this.running) this.load(RELEASE_RETRY_MS);
+  }
+
+  private load(leastWaitMs = 0): void {
     for (const part of this.options.store.all()) {
       const chain = this.chainOf(part.line, part.from);
       chain.parts.push(part.event);
       chain.heldAt = Math.max(chain.heldAt, part.heldAt);
     }
-    for (const chain of this.chains.values()) this.arm(chain);
+    for (const chain of this.chains.values()) this.arm(chain, leastWaitMs);
   }
 
   /**
@@ -96,6 +116,7 @@ export class PartJoiner {
     try {
       this.options.store.hold(part);
     } catch (err) {
+      if (this.options.atomically !== undefined) throw err;
       this.options.warn(err);
       this.release(target);
       return;
@@ -121,21 +142,41 @@ export class PartJoiner {
     return chain;
   }
 
-  private arm(chain: Chain): void {
+  private arm(chain: Chain, leastWaitMs = 0): void {
     if (chain.timer !== null) clearTimeout(chain.timer);
-    const waitMs = this.options.enabled ? Math.max(0, chain.heldAt + this.options.windowMs - Date.now()) : 0;
-    chain.timer = setTimeout(() => this.release(chain), waitMs);
+    const waitMs = this.options.enabled ? Math.max(leastWaitMs, chain.heldAt + this.options.windowMs - Date.now()) : leastWaitMs;
+    chain.timer = setTimeout(() => this.releaseOnTimer(chain), waitMs);
+  }
+
+  private releaseOnTimer(chain: Chain): void {
+    try {
+      this.release(chain);
+    } catch (err) {
+      // Inbox on and the store failing: the parts stay held, in memory and in the store.
+      this.options.warn(err);
+      this.chains.set(chainKey(chain.line, chain.from), chain);
+      this.arm(chain, RELEASE_RETRY_MS);
+    }
   }
 
   /**
-   * Publishes the chain as one message, then forgets it in the store: a crash between the two
-   * repeats the message after the restart rather than lose it.
+   * Publishes the chain as one message and forgets it in the store. Without the inbox, a crash
+   * between the two repeats the message after the restart rather than lose it; with it, both are
+   * one transaction.
    */
   private release(chain: Chain): void {
     if (chain.timer !== null) clearTimeout(chain.timer);
     chain.timer = null;
     this.chains.delete(chainKey(chain.line, chain.from));
     if (chain.parts.length === 0) return;
+    const { atomically } = this.options;
+    if (atomically !== undefined) {
+      atomically(() => {
+        this.options.store.release(chain.line, chain.from);
+        this.options.publish(joined(chain.parts));
+      });
+      return;
+    }
     this.options.publish(joined(chain.parts));
     try {
       this.options.store.release(chain.line, chain.from);

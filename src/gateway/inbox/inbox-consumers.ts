@@ -1,0 +1,156 @@
+/**
+ * Who has still to take each inbox message. Each consumer (a goip-in node, by its stable node id)
+ * gets its own copy of every message its filter accepts; a message is taken for good once every
+ * consumer that accepted it has taken its copy, and until then the store keeps it untaken, so a
+ * kill -9 or a consumer deployed later gets it from the store (replay, in receive order).
+ * A consumer that follows again (a redeploy) gets again what its former self had not taken.
+ */
+import type { InboxFilter, InboxKind, SqliteInboxLog } from '../../outbox/inbox-log';
+import type { GoipEvent } from '../../server';
+
+/** `taken` once the flow is done with the message; `redelivered` when it may have been emitted before. */
+export type InboxListener = (event: GoipEvent, redelivered: boolean, taken: () => void) => void;
+
+/** Untaken messages read from the store at once when a consumer follows. */
+const REPLAY_PAGE = 500;
+
+interface Consumer {
+  filter: InboxFilter;
+  listener: InboxListener;
+  /** This subscription: a take by an earlier one (closed by a redeploy) no longer counts. */
+  token: object;
+}
+
+interface InFlight {
+  /** Consumers that accepted the message and have not taken it. */
+  pending: Set<string>;
+  /** The subscription each consumer got its copy through. */
+  handed: Map<string, object>;
+}
+
+export class InboxConsumers {
+  private readonly consumers = new Map<string, Consumer>();
+  private readonly inFlight = new Map<number, InFlight>();
+  private done: number[] = [];
+  private partial: Array<{ inboxId: number; nodeId: string }> = [];
+  private commitTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly log: SqliteInboxLog,
+    /** Committing takes failed: those messages go out again after a restart. */
+    private readonly failed: (err: unknown) => void,
+  ) {}
+
+  /** Messages for `id` go to `listener` until the returned function is called, first those it has still to take. */
+  follow(id: string, filter: InboxFilter, listener: InboxListener): () => void {
+    const consumer: Consumer = { filter, listener, token: {} };
+    this.consumers.set(id, consumer);
+    setImmediate(() => this.replay(id, consumer, 0));
+    return () => {
+      if (this.consumers.get(id) === consumer) this.consumers.delete(id);
+    };
+  }
+
+  /** Some consumer follows messages like this one (it is handed out right after its commit). */
+  accepted(event: GoipEvent): boolean {
+    for (const consumer of this.consumers.values()) if (accepts(consumer.filter, event)) return true;
+    return false;
+  }
+
+  /** A message just committed: each consumer that accepts it gets its copy. */
+  hand(event: GoipEvent): void {
+    const takers = [...this.consumers].filter(([, consumer]) => accepts(consumer.filter, event));
+    if (takers.length === 0) return;
+    // All of them pending before the first copy goes: a copy may be taken as it is handed.
+    const flight = this.flightOf(event.inboxId as number, []);
+    for (const [id] of takers) flight.pending.add(id);
+    for (const [id, consumer] of takers) this.give(id, consumer, flight, event, false);
+  }
+
+  /** Commits the takes so far; nothing is written after (call before the store closes). */
+  close(): void {
+    if (this.closed) return;
+    this.commit();
+    this.closed = true;
+    this.consumers.clear();
+  }
+
+  private flightOf(inboxId: number, takenBefore: readonly string[]): InFlight {
+    let flight = this.inFlight.get(inboxId);
+    if (flight === undefined) {
+      flight = { pending: new Set(), handed: new Map() };
+      this.inFlight.set(inboxId, flight);
+      for (const id of takenBefore) flight.handed.set(id, TAKEN);
+    }
+    return flight;
+  }
+
+  private give(id: string, consumer: Consumer, flight: InFlight, event: GoipEvent, redelivered: boolean): void {
+    const inboxId = event.inboxId as number;
+    const token = consumer.token;
+    flight.handed.set(id, token);
+    consumer.listener(event, redelivered, () => {
+      if (this.closed || flight.handed.get(id) !== token) return;
+      flight.handed.set(id, TAKEN);
+      flight.pending.delete(id);
+      if (flight.pending.size > 0) {
+        this.partial.push({ inboxId, nodeId: id });
+      } else {
+        this.inFlight.delete(inboxId);
+        this.done.push(inboxId);
+      }
+      this.commitTimer ??= setTimeout(this.commit, 0);
+    });
+  }
+
+  /** One page of what `id` has still to take, then the next on a later turn (a backlog does not stall the process). */
+  private replay(id: string, consumer: Consumer, after: number): void {
+    if (this.closed || this.consumers.get(id) !== consumer) return;
+    let page;
+    try {
+      page = this.log.untaken(id, consumer.filter, after, REPLAY_PAGE);
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    for (const message of page) {
+      const known = this.inFlight.get(message.inboxId);
+      const handedNow = known?.handed.get(id);
+      if (handedNow === consumer.token || handedNow === TAKEN) continue;
+      const flight = known ?? this.flightOf(message.inboxId, this.log.takesOf(message.inboxId));
+      if (known === undefined) for (const [other, c] of this.consumers) if (accepts(c.filter, message.event) && flight.handed.get(other) !== TAKEN) flight.pending.add(other);
+      flight.pending.add(id);
+      this.give(id, consumer, flight, message.event, message.handed || handedNow !== undefined);
+    }
+    if (page.length === REPLAY_PAGE) setImmediate(() => this.replay(id, consumer, page[page.length - 1].inboxId));
+  }
+
+  private readonly commit = (): void => {
+    if (this.commitTimer !== null) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    const { done, partial } = this;
+    this.done = [];
+    this.partial = [];
+    try {
+      this.log.taken(done, partial);
+    } catch (err) {
+      this.failed(err);
+    }
+  };
+}
+
+/** A consumer's copy that was taken (or taken before a restart, per the store). */
+const TAKEN = Object.freeze({});
+
+const INBOX_KINDS: readonly InboxKind[] = ['sms', 'delivery'];
+
+/** The inbox kinds among a goip-in's events (null = all); an empty list follows nothing. */
+export function inboxKindsOf(events: ReadonlySet<string> | null): InboxKind[] | null {
+  return events === null ? null : INBOX_KINDS.filter((kind) => events.has(kind));
+}
+
+function accepts(filter: InboxFilter, event: GoipEvent): boolean {
+  if (filter.line !== null && filter.line !== event.line) return false;
+  return filter.kinds === null || (filter.kinds as readonly string[]).includes(event.event);
+}

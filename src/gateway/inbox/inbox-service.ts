@@ -1,0 +1,185 @@
+/**
+ * The durable inbox: every received SMS (after part joining) and delivery report is committed to
+ * the store before its ack leaves. Reports read in one loop turn are stored in one transaction
+ * (group commit: one fsync for all of them), then acked, then published and handed to the
+ * consumers. When the store cannot write, nothing of the turn is acked (the GoIP resends later),
+ * the failure is told, and the next turn that commits tells the recovery.
+ */
+import type { InboxRecord, SqliteInboxLog } from '../../outbox/inbox-log';
+import type { DeliveryPayload, GoipEvent, ReplyTo } from '../../server';
+import type { PartJoiner } from '../parts/part-joiner';
+import { InboxConsumers } from './inbox-consumers';
+import { type InboxItem, inboxItem, parseInboxQuery } from './inbox-filter';
+
+export interface InboxPorts {
+  log: SqliteInboxLog;
+  /** The store's transaction (nested calls are savepoints). */
+  transaction: <T>(work: () => T) => T;
+  /** The messageId of the send a DELIVER report is for (stores its delivery state on the way). */
+  correlate: (line: string, report: DeliveryPayload) => string | null;
+  /** A committed message goes out to the gateway's listeners. */
+  publish: (event: GoipEvent) => void;
+  /** The store failed (an Error) or writes again (null). */
+  health: (failure: Error | null) => void;
+  warn: (err: unknown) => void;
+}
+
+export interface InboxOptions {
+  /** A report stored this recently is a resend when it comes again (the server's de-duplication window). */
+  dedupWindowMs: number;
+  /** msg.goip.inReplyTo looks this far back; 0 = off. */
+  replyWindowMs: number;
+}
+
+export class InboxService {
+  readonly consumers: InboxConsumers;
+  private parts: PartJoiner | null = null;
+  private arrived: GoipEvent[] = [];
+  /** Messages stored by the transaction in progress, published once it commits. */
+  private stored: GoipEvent[] | null = null;
+  /** The report being ingested: a message it completes is stored with its key. */
+  private reportKey: number | null = null;
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly ports: InboxPorts,
+    private readonly options: InboxOptions,
+  ) {
+    this.consumers = new InboxConsumers(ports.log, ports.warn);
+  }
+
+  /** The part joiner received SMS go through (its releases are stored here). */
+  joinWith(parts: PartJoiner): void {
+    this.parts = parts;
+  }
+
+  /** Why the store cannot write right now, null when it can. */
+  get error(): Error | null {
+    return this.failure;
+  }
+
+  /** An sms or delivery from the server (or decoded from an AT session): stored with the others of this turn. */
+  accept(event: GoipEvent): void {
+    this.arrived.push(event);
+    if (this.arrived.length === 1) setImmediate(this.flush);
+  }
+
+  /**
+   * Runs `work` in a transaction whose stored messages are published once it commits (the joiner's
+   * releases); throws when it did not commit.
+   */
+  atomically(work: () => void): void {
+    if (this.stored !== null) {
+      this.ports.transaction(work);
+      return;
+    }
+    if (!this.commit(work)) throw this.failure ?? new Error('inbox: the store did not commit');
+  }
+
+  /** Stores a whole message (a joined SMS or a delivery) inside the transaction in progress. */
+  record(event: GoipEvent): void {
+    const { receipt: _receipt, ...message } = event;
+    const sms = message.event === 'sms';
+    if (sms) {
+      const inReplyTo = this.replyTo(message);
+      if (inReplyTo !== null) message.inReplyTo = inReplyTo;
+    }
+    const delivery = sms ? null : (message.payload as DeliveryPayload);
+    const record: InboxRecord = {
+      kind: sms ? 'sms' : 'delivery',
+      line: message.line,
+      sender: sms ? (message.from ?? '') : (delivery?.to ?? ''),
+      text: sms ? String(message.payload) : '',
+      receivedAt: message.receivedAt,
+      parts: message.parts ?? 1,
+      messageId: delivery?.messageId ?? null,
+      status: delivery?.status ?? null,
+      event: message,
+      reportKey: this.reportKey,
+      handed: this.consumers.accepted(message),
+    };
+    if (this.stored === null) throw new Error('inbox: record() outside a transaction');
+    message.inboxId = this.ports.log.insert(record);
+    this.stored.push(message);
+  }
+
+  /** A history page, newest first; an InboxQueryError (code 'input') for a bad filter. */
+  query(filters: unknown): { items: InboxItem[]; next?: string } {
+    const page = this.ports.log.query(parseInboxQuery(filters));
+    const items = page.rows.map(inboxItem);
+    return page.next === null ? { items } : { items, next: page.next };
+  }
+
+  close(): void {
+    this.consumers.close();
+  }
+
+  private readonly flush = (): void => {
+    const batch = this.arrived;
+    this.arrived = [];
+    const committed = this.commit(() => {
+      for (const event of batch) this.ingest(event);
+    });
+    for (const event of batch) {
+      if (committed) event.receipt?.ack();
+      else event.receipt?.refuse();
+    }
+    if (!committed) this.parts?.reload();
+  };
+
+  private ingest(event: GoipEvent): void {
+    const key = event.receipt?.key ?? null;
+    if (key !== null && this.ports.log.hasReport(event.line, key, event.receivedAt - this.options.dedupWindowMs)) return;
+    this.reportKey = key;
+    try {
+      if (event.event === 'sms') {
+        if (this.parts === null) this.record(event);
+        else this.parts.accept(event);
+        return;
+      }
+      const report = event.payload as DeliveryPayload;
+      const messageId = event.fields.verb === 'DELIVER' ? this.ports.correlate(event.line, report) : report.messageId;
+      this.record({ ...event, payload: { ...report, messageId } });
+    } finally {
+      this.reportKey = null;
+    }
+  }
+
+  /** One transaction; its messages go out after the commit. False (told, not thrown) when it failed. */
+  private commit(work: () => void): boolean {
+    const stored: GoipEvent[] = [];
+    this.stored = stored;
+    try {
+      this.ports.transaction(work);
+    } catch (err) {
+      this.failed(err);
+      return false;
+    } finally {
+      this.stored = null;
+    }
+    if (this.failure !== null) {
+      this.failure = null;
+      this.ports.health(null);
+    }
+    for (const message of stored) {
+      this.ports.publish(message);
+      this.consumers.hand(message);
+    }
+    return true;
+  }
+
+  private failed(err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    // Told once per distinct reason: a GoIP resending to a read-only store does not flood the log.
+    if (this.failure?.message === error.message) return;
+    this.ports.warn(error);
+    this.failure = error;
+    this.ports.health(error);
+  }
+
+  private replyTo(message: GoipEvent): ReplyTo | null {
+    if (this.options.replyWindowMs <= 0 || message.from === undefined || message.from === '') return null;
+    const sent = this.ports.log.lastSentTo(message.from, message.receivedAt - this.options.replyWindowMs);
+    return sent === null ? null : { messageId: sent.messageId, batchId: sent.batchId, sentAt: new Date(sent.sentAt).toISOString(), line: sent.line };
+  }
+}
