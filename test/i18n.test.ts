@@ -10,7 +10,7 @@ const LANGS = fs.readdirSync(LOCALES_DIR).sort();
 /** The catalog sections the runtime uses; the others (label, tip, ...) are the editor's. */
 const RUNTIME = '(?:status|errors|warnings|log)\\.[A-Za-z0-9_.]+';
 /** The node types that find their goip-config through findConfig, whose texts are keyed on the node's type. */
-const FLOW_NODE_TYPES: readonly NodeType[] = ['goip-in', 'goip-send', 'goip-command', 'goip-queue'];
+const FLOW_NODE_TYPES: readonly NodeType[] = ['goip-in', 'goip-send', 'goip-command', 'goip-queue', 'goip-inbox'];
 
 const sources = fs
   .readdirSync(SRC_NODES)

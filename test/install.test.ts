@@ -17,7 +17,7 @@ import { exampleNames, listedExamples, liveNodeRed, PACKAGE, runExample } from '
 import { NodeRedProcess, PACKAGE_ROOT } from './helpers/node-red-process';
 import { hasBuiltinSqlite, RUNTIMES, type Runtime, skipUnavailable } from './helpers/runtimes';
 
-const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue'];
+const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue', 'goip-inbox'];
 /** What the palette manager runs (@node-red/registry's installer). */
 const PALETTE_INSTALL_FLAGS = ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--save-prefix=~', '--omit=dev', '--engine-strict'];
 

@@ -24,8 +24,8 @@ const run = promisify(execFile);
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const CATALOGUE_URL = 'https://catalogue.nodered.org/catalogue.json';
-const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue'];
-const FLOW_NODE_TYPES = ['goip-in', 'goip-send', 'goip-command', 'goip-queue'];
+const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue', 'goip-inbox'];
+const FLOW_NODE_TYPES = ['goip-in', 'goip-send', 'goip-command', 'goip-queue', 'goip-inbox'];
 /** The checks node-red-dev 0.1.x runs (P02 is disabled in the tool). */
 const CHECKS = ['P01', 'P03', 'P04', 'P05', 'P06', 'P07', 'P08', 'N01', 'N02', 'D01', 'D02', 'D03'];
 const STUB_MARK = 'catalogue stub answered';

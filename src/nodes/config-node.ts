@@ -1,5 +1,6 @@
 /** The goip-config node as flow nodes see it. */
 import type { GatewayMetrics, GoipGateway, SendingService } from '../gateway';
+import type { InboxService } from '../gateway/inbox/inbox-service';
 import type { GoipEvent, GoipServer } from '../server';
 import type { CommandClient } from '../server/commands';
 import { failInput } from './input-error';
@@ -42,4 +43,11 @@ export function findConfig(RED: NodeAPI, node: Node, def: NodeDef): GoipConfigNo
     node.on('input', (_msg, _send, done) => failInput(done, reason));
   }
   return config;
+}
+
+/** The inbox of a deployed goip-config, or why there is none (translated, goip-inbox catalog). */
+export function inboxOf(RED: NodeAPI, config: GoipConfigNode): InboxService | string {
+  const inbox = config.gateway?.inbox ?? null;
+  if (inbox !== null) return inbox;
+  return RED._('goip-inbox.errors.unavailable', { reason: config.sendingError ?? RED._('goip-inbox.errors.inboxOff') });
 }

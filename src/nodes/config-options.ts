@@ -147,6 +147,23 @@ export function receiveOptions(props: ReceiveProperties): { joinParts: boolean; 
   return { joinParts: !(props.joinParts === false || props.joinParts === 'false'), joinWindowMs: windowS * 1000 };
 }
 
+export interface InboxProperties {
+  /** Store received SMS before their ack, default true. */
+  inbox?: unknown;
+  /** Hours msg.goip.inReplyTo looks back, default 168, 0 = off. */
+  replyWindow?: unknown;
+}
+
+const DEFAULT_REPLY_WINDOW_H = 168;
+
+/** Whether received messages are stored before their ack, and the reply window. */
+export function inboxOptions(props: InboxProperties): { inbox: boolean; replyWindowMs: number } {
+  const raw = props.replyWindow;
+  const hours = raw === undefined || raw === '' ? DEFAULT_REPLY_WINDOW_H : Number(raw);
+  if (!Number.isFinite(hours) || hours < 0) throw new ConfigError('goip-config.errors.replyWindow', { value: String(raw) });
+  return { inbox: !(props.inbox === false || props.inbox === 'false'), replyWindowMs: hours * 3600_000 };
+}
+
 export interface QueueProperties {
   /** Comma list; absent = the default keywords, empty = none. */
   optOut?: unknown;

@@ -12,6 +12,8 @@ import {
   commandOptions,
   ConfigError,
   type ConfigProperties,
+  type InboxProperties,
+  inboxOptions,
   parseDevices,
   type ReceiveProperties,
   receiveOptions,
@@ -23,6 +25,7 @@ import {
 } from './config-options';
 import type { GoipConfigNode } from './config-node';
 import { type FleetProperties, fleetBulkOptions, fleetOptions } from './fleet-options';
+import { registerInboxRoute } from './inbox-route';
 import { observeGateway, registerMetricsRoute } from './observe';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { nodeStatus } from './status';
@@ -37,6 +40,7 @@ const WARNING_KEYS: Readonly<Record<WarningSource, string>> = {
   stop: 'goip-config.warnings.stopping',
   fleet: 'goip-config.fleet.warning',
   parts: 'goip-config.warnings.parts',
+  inbox: 'goip-config.warnings.inbox',
 };
 
 type Translate = NodeAPI['_'];
@@ -88,6 +92,7 @@ export = function register(RED: NodeAPI): void {
         fleet: fleetOptions(def as FleetProperties, devices.map((device) => device.id)),
         store: storePath,
         ...receiveOptions(def as ReceiveProperties),
+        ...inboxOptions(def as InboxProperties),
         queue: queueOptions(def as QueueProperties),
       });
       node.gateway = gateway;
@@ -107,6 +112,7 @@ export = function register(RED: NodeAPI): void {
         );
       }
       if (devices.length === 0) node.warn(RED._('goip-config.warnings.noLines'));
+      if (storeError !== null && inboxOptions(def as InboxProperties).inbox) node.warn(RED._('goip-config.warnings.inboxUnavailable', { message: storeError.message }));
       let lastBindFailure: string | null = null;
       gateway.on('status', (status) => {
         if (status.state === 'retrying' && status.error.message !== lastBindFailure) {
@@ -161,6 +167,7 @@ export = function register(RED: NodeAPI): void {
       counters: server?.counters ?? null,
     });
   });
+  registerInboxRoute(RED);
   registerMetricsRoute(RED);
 };
 
@@ -175,7 +182,8 @@ function statusView(status: GatewayStatus, _: Translate): NodeStatus {
     case 'failed':
       return nodeStatus('failed', shortReason(status.error.message));
     case 'listening': {
-      const { address, online, lines } = status;
+      const { address, online, lines, inboxError } = status;
+      if (inboxError !== undefined) return nodeStatus('failed', _('goip-config.status.inboxFailed', { reason: shortReason(inboxError.message) }));
       if (lines === 0) return nodeStatus('waiting', _('goip-config.status.noLines', { port: address.port }));
       return nodeStatus(online > 0 ? 'ok' : 'waiting', _('goip-config.status.listening', { port: address.port, online, lines }));
     }

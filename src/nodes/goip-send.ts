@@ -8,7 +8,7 @@ import { findConfig } from './config-node';
 import { failInput } from './input-error';
 import { resultMessage } from './messages';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './red';
-import { ResultHandover } from './result-handover';
+import { sharedHandover } from './result-handover';
 import { nodeStatus } from './status';
 
 const STATUS_INTERVAL_MS = 250;
@@ -18,8 +18,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 export = function register(RED: NodeAPI): void {
-  const handover = new ResultHandover();
-  handover.attach(RED.hooks);
+  const handover = sharedHandover(RED.hooks);
 
   function GoipSend(this: Node, def: NodeDef): void {
     RED.nodes.createNode(this, def);

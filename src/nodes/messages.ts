@@ -12,12 +12,15 @@ export function parseEventFilter(value: unknown): Set<string> | null {
 }
 
 export function eventMessage(event: GoipEvent): NodeMessage {
+  let goip: Record<string, unknown> = event.parts === undefined ? event.fields : { ...event.fields, parts: event.parts, reportIds: event.reportIds ?? [] };
+  if (event.inboxId !== undefined) goip = { ...goip, inboxId: event.inboxId };
+  if (event.inReplyTo !== undefined) goip = { ...goip, inReplyTo: event.inReplyTo };
   const msg: NodeMessage = {
     topic: `goip/${event.line}/${event.event}`,
     event: event.event,
     line: event.line,
     payload: event.payload,
-    goip: event.parts === undefined ? event.fields : { ...event.fields, parts: event.parts, reportIds: event.reportIds ?? [] },
+    goip,
   };
   if (event.from !== undefined) msg.from = event.from;
   return msg;

@@ -42,6 +42,8 @@ export interface NodeDef {
 
 export interface HttpRequest {
   params: Record<string, string>;
+  /** The URL's query, parsed by Express. */
+  query?: Record<string, unknown>;
 }
 export interface HttpResponse {
   json(body: unknown): void;

@@ -1,6 +1,6 @@
 /**
- * When the flow is done with a goip-send result, so that the store may stop emitting it again
- * after a restart (src/gateway/sending.ts). Node-RED's messaging hooks follow every message that
+ * When the flow is done with a goip-send result or a goip-in inbox message, so that the store may
+ * stop emitting it again after a restart (src/gateway/sending.ts, src/gateway/inbox). Node-RED's messaging hooks follow every message that
  * carries the result's _msgid (the router's clones keep it, and so do messages a function node
  * makes from it): the result is taken once every node that got one has called done and no
  * delivery is pending, or once nothing of its _msgid moved for HANDOVER_IDLE_MS (a node that never
@@ -32,6 +32,20 @@ interface Trace {
   holds: Map<string, number>;
   taken: Array<() => void>;
   idle: NodeJS.Timeout;
+}
+
+/** One handover per runtime (per hooks object): goip-send results and goip-in inbox messages share its hooks. */
+const perRuntime = new WeakMap<MessagingHooks, ResultHandover>();
+
+export function sharedHandover(hooks: MessagingHooks | undefined): ResultHandover {
+  if (hooks === undefined) return new ResultHandover();
+  let handover = perRuntime.get(hooks);
+  if (handover === undefined) {
+    handover = new ResultHandover();
+    handover.attach(hooks);
+    perRuntime.set(hooks, handover);
+  }
+  return handover;
 }
 
 const msgidOf = (msg: unknown): string | undefined =>

@@ -8,7 +8,7 @@ import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const LOCALES_DIR = path.join(ROOT, 'nodes', 'locales');
-export const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue'] as const;
+export const NODE_TYPES = ['goip-config', 'goip-in', 'goip-send', 'goip-command', 'goip-queue', 'goip-inbox'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
 
 export type Catalog = { [key: string]: string | Catalog };
