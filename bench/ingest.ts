@@ -1,153 +1,77 @@
 /**
- * Ingest benchmark: how many RECEIVE + keepalive datagrams per second the GoipServer parses,
- * authenticates, acks and emits from 1,000 lines on loopback, and the ack latency.
+ * Ingest benchmark: how many RECEIVE + keepalive datagrams per second a receiver parses, acks and
+ * hands on from 1,000 lines on loopback, and the ack latency a line sees. The receivers (systems
+ * under test) are in bench/ingest-targets.ts, the soak in bench/ingest-soak.ts; this file drives
+ * the load generator and formats its figures.
  *
- * The server runs on this process's main thread (one core); the 1,000 lines, each with its own UDP
- * socket, run in a child process, as a real gateway fleet runs apart from the server.
+ * The generator (bench/ingest-generator.ts: 1,000 lines, each its own UDP socket) runs in a child
+ * process, as a real gateway fleet runs apart from the server, and shares the machine's cores with
+ * the receiver.
  */
-import dgram from 'node:dgram';
-import { performance } from 'node:perf_hooks';
 import { fork } from 'node:child_process';
-import { formatKeepalive, formatReport } from '../src/protocol';
-import { GoipServer } from '../src/server';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { GeneratorInput, Phase, PhaseResult } from './ingest-generator';
 
-interface Phase {
-  name: string;
-  /** Datagrams per second to offer; 0 = as fast as acks come back (closed loop). */
-  rate: number;
-  /** Closed loop: datagrams in flight per line. */
-  window: number;
-  durationMs: number;
-}
+export type { Phase, PhaseResult } from './ingest-generator';
 
-interface PhaseResult {
-  name: string;
-  sent: number;
-  acked: number;
+export const LINES = 1000;
+export const RECEIVES_PER_KEEPALIVE = 3;
+/** Lines and pace of the device-timing phase: a GoIP line sends about one RECEIVE per 3 s at most. */
+export const DEVICE_LINES = 100;
+export const DEVICE_INTERVAL_S = 3;
+
+export const PHASE = {
+  warmUp: 'warm-up 5,000/s',
+  offered5k: 'offered 5,000/s (open loop)',
+  offered20k: 'offered 20,000/s (open loop)',
+  saturated: 'saturated (closed loop, 4 in flight per line)',
+  device: `device timing (${DEVICE_LINES} lines, 1 RECEIVE per line every ${DEVICE_INTERVAL_S} s)`,
+} as const;
+
+export interface IngestSettings {
+  /** Each open- and closed-loop phase, BENCH_SECONDS (default 5). */
   seconds: number;
-  perSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
+  /** The device-timing phase, BENCH_DEVICE_SECONDS (default 15: 5 RECEIVEs a line, 500 in all). */
+  deviceSeconds: number;
 }
 
-interface GeneratorInput {
-  port: number;
-  lines: number;
-  phases: Phase[];
+export function envNumber(name: string, fallback: number): number {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name}=${value}: not a number >= 0`);
+  return n;
 }
 
-const RECEIVES_PER_KEEPALIVE = 3;
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+export function ingestSettings(): IngestSettings {
+  return { seconds: envNumber('BENCH_SECONDS', 5), deviceSeconds: envNumber('BENCH_DEVICE_SECONDS', 15) };
 }
 
-/** Load generator (worker thread): N lines, each its own socket, sending RECEIVEs and keepalives. */
-async function generate(input: GeneratorInput): Promise<PhaseResult[]> {
-  const sockets = await Promise.all(
-    Array.from({ length: input.lines }, async () => {
-      const socket = dgram.createSocket('udp4');
-      await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-      return socket;
-    }),
-  );
-  // Datagram templates made once per line with the codec, split where the serial number goes, so
-  // the generator spends its time on sockets rather than formatting (it shares 2 cores with the server).
-  const MARK = '\u0000';
-  const templates = sockets.map((_, i) => ({
-    keepalive: formatKeepalive({ count: MARK, id: `goip${i}`, password: 'pw', fields: { num: '', signal: '25', gsm_status: 'LOGIN', voip_status: 'LOGOUT' } }).split(MARK),
-    receive: formatReport('RECEIVE', MARK, `goip${i}`, 'pw', { srcnum: '+8613800138000', msg: `bench message ${MARK} 你好` }).split(MARK),
-  }));
-  const results: PhaseResult[] = [];
-  let serial = 0;
-  for (const phase of input.phases) {
-    const sentAt = new Map<number, number>();
-    const latencies: number[] = [];
-    let sent = 0;
-    let acked = 0;
-    let running = true;
-    const started = performance.now();
+/** A target runs these in the order warm-up, offered, device timing, saturated: the closed loop leaves a backlog that would land in the next phase. */
+export const phases = {
+  warmUp: (): Phase => ({ name: PHASE.warmUp, rate: 5_000, window: 0, durationMs: 1000 }),
+  offered5k: (seconds: number): Phase => ({ name: PHASE.offered5k, rate: 5_000, window: 0, durationMs: seconds * 1000 }),
+  offered20k: (seconds: number): Phase => ({ name: PHASE.offered20k, rate: 20_000, window: 0, durationMs: seconds * 1000 }),
+  saturated: (seconds: number): Phase => ({ name: PHASE.saturated, rate: 0, window: 4, durationMs: seconds * 1000 }),
+  device: (seconds: number): Phase => ({
+    name: PHASE.device,
+    rate: DEVICE_LINES / DEVICE_INTERVAL_S,
+    window: 0,
+    durationMs: seconds * 1000,
+    lines: DEVICE_LINES,
+    receivesPerKeepalive: 0,
+  }),
+};
 
-    const sendOne = (lineIndex: number): void => {
-      const n = ++serial;
-      const isKeepalive = n % (RECEIVES_PER_KEEPALIVE + 1) === 0;
-      const parts = isKeepalive ? templates[lineIndex].keepalive : templates[lineIndex].receive;
-      sentAt.set(n, performance.now());
-      sent++;
-      sockets[lineIndex].send(parts.join(String(n)), input.port, '127.0.0.1');
-    };
+/** The generator's entry point beside this file (dist-test/bench/ingest-generator.js). */
+const GENERATOR = path.join(__dirname, 'ingest-generator.js');
 
-    // Acks are `reg:<n>;status:0;` or `RECEIVE <n> OK`.
-    const onAck = (lineIndex: number) => (buffer: Buffer): void => {
-      const n = buffer[0] === 0x72 ? parseInt(buffer.toString('latin1', 4, 24), 10) : parseInt(buffer.toString('latin1', 8, 28), 10);
-      const at = sentAt.get(n);
-      if (at === undefined) return;
-      sentAt.delete(n);
-      acked++;
-      latencies.push(performance.now() - at);
-      if (running && phase.rate === 0) sendOne(lineIndex);
-    };
-    const handlers = sockets.map((socket, i) => {
-      const handler = onAck(i);
-      socket.on('message', handler);
-      return handler;
-    });
-
-    if (phase.rate === 0) {
-      for (let w = 0; w < phase.window; w++) for (let i = 0; i < sockets.length; i++) sendOne(i);
-      await new Promise((resolve) => setTimeout(resolve, phase.durationMs));
-    } else {
-      // Open loop: keep the offered count on schedule, spread over the lines round-robin.
-      let next = 0;
-      await new Promise<void>((resolve) => {
-        const tick = (): void => {
-          const elapsedMs = performance.now() - started;
-          if (elapsedMs >= phase.durationMs) {
-            resolve();
-            return;
-          }
-          const due = Math.floor((elapsedMs / 1000) * phase.rate);
-          while (sent < due) sendOne(next++ % sockets.length);
-          setTimeout(tick, 1);
-        };
-        tick();
-      });
-    }
-    running = false;
-    const seconds = (performance.now() - started) / 1000;
-    // Let the acks of datagrams still in flight land before the next phase.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    sockets.forEach((socket, i) => socket.off('message', handlers[i]));
-    const sorted = Float64Array.from(latencies).sort();
-    results.push({
-      name: phase.name,
-      sent,
-      acked,
-      seconds,
-      perSecond: acked / seconds,
-      p50Ms: percentile(sorted, 50),
-      p99Ms: percentile(sorted, 99),
-      maxMs: sorted.length > 0 ? sorted[sorted.length - 1] : Number.NaN,
-    });
-  }
-  await Promise.all(sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))));
-  return results;
-}
-
-export interface IngestReport {
-  lines: number;
-  results: PhaseResult[];
-  emitted: number;
-  /** Share of wall time the server thread's event loop was busy. */
-  serverBusy: number;
-}
-
-/** Drives `lines` generator lines at the server listening on `port` through `phases`. */
-async function drive(port: number, lines: number, phases: Phase[]): Promise<PhaseResult[]> {
-  const child = fork(__filename, [GENERATOR_FLAG], { stdio: 'inherit' });
-  child.send({ port, lines, phases } satisfies GeneratorInput);
+/** Drives `lines` generator lines at the receiver listening on 127.0.0.1:`port` through `phaseList` (options: see GeneratorInput). */
+export async function drive(port: number, lines: number, phaseList: Phase[], options: { serialBase?: number; register?: boolean } = {}): Promise<PhaseResult[]> {
+  if (!fs.existsSync(GENERATOR)) throw new Error(`${GENERATOR} is missing: run npm run build:test`);
+  const child = fork(GENERATOR, [], { stdio: 'inherit' });
+  child.send({ port, lines, phases: phaseList, ...options } satisfies GeneratorInput);
   try {
     return await new Promise<PhaseResult[]>((resolve, reject) => {
       child.once('message', (message) => resolve(message as PhaseResult[]));
@@ -159,75 +83,58 @@ async function drive(port: number, lines: number, phases: Phase[]): Promise<Phas
   }
 }
 
-function phasesFor(seconds: number): Phase[] {
-  // Warm-up first (JIT, socket buffers), then the latency phase at the target rate, then saturation.
-  return [
-    { name: 'warm-up 5,000/s', rate: 5_000, window: 0, durationMs: 1000 },
-    { name: 'offered 20,000/s (open loop)', rate: 20_000, window: 0, durationMs: seconds * 1000 },
-    { name: 'saturated (closed loop, 4 in flight per line)', rate: 0, window: 4, durationMs: seconds * 1000 },
-  ];
+/** One system under test and what the generator measured against it. */
+export interface TargetReport {
+  /** Short name for the summary table. */
+  name: string;
+  /** The title above its table: what runs, where. */
+  title: string;
+  results: PhaseResult[];
+  /** Lines printed under its table (events handed on, CPU). */
+  notes: string[];
 }
 
-export async function runIngest(lines = 1000, seconds = 5): Promise<IngestReport> {
-  const devices = Array.from({ length: lines }, (_, i) => ({ id: `goip${i}`, password: 'pw' }));
-  const server = new GoipServer({ bind: '127.0.0.1', port: 0, devices });
-  let emitted = 0;
-  server.on('event', () => {
-    emitted++;
-  });
-  const { port } = await server.start();
-  const eluBefore = performance.eventLoopUtilization();
-  const results = await drive(port, lines, phasesFor(seconds));
-  const elu = performance.eventLoopUtilization(eluBefore);
-  await server.stop();
-  return { lines, results, emitted, serverBusy: elu.utilization };
-}
-
-/**
- * The floor this machine sets: the same generator against a socket that only echoes the ack
- * (no parsing, no authentication, no events). The gap to it is what the GoIP server costs.
- */
-export async function runEchoBaseline(lines = 1000, seconds = 5): Promise<PhaseResult[]> {
-  const socket = dgram.createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  socket.setRecvBufferSize(4 * 1024 * 1024);
-  socket.on('message', (buffer, rinfo) => {
-    const text = buffer.toString('latin1', 0, 32);
-    const ack = text.startsWith('req:') ? `reg:${text.slice(4, text.indexOf(';'))};status:0;` : `RECEIVE ${text.slice(8, text.indexOf(';'))} OK`;
-    socket.send(ack, rinfo.port, rinfo.address);
-  });
-  try {
-    return await drive(socket.address().port, lines, phasesFor(seconds));
-  } finally {
-    socket.close();
-  }
-}
+const count = (n: number): string => Math.round(n).toLocaleString('en-US');
+const ms = (n: number, digits = 2): string => (Number.isNaN(n) ? '-' : n.toFixed(digits));
 
 export function formatPhases(title: string, results: PhaseResult[]): string {
   return [
     title,
     '',
-    '| phase | sent | acked | acked/s | p50 ms | p99 ms | max ms |',
-    '|---|---|---|---|---|---|---|',
+    '| phase | sent | acked | unacked | acked/s | p50 ms | p99 ms | max ms |',
+    '|---|---|---|---|---|---|---|---|',
     ...results.map(
-      (r) =>
-        `| ${r.name} | ${r.sent} | ${r.acked} | ${Math.round(r.perSecond).toLocaleString('en-US')} | ${r.p50Ms.toFixed(2)} | ${r.p99Ms.toFixed(2)} | ${r.maxMs.toFixed(1)} |`,
+      (r) => `| ${r.name} | ${r.sent} | ${r.acked} | ${r.unacked} | ${count(r.perSecond)} | ${ms(r.p50Ms)} | ${ms(r.p99Ms)} | ${ms(r.maxMs, 1)} |`,
     ),
   ].join('\n');
 }
 
-export function formatIngest(report: IngestReport): string {
-  return [
-    formatPhases(`Ingest: GoipServer, ${report.lines} lines on loopback, ${RECEIVES_PER_KEEPALIVE} RECEIVE per keepalive, server on one thread`, report.results),
-    '',
-    `events emitted: ${report.emitted}; server thread busy ${(report.serverBusy * 100).toFixed(0)}% of the run`,
-  ].join('\n');
+export function formatTarget(report: TargetReport): string {
+  return [formatPhases(report.title, report.results), '', ...report.notes].join('\n');
 }
 
-const GENERATOR_FLAG = '--goip-load-generator';
+const row = (report: TargetReport, name: string): PhaseResult | undefined => report.results.find((r) => r.name === name);
 
-if (process.argv.includes(GENERATOR_FLAG)) {
-  process.once('message', (input) => {
-    void generate(input as GeneratorInput).then((results) => process.send?.(results));
-  });
+/** One line per target: capacity and the latencies at the shared offered rates, then Node-RED's capacity against the peer's. */
+export function formatSummary(reports: TargetReport[], nodeRed: string, peer: string): string {
+  const latency = (r: PhaseResult | undefined): string => (r === undefined ? '-' : `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`);
+  const lines = [
+    `Receive path summary (same generator, ${LINES} lines on loopback; unacked = no ack within 1 s in the closed loop, or by 0.3 s after an open-loop phase)`,
+    '',
+    '| target | saturated acked/s | 5,000/s p50 / p99 ms | 5,000/s unacked | device timing p50 / p99 ms |',
+    '|---|---|---|---|---|',
+    ...reports.map((report) => {
+      const saturated = row(report, PHASE.saturated);
+      const offered = row(report, PHASE.offered5k);
+      return `| ${report.name} | ${saturated === undefined ? '-' : count(saturated.perSecond)} | ${latency(offered)} | ${offered?.unacked ?? '-'} | ${latency(row(report, PHASE.device))} |`;
+    }),
+  ];
+  const red = reports.find((r) => r.name === nodeRed);
+  const other = reports.find((r) => r.name === peer);
+  const redRate = red === undefined ? undefined : row(red, PHASE.saturated)?.perSecond;
+  const peerRate = other === undefined ? undefined : row(other, PHASE.saturated)?.perSecond;
+  if (redRate !== undefined && peerRate !== undefined && peerRate > 0) {
+    lines.push('', `Node-RED closed-loop capacity: ${count(redRate)} acks/s = ${(redRate / peerRate).toFixed(2)} x the peer's (${peer}: ${count(peerRate)} acks/s)`);
+  }
+  return lines.join('\n');
 }
