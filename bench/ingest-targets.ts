@@ -1,11 +1,11 @@
 /**
  * The systems under test of the ingest benchmark, each driven by the same generator
  * (bench/ingest.ts): GoipServer alone, GoipGateway with its SQLite store, a real Node-RED running
- * goip-config + goip-in + a function node (next), the standalone server of the `goip` npm package (a
+ * goip-config + goip-in + a function node, the standalone server of the `goip` npm package (a
  * measurement peer), and a bare echo socket (the floor of the machine).
  *
  * Alone: `node dist-test/bench/ingest-targets.js` (after `npm run build:test`); BENCH_INGEST picks
- * targets by name, comma-separated (server, gateway, peer, echo).
+ * targets by name, comma-separated (server, gateway, node-red, peer, echo).
  */
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -16,6 +16,7 @@ import { GoipGateway, type GoipGatewayOptions } from '../src/gateway';
 import { GoipServer } from '../src/server';
 import { freeUdpPort } from '../test/helpers/node-red-process';
 import { drive, formatSummary, formatTarget, type IngestSettings, ingestSettings, LINES, type Phase, phases, RECEIVES_PER_KEEPALIVE, type TargetReport } from './ingest';
+import { NodeRedReceiver } from './ingest-node-red';
 
 /** A receiver listening on 127.0.0.1:port; finish() stops it and returns the notes for its table. */
 interface Receiver {
@@ -92,6 +93,31 @@ const gateway: Target = {
   },
 };
 
+const nodeRed: Target = {
+  name: 'Node-RED (goip-config + goip-in + function)',
+  title: `Ingest: a real Node-RED process (Node-RED 4, Node ${process.versions.node}) running goip-config (${LINES} lines, store in the user dir) + goip-in (sms) + a counting function node`,
+  phases: ({ seconds, deviceSeconds }) => [phases.warmUp(), phases.offered5k(seconds), phases.device(deviceSeconds), phases.saturated(seconds)],
+  async start() {
+    const receiver = await NodeRedReceiver.start(LINES);
+    const cpuBefore = receiver.cpuSeconds();
+    const started = performance.now();
+    return {
+      port: receiver.port,
+      async finish() {
+        const cpu = (receiver.cpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
+        const stats = await receiver.stats();
+        const counters = await receiver.counters();
+        const memory = receiver.memory();
+        await receiver.stop();
+        return [
+          `sms reaching the function node: ${stats.count} (${stats.twice} of them twice); server datagrams ${counters.datagrams}, events ${counters.emitted}`,
+          `Node-RED process CPU ${percent(cpu)} of one core over the run; RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakRssMb.toFixed(0)} MB)`,
+        ];
+      },
+    };
+  },
+};
+
 /** The parts of the `goip` package (0.2.0, no type declarations) this benchmark uses. */
 interface PeerServer {
   onReceive(callback: (message: unknown) => void): void;
@@ -161,7 +187,7 @@ const echo: Target = {
   },
 };
 
-export const TARGETS = { server, gateway, peer, echo } as const;
+export const TARGETS = { server, gateway, 'node-red': nodeRed, peer, echo } as const;
 export type TargetKey = keyof typeof TARGETS;
 
 async function measure(target: Target, settings: IngestSettings): Promise<TargetReport> {
@@ -193,7 +219,7 @@ export async function runIngestTargets(keys: TargetKey[] = selectedTargets(), se
     reports.push(report);
     console.log(`${formatTarget(report)}\n`);
   }
-  console.log(formatSummary(reports, 'Node-RED', peer.name));
+  console.log(formatSummary(reports, nodeRed.name, peer.name));
   return reports;
 }
 
