@@ -1,5 +1,6 @@
 /** `npm run bench`: runs every benchmark and prints its figures (recorded in bench/RESULTS.md). */
 import os from 'node:os';
+import { runSoak, soakWanted } from './ingest-soak';
 import { runIngestTargets } from './ingest-targets';
 import { formatParts, runParts } from './parts';
 import { run as runRetention } from './retention';
@@ -8,6 +9,8 @@ import { run as runSend } from './send';
 async function main(): Promise<void> {
   console.log(`node ${process.version}, ${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}\n`);
   await runIngestTargets();
+  console.log('');
+  console.log(soakWanted() ? await runSoak() : 'Receive soak skipped (BENCH_SOAK=0)');
   console.log('');
   console.log(await runSend());
   console.log('');
