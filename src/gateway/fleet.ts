@@ -1,5 +1,5 @@
 /**
- * The fleet around the bulk engine (issue #12): routing groups, the line policy, the balance and
+ * The fleet around the bulk engine: routing groups, the line policy, the balance and
  * number checks, and what the lines endpoint shows of each line (balance, number, quarantine).
  */
 import type { GoipEvent, GoipServer } from '../server';

@@ -46,7 +46,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   readonly sending: SendingService | null;
   /** Why sending is unavailable (no store given, or it did not open), null when it is available. */
   readonly sendingError: Error | null;
-  /** Routing groups, balance and number checks, line health (issue #12). */
+  /** Routing groups, balance and number checks, line health. */
   readonly fleet: GatewayFleet;
   /** Joins long SMS received part by part before they are published. */
   readonly parts: PartJoiner;

@@ -11,7 +11,7 @@ export interface GoipGatewayOptions {
   server: GoipServerOptions;
   commands?: Partial<CommandOptions>;
   sending?: Partial<BulkOptions>;
-  /** Routing groups, line policy, balance and number checks (issue #12). */
+  /** Routing groups, line policy, balance and number checks. */
   fleet?: FleetOptions;
   /**
    * The durable outbox: a SQLite file (`:memory:` keeps it in memory), an Outbox the gateway then

@@ -1,4 +1,4 @@
-/** goip-config's fleet properties (issue #12) as gateway and engine options. Pure. */
+/** goip-config's fleet properties as gateway and engine options. Pure. */
 import type { FleetOptions } from '../gateway/fleet';
 import { InputError } from '../send/compose';
 import { checkGroups } from '../send/routing';

@@ -1,10 +1,11 @@
 /**
  * When the flow is done with a goip-send result or a goip-in inbox message, so that the store may
- * stop emitting it again after a restart (src/gateway/sending.ts, src/gateway/inbox). Node-RED's messaging hooks follow every message that
- * carries the result's _msgid (the router's clones keep it, and so do messages a function node
- * makes from it): the result is taken once every node that got one has called done and no
- * delivery is pending, or once nothing of its _msgid moved for HANDOVER_IDLE_MS (a node that never
- * calls done). Results of one batch share the input's _msgid, so they are taken together.
+ * stop emitting it again after a restart (src/gateway/sending.ts, src/gateway/inbox). Node-RED's
+ * messaging hooks follow every message that carries the result's _msgid (the router's clones keep
+ * it, and so do messages a function node makes from it): the result is taken once every node that
+ * got one has called done and no delivery is pending, or once nothing of its _msgid moved for
+ * HANDOVER_IDLE_MS (a node that never calls done). Results of one batch share the input's _msgid,
+ * so they are taken together.
  */
 import type { NodeMessage } from './red';
 

@@ -52,7 +52,7 @@ export const MIGRATIONS = [
     last INTEGER NOT NULL               -- the sendId handed out last
   ) WITHOUT ROWID;
   `,
-  // The operator's queue (issue #11): priority (0 high, 1 normal, 2 low), sendAt, expiry, the
+  // The operator's queue: priority (0 high, 1 normal, 2 low), sendAt, expiry, the
   // states expired/cancelled/blocked (a CHECK cannot be altered: the table is rebuilt), the
   // block list, and indexes for the +CDS lookup by send time and for retention.
   `
@@ -102,7 +102,7 @@ export const MIGRATIONS = [
     blocked_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
-  // Fleet (issue #12): the routing group a recipient may go out in ('' = the lines in no group),
+  // Fleet: the routing group a recipient may go out in ('' = the lines in no group),
   // and every send of a line with its time, for the rolling hourly limit.
   `
   ALTER TABLE recipients ADD COLUMN route_group TEXT NOT NULL DEFAULT '';

@@ -1,5 +1,5 @@
 /**
- * What the bulk engine asks of the fleet around it (issue #12): the line policy, the routing
+ * What the bulk engine asks of the fleet around it: the line policy, the routing
  * groups a line may take recipients of, and lines the fleet holds back (low balance); and what it
  * tells the fleet: a line quarantined or recovered.
  */
