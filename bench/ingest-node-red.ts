@@ -97,7 +97,9 @@ export class NodeRedReceiver {
 
   /** Starts Node-RED, deploys the flow with `lines` lines in goip-config's devices and waits until its socket listens. */
   static async start(lines: number): Promise<NodeRedReceiver> {
-    const red = await NodeRedProcess.start({ logLevel: 'warn' });
+    // BENCH_NODE_ARGS (space-separated) profiles the process users run, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+    const red = await NodeRedProcess.start({ logLevel: 'warn', nodeArgs });
     try {
       const port = await freeUdpPort();
       await red.deploy(receiveFlow(port, lines));

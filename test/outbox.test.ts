@@ -448,8 +448,8 @@ describe(`SqliteOutbox (${DRIVER})`, () => {
       const db = rawConnection(store.file);
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 6);
-        assert.equal(SCHEMA_VERSION, 6);
+        assert.equal(db.pragma('user_version', { simple: true }), 7);
+        assert.equal(SCHEMA_VERSION, 7);
       } finally {
         db.close();
       }

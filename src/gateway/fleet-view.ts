@@ -91,9 +91,10 @@ export class FleetView extends EventEmitter<{ change: [] }> {
     const now = Date.now();
     const day = localDay(now);
     const outbox = this.gateway.outbox;
+    const sent = outbox?.sentByLineOn(day) ?? null;
     return {
       at: now,
-      lines: this.gateway.server.lines().map((line) => this.lineView(line, day, now)),
+      lines: this.gateway.server.lines().map((line) => this.lineView(line, day, now, sent)),
       queue: outbox === null ? null : { queued: outbox.queuedCount(), claimed: outbox.claimedCount() },
       partsHeld: this.gateway.parts.heldCount,
       events: [...this.events],
@@ -105,7 +106,7 @@ export class FleetView extends EventEmitter<{ change: [] }> {
     this.removeAllListeners();
   }
 
-  private lineView(line: LineInfo, day: string, now: number): FleetLine {
+  private lineView(line: LineInfo, day: string, now: number, sent: ReadonlyMap<string, number> | null): FleetLine {
     const received = this.smsIn.get(line.id);
     const history = (this.history.get(line.id) ?? []).filter(([minute]) => this.isRecent(minute, now));
     return {
@@ -117,7 +118,7 @@ export class FleetView extends EventEmitter<{ change: [] }> {
       carrier: line.carrier,
       gsmStatus: line.gsmStatus,
       smsInToday: received?.day === day ? received.count : 0,
-      smsOutToday: this.gateway.outbox?.sentToday(line.id, day) ?? null,
+      smsOutToday: sent === null ? null : (sent.get(line.id) ?? 0),
       lastSeen: line.lastSeen,
     };
   }

@@ -5,7 +5,7 @@
  */
 import { inboxKindsOf } from '../gateway/inbox/inbox-consumers';
 import { findConfig } from './config-node';
-import { eventMessage, parseEventFilter } from './messages';
+import { eventMessage, inboxMessage, parseEventFilter } from './messages';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './red';
 import { sharedHandover } from './result-handover';
 
@@ -33,7 +33,7 @@ export = function register(RED: NodeAPI): void {
       inbox === null || kinds?.length === 0
         ? () => undefined
         : inbox.consumers.follow(node.id, { kinds, line: line === '' ? null : line }, (event, redelivered, taken) => {
-            const msg = RED.util.cloneMessage(eventMessage(event)) as NodeMessage & { _msgid: string; goip: Record<string, unknown> };
+            const msg = inboxMessage(event) as NodeMessage & { _msgid: string; goip: Record<string, unknown> };
             if (redelivered) msg.goip.redelivered = true;
             msg._msgid = RED.util.generateId();
             handover.send(msg, () => node.send(msg), taken);

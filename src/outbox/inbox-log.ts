@@ -5,7 +5,7 @@
  */
 import { numberTail, sameNumber } from '../pdu/numbers';
 import type { GoipEvent } from '../server/server-types';
-import { type InboxPage, type InboxQuery, inboxQuerySql, type InboxRowOut } from './inbox-query';
+import { bucketWindow, INBOX_BUCKET_BITS, type InboxPage, type InboxQuery, inboxQuerySql, type InboxRowOut } from './inbox-query';
 import type { Connection, Statement } from './sqlite-driver';
 
 export type InboxKind = 'sms' | 'delivery';
@@ -49,6 +49,13 @@ export interface SentTo {
   line: string | null;
 }
 
+/** A stored report's line, de-duplication key and receive time. */
+export interface RecentReport {
+  line: string;
+  key: number;
+  at: number;
+}
+
 interface UntakenRow {
   inbox_id: number;
   event: string;
@@ -58,13 +65,17 @@ interface UntakenRow {
 /** Candidates a history query reads per statement, and at most per page. */
 const QUERY_CHUNK_ROWS = 500;
 const QUERY_SCAN_ROWS = 20_000;
+const QUERY_STATEMENTS = 64;
 
-const UNTAKEN_PAGE = `SELECT i.inbox_id, i.event, i.handed FROM inbox i
-  WHERE i.out_at IS NULL AND i.inbox_id > @after
+const UNTAKEN_PAGE = `SELECT i.inbox_id, i.event, i.handed FROM inbox_pending p JOIN inbox i ON i.inbox_id = p.inbox_id
+  WHERE p.inbox_id > @after
     AND (@kinds IS NULL OR i.kind IN (SELECT value FROM json_each(@kinds)))
     AND (@line IS NULL OR i.line = @line)
     AND NOT EXISTS (SELECT 1 FROM inbox_takes t WHERE t.inbox_id = i.inbox_id AND t.node_id = @nodeId)
-  ORDER BY i.inbox_id LIMIT @limit`;
+  ORDER BY p.inbox_id LIMIT @limit`;
+
+const RECENT_REPORTS = `SELECT line, report_key AS key, received_at AS at FROM inbox
+  WHERE received_at >= @since AND report_key IS NOT NULL ORDER BY received_at DESC LIMIT @limit`;
 
 /** Candidates by number tail, newest first; the caller compares the numbers in full. */
 const SENT_TO = `SELECT r.message_id, b.batch_id, r.sent_at, r.line, r.number FROM recipients r JOIN batches b ON b.seq = r.batch_seq
@@ -73,35 +84,39 @@ const SENT_TO = `SELECT r.message_id, b.batch_id, r.sent_at, r.line, r.number FR
 export class SqliteInboxLog {
   private readonly db: Connection;
   private readonly insertRow: Statement<{ inbox_id: number }>;
-  private readonly reportRow: Statement<{ one: number }>;
+  private readonly recentReportRows: Statement<RecentReport>;
   private readonly untakenPage: Statement<UntakenRow>;
-  private readonly markOut: Statement<never>;
+  private readonly insertPending: Statement<never>;
+  private readonly dropPending: Statement<never>;
   private readonly insertTake: Statement<never>;
   private readonly dropTakes: Statement<never>;
   private readonly takesOfRow: Statement<{ node_id: string }>;
   private readonly sentTo: Statement<{ message_id: string; batch_id: string; sent_at: number; line: string | null; number: string }>;
   private readonly queries = new Map<string, Statement<InboxRowOut>>();
+  private readonly idRange: Statement<{ lowest: number | null; highest: number | null }>;
 
   constructor(
     db: Connection,
     private readonly inTransaction: <T>(work: () => T) => T,
-    private readonly now: () => number,
   ) {
     this.db = db;
     this.insertRow = db.prepare(`INSERT INTO inbox (kind, line, sender, sender_tail, text, received_at, parts, message_id, status, event, report_key, handed)
       VALUES (@kind, @line, @sender, @tail, @text, @receivedAt, @parts, @messageId, @status, @event, @reportKey, @handed) RETURNING inbox_id`);
-    this.reportRow = db.prepare('SELECT 1 AS one FROM inbox WHERE line = @line AND report_key = @key AND received_at >= @since LIMIT 1');
+    this.recentReportRows = db.prepare<RecentReport>(RECENT_REPORTS);
     this.untakenPage = db.prepare<UntakenRow>(UNTAKEN_PAGE);
-    this.markOut = db.prepare('UPDATE inbox SET out_at = @now WHERE inbox_id = @id AND out_at IS NULL');
+    this.insertPending = db.prepare('INSERT INTO inbox_pending (inbox_id) VALUES (?)');
+    // One statement for a whole batch of takes: a statement per message cost more than its writes.
+    this.dropPending = db.prepare('DELETE FROM inbox_pending WHERE inbox_id IN (SELECT value FROM json_each(@ids))');
     this.insertTake = db.prepare('INSERT OR IGNORE INTO inbox_takes (inbox_id, node_id) VALUES (@id, @nodeId)');
-    this.dropTakes = db.prepare('DELETE FROM inbox_takes WHERE inbox_id = @id');
+    this.dropTakes = db.prepare('DELETE FROM inbox_takes WHERE inbox_id IN (SELECT value FROM json_each(@ids))');
     this.takesOfRow = db.prepare('SELECT node_id FROM inbox_takes WHERE inbox_id = ?');
     this.sentTo = db.prepare(SENT_TO);
+    this.idRange = db.prepare('SELECT min(inbox_id) AS lowest, max(inbox_id) AS highest FROM inbox');
   }
 
   /** Stores one message (inside the caller's transaction) and returns its inboxId. */
   insert(record: InboxRecord): number {
-    return this.insertRow.get({
+    const inboxId = this.insertRow.get({
       kind: record.kind,
       line: record.line,
       sender: record.sender,
@@ -115,11 +130,17 @@ export class SqliteInboxLog {
       reportKey: record.reportKey,
       handed: record.handed ? 1 : 0,
     })!.inbox_id;
+    this.insertPending.run(inboxId);
+    return inboxId;
   }
 
-  /** A report with this key was stored since `since`: a resend whose ack was lost across a restart. */
-  hasReport(line: string, key: number, since: number): boolean {
-    return this.reportRow.get({ line, key, since }) !== undefined;
+  /**
+   * The de-duplication keys of the reports stored since `since`, oldest first, at most `limit` of
+   * the newest: a restarted server remembers them, so a resend whose ack was lost in the crash is
+   * acked and not stored again.
+   */
+  recentReports(since: number, limit: number): RecentReport[] {
+    return this.recentReportRows.all({ since, limit }).reverse();
   }
 
   /** Messages `nodeId` accepts and has not taken, in receive order, after `after`. */
@@ -142,10 +163,10 @@ export class SqliteInboxLog {
   taken(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): void {
     if (done.length === 0 && partial.length === 0) return;
     this.inTransaction(() => {
-      const now = this.now();
-      for (const id of done) {
-        this.markOut.run({ now, id });
-        this.dropTakes.run({ id });
+      if (done.length > 0) {
+        const ids = JSON.stringify(done);
+        this.dropPending.run({ ids });
+        this.dropTakes.run({ ids });
       }
       for (const take of partial) this.insertTake.run({ id: take.inboxId, nodeId: take.nodeId });
     });
@@ -154,29 +175,35 @@ export class SqliteInboxLog {
   /**
    * A history page (src/outbox/inbox-query.ts): candidates come from the indexes a chunk at a time,
    * the sender and the text are compared in full here. A page ends early (with a cursor) once
-   * QUERY_SCAN_ROWS candidates were read, so a rare text never scans the whole store at once.
+   * QUERY_SCAN_ROWS candidates were read or QUERY_STATEMENTS run, so a rare text or sender never
+   * scans the whole store at once. By sender or line, the statements walk the buckets newest first.
    */
   query(query: InboxQuery): InboxPage {
     const textNeedle = query.text?.toLowerCase();
-    const { sql, params } = inboxQuerySql(query, query.from === undefined ? null : numberTail(query.from));
+    const { sql, params, bucketed } = inboxQuerySql(query, query.from === undefined ? null : numberTail(query.from));
     let statement = this.queries.get(sql);
     if (statement === undefined) {
       statement = this.db.prepare<InboxRowOut>(sql);
       this.queries.set(sql, statement);
     }
     const matches: InboxRowOut[] = [];
-    let before = query.before ?? Number.MAX_SAFE_INTEGER;
-    for (let scanned = 0; scanned < QUERY_SCAN_ROWS; ) {
-      const chunk = statement.all({ ...params, before, chunk: QUERY_CHUNK_ROWS });
+    const ids = this.idRange.get()!;
+    const lowest = ids.lowest ?? 0;
+    let before = Math.min(query.before ?? Number.MAX_SAFE_INTEGER, (ids.highest ?? 0) + 1);
+    for (let scanned = 0, statements = 0; scanned < QUERY_SCAN_ROWS && statements < QUERY_STATEMENTS; statements++) {
+      if (before <= lowest) return { rows: matches, next: null };
+      const buckets = bucketed ? bucketWindow(before, lowest) : [];
+      const chunk = statement.all({ ...params, before, chunk: QUERY_CHUNK_ROWS, ...(bucketed ? { buckets: JSON.stringify(buckets) } : {}) });
       for (const row of chunk) {
         if (query.from !== undefined && !sameNumber(row.sender, query.from)) continue;
         if (textNeedle !== undefined && !row.text.toLowerCase().includes(textNeedle)) continue;
         matches.push(row);
         if (matches.length > query.limit) return { rows: matches.slice(0, query.limit), next: String(matches[query.limit - 1].inbox_id) };
       }
-      if (chunk.length < QUERY_CHUNK_ROWS) return { rows: matches, next: null };
       scanned += chunk.length;
-      before = chunk[chunk.length - 1].inbox_id;
+      if (chunk.length === QUERY_CHUNK_ROWS) before = chunk[chunk.length - 1].inbox_id;
+      else if (bucketed) before = buckets[buckets.length - 1] * 2 ** INBOX_BUCKET_BITS; // this window is done
+      else return { rows: matches, next: null };
     }
     return { rows: matches, next: String(before) };
   }

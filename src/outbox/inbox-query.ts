@@ -39,9 +39,29 @@ export interface InboxPage {
   next: string | null;
 }
 
-/** The statement for one chunk of candidates older than @before, and its parameters. */
-export function inboxQuerySql(query: InboxQuery, tail: string | null): { sql: string; params: Record<string, unknown> } {
-  const where = ['inbox_id < @before'];
+/** inbox.bucket = inbox_id >> INBOX_BUCKET_BITS (src/outbox/schema.ts says why). */
+export const INBOX_BUCKET_BITS = 8;
+
+/** The buckets one statement of a by-sender or by-line query looks into, newest first. */
+export const BUCKETS_PER_STATEMENT = 512;
+
+/** The buckets of one statement, newest first, from the one holding `before - 1` down to `lowest`. */
+export function bucketWindow(before: number, lowest: number): number[] {
+  const first = Math.floor((before - 1) / 2 ** INBOX_BUCKET_BITS);
+  const last = Math.max(Math.floor(lowest / 2 ** INBOX_BUCKET_BITS), first - BUCKETS_PER_STATEMENT + 1);
+  const buckets: number[] = [];
+  for (let bucket = first; bucket >= last; bucket--) buckets.push(bucket);
+  return buckets;
+}
+
+/**
+ * The statement for one chunk of candidates older than @before, and its parameters. `bucketed`:
+ * it narrows by sender or line, whose indexes lead with the bucket, and needs @buckets (a JSON
+ * array from bucketWindow).
+ */
+export function inboxQuerySql(query: InboxQuery, tail: string | null): { sql: string; params: Record<string, unknown>; bucketed: boolean } {
+  const bucketed = tail !== null || query.line !== undefined;
+  const where = bucketed ? ['bucket IN (SELECT value FROM json_each(@buckets))', 'inbox_id < @before'] : ['inbox_id < @before'];
   const params: Record<string, unknown> = {};
   if (tail !== null) {
     where.push('sender_tail = @tail');
@@ -65,5 +85,5 @@ export function inboxQuerySql(query: InboxQuery, tail: string | null): { sql: st
   }
   const sql = `SELECT inbox_id, kind, line, sender, text, received_at, parts, message_id, status FROM inbox
     WHERE ${where.join(' AND ')} ORDER BY inbox_id DESC LIMIT @chunk`;
-  return { sql, params };
+  return { sql, params, bucketed };
 }

@@ -167,6 +167,27 @@ export const MIGRATIONS = [
     (substr(replace(replace(replace(replace(replace(number, ' ', ''), '-', ''), '(', ''), ')', ''), '.', ''), -7)) VIRTUAL;
   CREATE INDEX recipients_sent_by_number ON recipients (number_tail, sent_at) WHERE state = 'sent';
   `,
+  // Received SMS written at peer speed (src/outbox/inbox-query.ts). An index on (line, inbox_id)
+  // keeps each line's newest entry on a page of its own, so a commit of 32 SMS from 32 lines (or
+  // senders) rewrote 32 of its pages: the sender and line indexes lead with a bucket of 256
+  // consecutive inboxIds (INBOX_BUCKET_BITS), which keeps a commit's entries on a few pages.
+  // A restarted server remembers recent report keys (read by time) instead of an index per key.
+  // What goip-in has still to take is a small table of ids: a take deletes a key from it instead
+  // of rewriting the message's row (and a partial index) as out_at did.
+  `
+  DROP INDEX inbox_by_report;
+  DROP INDEX inbox_by_sender;
+  DROP INDEX inbox_by_line;
+  ALTER TABLE inbox ADD COLUMN bucket INTEGER GENERATED ALWAYS AS (inbox_id >> 8) VIRTUAL;
+  CREATE INDEX inbox_by_sender ON inbox (bucket, sender_tail, inbox_id);
+  CREATE INDEX inbox_by_line ON inbox (bucket, line, inbox_id);
+  CREATE TABLE inbox_pending (inbox_id INTEGER PRIMARY KEY REFERENCES inbox (inbox_id) ON DELETE CASCADE);
+  INSERT INTO inbox_pending SELECT inbox_id FROM inbox WHERE out_at IS NULL;
+  DROP INDEX inbox_untaken;
+  ALTER TABLE inbox DROP COLUMN out_at;
+  -- the editor's sidebar reads the day's sends of every line at once
+  CREATE INDEX line_usage_by_day ON line_usage (day);
+  `,
 ];
 
 /** The user_version of a store this version has migrated. */

@@ -15,6 +15,7 @@ import { type Connection, openConnection, type SqliteDriverName } from './sqlite
 import { migrate } from './schema';
 import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
+import { unroutableReason, unsendableReason } from './failure-reasons';
 import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
@@ -208,6 +209,10 @@ export class SqliteOutbox implements Outbox {
     return this.statements.sentOnDay.get(line, day)?.count ?? 0;
   }
 
+  sentByLineOn(day: string): ReadonlyMap<string, number> {
+    return new Map(this.statements.sentByLineOnDay.all(day).map((row) => [row.line, row.count]));
+  }
+
   queuedCount(): number {
     return this.statements.countInState.get('queued')!.n;
   }
@@ -237,7 +242,7 @@ export class SqliteOutbox implements Outbox {
 
   /** The inbox of received messages in this same file (valid until close()). */
   inbox(): SqliteInboxLog {
-    return new SqliteInboxLog(this.db, this.inTransaction, this.now);
+    return new SqliteInboxLog(this.db, this.inTransaction);
   }
 
   /** The parts of long inbound SMS held in this same file (valid until close()). */
@@ -278,18 +283,6 @@ export class SqliteOutbox implements Outbox {
       throw new Error(`outbox: ${operation}(${recipient.messageId}) needs a ${expected} recipient, it is ${recipient.state}`);
     }
   }
-}
-
-/** Why a queued recipient cannot go (Outbox.failUnsendable). */
-export function unsendableReason(pinnedLine: string | null, lines: readonly string[]): string {
-  return pinnedLine !== null && !lines.includes(pinnedLine)
-    ? `line ${pinnedLine} is no longer configured (batch pinned to it)`
-    : 'no configured line left that has not tried it';
-}
-
-/** Why a queued recipient of a routing group no configured line belongs to cannot go (Outbox.failUnroutable). */
-export function unroutableReason(group: string): string {
-  return group === '' ? 'no configured line is outside the routing groups' : `no configured line is in routing group "${group}"`;
 }
 
 /** `a` is nearer to `at` than `b`; on a tie the later one. */

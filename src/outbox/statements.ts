@@ -149,6 +149,7 @@ export function prepareStatements(db: Connection) {
       ON CONFLICT (line) DO UPDATE SET last = last % ${MAX_SEND_ID} + 1
       RETURNING last`),
     sentOnDay: db.prepare<{ count: number }>(`SELECT count FROM line_usage WHERE line = ? AND day = ?`),
+    sentByLineOnDay: db.prepare<{ line: string; count: number }>(`SELECT line, count FROM line_usage WHERE day = ?`),
     countSent: db.prepare(`
       INSERT INTO line_usage (line, day, count) VALUES (?, ?, 1)
       ON CONFLICT (line, day) DO UPDATE SET count = count + 1`),

@@ -119,6 +119,8 @@ export interface Outbox {
   nextSendId(line: string): number;
   /** SMS the line sent on `day` (YYYY-MM-DD, local). */
   sentToday(line: string, day: string): number;
+  /** SMS each line sent on `day`; a line that sent none is absent. */
+  sentByLineOn(day: string): ReadonlyMap<string, number>;
   queuedCount(): number;
   claimedCount(): number;
   get(messageId: string): Recipient | undefined;

@@ -18,13 +18,19 @@ export class DedupWindow {
   seenBefore(key: number, now: number): boolean {
     if (now >= this.nextExpiry) this.prune(now);
     if (this.seen.has(key)) return true;
-    this.seen.set(key, now);
-    if (this.seen.size === 1) this.nextExpiry = now + this.windowMs;
+    this.remember(key, now);
+    return false;
+  }
+
+  /** Records `key` as seen at `at`, which is no earlier than anything recorded before (time order). */
+  remember(key: number, at: number): void {
+    this.seen.delete(key);
+    this.seen.set(key, at);
+    if (this.seen.size === 1) this.nextExpiry = at + this.windowMs;
     if (this.seen.size > this.maxEntries) {
       const oldest = this.seen.keys().next().value as number;
       this.seen.delete(oldest);
     }
-    return false;
   }
 
   /** Forgets `key`: its next arrival is processed as new (its consumer could not store it). */

@@ -142,6 +142,11 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
     this.deferredVerbs = new Set(verbs);
   }
 
+  /** A report `line` sent at `at` (ms epoch) was stored before a restart: its resend is a repeat. Oldest first. */
+  rememberReport(line: string, key: number, at: number): void {
+    this.registry.get(line)?.dedup.remember(key, at);
+  }
+
   // ---- inbound ----
 
   private onDatagram(buffer: Buffer, rinfo: dgram.RemoteInfo): void {

@@ -3,7 +3,7 @@
  * Operations on a recipient in the wrong state throw, like the SQLite store.
  */
 import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, type RecipientState } from '../../src/outbox/types';
-import { unroutableReason, unsendableReason } from '../../src/outbox/sqlite-outbox';
+import { unroutableReason, unsendableReason } from '../../src/outbox/failure-reasons';
 import { sameNumber } from '../../src/pdu/numbers';
 import { MemoryQueue, type QueueRecord } from './memory-queue';
 import { MemoryResultLog } from './memory-result-log';
@@ -190,6 +190,11 @@ export class MemoryOutbox implements Outbox {
 
   sentToday(line: string, day: string): number {
     return this.usage.get(`${line} ${day}`) ?? 0;
+  }
+
+  sentByLineOn(day: string): ReadonlyMap<string, number> {
+    const suffix = ` ${day}`;
+    return new Map([...this.usage].filter(([key]) => key.endsWith(suffix)).map(([key, count]) => [key.slice(0, -suffix.length), count]));
   }
 
   transaction<T>(work: () => T): T {

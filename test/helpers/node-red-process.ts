@@ -40,6 +40,8 @@ export interface NodeRedOptions {
   runtime?: Runtime;
   /** Where Node-RED looks for extra nodes; default this checkout. [] for a package installed in the user directory. */
   nodesDir?: string[];
+  /** Extra arguments for node before red.js (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 export interface HttpResult {
@@ -251,7 +253,7 @@ export class NodeRedProcess {
 
   private spawnChild(): void {
     const runtime = this.options.runtime ?? RUNTIMES[0];
-    const child = spawn(runtime.node, [runtime.redJs, '--userDir', this.userDir, '--settings', this.settingsFile], {
+    const child = spawn(runtime.node, [...(this.options.nodeArgs ?? []), runtime.redJs, '--userDir', this.userDir, '--settings', this.settingsFile], {
       cwd: this.userDir,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },

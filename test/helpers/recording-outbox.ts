@@ -96,6 +96,10 @@ export class RecordingOutbox implements Outbox {
     return this.inner.sentToday(line, day);
   }
 
+  sentByLineOn(day: string): ReadonlyMap<string, number> {
+    return this.inner.sentByLineOn(day);
+  }
+
   queuedCount(): number {
     return this.inner.queuedCount();
   }

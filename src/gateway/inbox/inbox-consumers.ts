@@ -13,6 +13,17 @@ export type InboxListener = (event: GoipEvent, redelivered: boolean, taken: () =
 
 /** Untaken messages read from the store at once when a consumer follows. */
 const REPLAY_PAGE = 500;
+/**
+ * Takes wait this long for the next inbox commit to carry them (their rows are the pages it
+ * writes anyway), else they commit on their own. A take lost in a crash is a redelivery.
+ */
+const TAKES_WAIT_MS = 20;
+
+/** Takes not written yet: messages taken by all their consumers, and by one of several. */
+export interface Takes {
+  done: number[];
+  partial: Array<{ inboxId: number; nodeId: string }>;
+}
 
 interface Consumer {
   filter: InboxFilter;
@@ -31,8 +42,7 @@ interface InFlight {
 export class InboxConsumers {
   private readonly consumers = new Map<string, Consumer>();
   private readonly inFlight = new Map<number, InFlight>();
-  private done: number[] = [];
-  private partial: Array<{ inboxId: number; nodeId: string }> = [];
+  private takes: Takes = { done: [], partial: [] };
   private commitTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
@@ -95,12 +105,12 @@ export class InboxConsumers {
       flight.handed.set(id, TAKEN);
       flight.pending.delete(id);
       if (flight.pending.size > 0) {
-        this.partial.push({ inboxId, nodeId: id });
+        this.takes.partial.push({ inboxId, nodeId: id });
       } else {
         this.inFlight.delete(inboxId);
-        this.done.push(inboxId);
+        this.takes.done.push(inboxId);
       }
-      this.commitTimer ??= setTimeout(this.commit, 0);
+      this.commitTimer ??= setTimeout(this.commit, TAKES_WAIT_MS);
     });
   }
 
@@ -126,14 +136,30 @@ export class InboxConsumers {
     if (page.length === REPLAY_PAGE) setImmediate(() => this.replay(id, consumer, page[page.length - 1].inboxId));
   }
 
-  private readonly commit = (): void => {
+  /**
+   * Writes the takes so far inside the caller's transaction. The returned function puts them back
+   * when that transaction rolled back (a later commit writes them); a write that throws does so itself.
+   */
+  writeTakes(): () => void {
     if (this.commitTimer !== null) clearTimeout(this.commitTimer);
     this.commitTimer = null;
-    const { done, partial } = this;
-    this.done = [];
-    this.partial = [];
+    const takes = this.takes;
+    this.takes = { done: [], partial: [] };
+    const putBack = (): void => {
+      this.takes = { done: takes.done.concat(this.takes.done), partial: takes.partial.concat(this.takes.partial) };
+    };
     try {
-      this.log.taken(done, partial);
+      this.log.taken(takes.done, takes.partial);
+    } catch (err) {
+      putBack();
+      throw err;
+    }
+    return putBack;
+  }
+
+  private readonly commit = (): void => {
+    try {
+      this.writeTakes();
     } catch (err) {
       this.failed(err);
     }

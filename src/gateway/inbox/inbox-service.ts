@@ -25,8 +25,6 @@ export interface InboxPorts {
 }
 
 export interface InboxOptions {
-  /** A report stored this recently is a resend when it comes again (the server's de-duplication window). */
-  dedupWindowMs: number;
   /** msg.goip.inReplyTo looks this far back; 0 = off. */
   replyWindowMs: number;
 }
@@ -117,9 +115,12 @@ export class InboxService {
   private readonly flush = (): void => {
     const batch = this.arrived;
     this.arrived = [];
+    let putTakesBack = (): void => undefined;
     const committed = this.commit(() => {
+      putTakesBack = this.consumers.writeTakes();
       for (const event of batch) this.ingest(event);
     });
+    if (!committed) putTakesBack();
     for (const event of batch) {
       if (committed) event.receipt?.ack();
       else event.receipt?.refuse();
@@ -128,9 +129,7 @@ export class InboxService {
   };
 
   private ingest(event: GoipEvent): void {
-    const key = event.receipt?.key ?? null;
-    if (key !== null && this.ports.log.hasReport(event.line, key, event.receivedAt - this.options.dedupWindowMs)) return;
-    this.reportKey = key;
+    this.reportKey = event.receipt?.key ?? null;
     try {
       if (event.event === 'sms') {
         if (this.parts === null) this.record(event);
