@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import type { Recipient } from '../outbox/types';
 import type { GoipEvent } from '../server';
 import type { LineInfo } from '../server/lines';
-import { localDay } from '../server/bulk/policy';
+import { localDay, msUntilNextDay } from '../server/bulk/policy';
 import type { GoipGateway } from './gateway';
 
 export interface FleetViewOptions {
@@ -60,11 +60,18 @@ const UNLISTED_EVENTS: ReadonlySet<string> = new Set(['keepalive']);
 const TEXT_EVENTS: ReadonlySet<string> = new Set(['sms', 'ussn']);
 const MAX_SUMMARY = 120;
 
+/** A listed event; its summary is written when a snapshot shows it (under load most leave the list unseen). */
+interface Listed extends Omit<FleetEvent, 'summary'> {
+  summary: () => string;
+}
+
 export class FleetView extends EventEmitter<{ change: [] }> {
   private readonly showTexts: boolean;
   private readonly maxEvents: number;
   private readonly historyMs: number;
-  private readonly events: FleetEvent[] = [];
+  private readonly events: Listed[] = [];
+  /** The local day of the receive times counted last, and the span it is valid for. */
+  private day = { name: '', from: 0, until: 0 };
   private readonly history = new Map<string, Array<[number, number]>>();
   private readonly smsIn = new Map<string, { day: string; count: number }>();
   private readonly detach: Array<() => void> = [];
@@ -81,7 +88,7 @@ export class FleetView extends EventEmitter<{ change: [] }> {
     gateway.on('event', onEvent);
     this.detach.push(() => gateway.off('event', onEvent));
     const onResult = (recipient: Recipient): void => {
-      this.remember({ at: Date.now(), event: recipient.state, line: recipient.line ?? '', summary: `${recipient.number}${recipient.error ? ` · ${recipient.error}` : ''}` });
+      this.remember({ at: Date.now(), event: recipient.state, line: recipient.line ?? '', summary: () => `${recipient.number}${recipient.error ? ` · ${recipient.error}` : ''}` });
     };
     gateway.sender?.on('result', onResult);
     this.detach.push(() => gateway.sender?.off('result', onResult));
@@ -97,7 +104,7 @@ export class FleetView extends EventEmitter<{ change: [] }> {
       lines: this.gateway.server.lines().map((line) => this.lineView(line, day, now, sent)),
       queue: outbox === null ? null : { queued: outbox.queuedCount(), claimed: outbox.claimedCount() },
       partsHeld: this.gateway.parts.heldCount,
-      events: [...this.events],
+      events: this.events.map(({ at, event, line, summary }) => ({ at, event, line, summary: summary() })),
     };
   }
 
@@ -130,10 +137,10 @@ export class FleetView extends EventEmitter<{ change: [] }> {
       this.emit('change');
       return;
     }
-    this.remember({ at: event.receivedAt, event: event.event, line: event.line, summary: this.summary(event) });
+    this.remember({ at: event.receivedAt, event: event.event, line: event.line, summary: () => this.summary(event) });
   }
 
-  private remember(entry: FleetEvent): void {
+  private remember(entry: Listed): void {
     this.events.unshift(entry);
     this.events.length = Math.min(this.events.length, this.maxEvents);
     this.emit('change');
@@ -157,7 +164,8 @@ export class FleetView extends EventEmitter<{ change: [] }> {
   }
 
   private countIn(line: string, at: number): void {
-    const day = localDay(at);
+    if (!(at >= this.day.from && at < this.day.until)) this.day = { name: localDay(at), from: at, until: at + msUntilNextDay(at) };
+    const day = this.day.name;
     const current = this.smsIn.get(line);
     this.smsIn.set(line, { day, count: current?.day === day ? current.count + 1 : 1 });
   }

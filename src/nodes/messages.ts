@@ -12,18 +12,7 @@ export function parseEventFilter(value: unknown): Set<string> | null {
 }
 
 export function eventMessage(event: GoipEvent): NodeMessage {
-  let goip: Record<string, unknown> = event.parts === undefined ? event.fields : { ...event.fields, parts: event.parts, reportIds: event.reportIds ?? [] };
-  if (event.inboxId !== undefined) goip = { ...goip, inboxId: event.inboxId };
-  if (event.inReplyTo !== undefined) goip = { ...goip, inReplyTo: event.inReplyTo };
-  const msg: NodeMessage = {
-    topic: `goip/${event.line}/${event.event}`,
-    event: event.event,
-    line: event.line,
-    payload: event.payload,
-    goip,
-  };
-  if (event.from !== undefined) msg.from = event.from;
-  return msg;
+  return message(event, goipFields(event, false), event.payload);
 }
 
 /**
@@ -32,13 +21,27 @@ export function eventMessage(event: GoipEvent): NodeMessage {
  * fraction of its cost on the receive path.
  */
 export function inboxMessage(event: GoipEvent): NodeMessage {
-  const msg = eventMessage(event);
-  const goip = { ...(msg.goip as Record<string, unknown>) };
-  if (Array.isArray(goip.reportIds)) goip.reportIds = [...(goip.reportIds as unknown[])];
-  if (typeof goip.inReplyTo === 'object' && goip.inReplyTo !== null) goip.inReplyTo = { ...goip.inReplyTo };
-  msg.goip = goip;
-  if (typeof msg.payload === 'object' && msg.payload !== null) msg.payload = { ...msg.payload };
+  const payload = typeof event.payload === 'object' && event.payload !== null ? { ...event.payload } : event.payload;
+  return message(event, goipFields(event, true), payload);
+}
+
+function message(event: GoipEvent, goip: Record<string, unknown>, payload: unknown): NodeMessage {
+  const msg: NodeMessage = { topic: `goip/${event.line}/${event.event}`, event: event.event, line: event.line, payload, goip };
+  if (event.from !== undefined) msg.from = event.from;
   return msg;
+}
+
+/** msg.goip: the report's fields, and what the gateway adds; the event's own object when nothing is added and no copy is asked. */
+function goipFields(event: GoipEvent, copy: boolean): Record<string, unknown> {
+  if (!copy && event.parts === undefined && event.inboxId === undefined && event.inReplyTo === undefined) return event.fields;
+  const goip: Record<string, unknown> = { ...event.fields };
+  if (event.parts !== undefined) {
+    goip.parts = event.parts;
+    goip.reportIds = [...(event.reportIds ?? [])];
+  }
+  if (event.inboxId !== undefined) goip.inboxId = event.inboxId;
+  if (event.inReplyTo !== undefined) goip.inReplyTo = { ...event.inReplyTo };
+  return goip;
 }
 
 /** One goip-send result: the recipient's final state, with msg.parts so a join node rebuilds the batch. */

@@ -29,10 +29,20 @@ export interface InboxOptions {
   replyWindowMs: number;
 }
 
+/**
+ * libuv reads at most 32 datagrams from a socket per loop turn; keepalives and other reports share
+ * those reads. A turn that brought this many reports was most likely cut short with more waiting:
+ * under load, waiting a turn more makes one commit (one fsync) of two turns' reports.
+ */
+const FULL_TURN = 16;
+/** Reports of one commit at most. */
+const MAX_GROUP = 256;
+
 export class InboxService {
   readonly consumers: InboxConsumers;
   private parts: PartJoiner | null = null;
   private arrived: GoipEvent[] = [];
+  private arrivedThisTurn = 0;
   /** Messages stored by the transaction in progress, published once it commits. */
   private stored: GoipEvent[] | null = null;
   /** The report being ingested: a message it completes is stored with its key. */
@@ -59,6 +69,7 @@ export class InboxService {
   /** An sms or delivery from the server (or decoded from an AT session): stored with the others of this turn. */
   accept(event: GoipEvent): void {
     this.arrived.push(event);
+    this.arrivedThisTurn++;
     if (this.arrived.length === 1) setImmediate(this.flush);
   }
 
@@ -113,6 +124,13 @@ export class InboxService {
   }
 
   private readonly flush = (): void => {
+    // A turn that brought a full read likely left more in the socket (see FULL_TURN): they share this commit.
+    const full = this.arrivedThisTurn >= FULL_TURN;
+    this.arrivedThisTurn = 0;
+    if (full && this.arrived.length < MAX_GROUP) {
+      setImmediate(this.flush);
+      return;
+    }
     const batch = this.arrived;
     this.arrived = [];
     let putTakesBack = (): void => undefined;
