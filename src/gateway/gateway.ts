@@ -26,9 +26,6 @@ import { DEFAULT_RETENTION_DAYS, RetentionSchedule } from './queue-retention';
 import { SendingService } from './sending';
 import type { GatewayStatus, GoipGatewayEvents, GoipGatewayOptions, WarningSource } from './types';
 
-/** Stored report keys a restarted server remembers at most (each line keeps its own newest). */
-const RECENT_REPORTS = 100_000;
-
 /** The status without the figures status() reads live from the server. */
 type Phase = Exclude<GatewayStatus, { state: 'listening' }> | { state: 'listening' };
 
@@ -184,7 +181,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.server.deferAcks(['RECEIVE', 'DELIVER']);
     // A resend of a report acked just before a restart is acked again, not stored twice.
     const since = Date.now() - (options.server.dedupWindowMs ?? 600_000);
-    for (const report of outbox.inbox().recentReports(since, RECENT_REPORTS)) this.server.rememberReport(report.line, report.key, report.at);
+    for (const report of outbox.inbox().recentReports(since)) this.server.rememberReport(report.line, report.key, report.at);
     return inbox;
   }
 

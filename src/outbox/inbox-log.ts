@@ -66,6 +66,8 @@ interface UntakenRow {
 const QUERY_CHUNK_ROWS = 500;
 const QUERY_SCAN_ROWS = 20_000;
 const QUERY_STATEMENTS = 64;
+/** Report keys a restart reads at most (each line's de-duplication window keeps its own newest). */
+const RECENT_REPORTS_READ = 100_000;
 
 const UNTAKEN_PAGE = `SELECT i.inbox_id, i.event, i.handed FROM inbox_pending p JOIN inbox i ON i.inbox_id = p.inbox_id
   WHERE p.inbox_id > @after
@@ -139,7 +141,7 @@ export class SqliteInboxLog {
    * the newest: a restarted server remembers them, so a resend whose ack was lost in the crash is
    * acked and not stored again.
    */
-  recentReports(since: number, limit: number): RecentReport[] {
+  recentReports(since: number, limit = RECENT_REPORTS_READ): RecentReport[] {
     return this.recentReportRows.all({ since, limit }).reverse();
   }
 
