@@ -134,16 +134,19 @@ export class InboxService {
     const batch = this.arrived;
     this.arrived = [];
     let putTakesBack = (): void => undefined;
-    const committed = this.commit(() => {
+    const answer = (committed: boolean): void => {
+      for (const event of batch) {
+        if (committed) event.receipt?.ack();
+        else event.receipt?.refuse();
+      }
+    };
+    const work = (): void => {
       putTakesBack = this.consumers.writeTakes();
       for (const event of batch) this.ingest(event);
-    });
-    if (!committed) putTakesBack();
-    for (const event of batch) {
-      if (committed) event.receipt?.ack();
-      else event.receipt?.refuse();
-    }
-    if (!committed) this.parts?.reload();
+    };
+    if (this.commit(work, answer)) return;
+    putTakesBack();
+    this.parts?.reload();
   };
 
   private ingest(event: GoipEvent): void {
@@ -162,14 +165,19 @@ export class InboxService {
     }
   }
 
-  /** One transaction; its messages go out after the commit. False (told, not thrown) when it failed. */
-  private commit(work: () => void): boolean {
+  /**
+   * One transaction; `answer` is told whether it committed (the acks leave before the messages go
+   * out to the flows, whose work would delay them), then its messages go out. False (told, not
+   * thrown) when it failed.
+   */
+  private commit(work: () => void, answer: (committed: boolean) => void = () => undefined): boolean {
     const stored: GoipEvent[] = [];
     this.stored = stored;
     try {
       this.ports.transaction(work);
     } catch (err) {
       this.failed(err);
+      answer(false);
       return false;
     } finally {
       this.stored = null;
@@ -178,6 +186,7 @@ export class InboxService {
       this.failure = null;
       this.ports.health(null);
     }
+    answer(true);
     for (const message of stored) {
       this.ports.publish(message);
       this.consumers.hand(message);
