@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { SQLITE_DRIVER_ENV } from '../src/outbox/sqlite-driver';
+import { skipOrFail } from './helpers/skip';
 
 const run = promisify(execFile);
 
@@ -75,8 +76,7 @@ describe('outbox tests under Node 22 on node:sqlite', function () {
   before(function () {
     const found = nodeWithSqlite(NODE22);
     if ('skipReason' in found) {
-      console.log(`\n    node:sqlite run skipped: ${found.skipReason} (scripts/install-test-deps.sh installs Node 22)\n`);
-      this.skip();
+      skipOrFail(this, `node:sqlite run skipped: ${found.skipReason} (scripts/install-test-deps.sh installs Node 22)`);
     }
     version = found.version;
   });

@@ -14,6 +14,7 @@ import {
   type SubmitMessage,
 } from '../src/pdu';
 import { deliveryStatus } from '../src/protocol';
+import { skipOrFail } from './helpers/skip';
 
 /**
  * The PDUs below were written by hand per GSM 03.40 (the layout of docs/protocol.md#status-reports-in-the-at-stream) or encoded with
@@ -316,8 +317,7 @@ describe('PDU decoding against an independent oracle (python3-gammu)', function 
   before(function () {
     python = gammuPython();
     if (python === null) {
-      console.log('    python3-gammu not installed: oracle comparison skipped (apt-get install python3-gammu)');
-      this.skip();
+      skipOrFail(this, 'python3-gammu not installed: oracle comparison skipped (apt-get install python3-gammu)');
     }
     if (python !== 'python3') console.log(`    oracle runs with ${python} (python3 on PATH has no gammu module)`);
   });

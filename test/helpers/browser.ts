@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { skipOrFail } from './skip';
 
 /** Debian's chromium; CHROMIUM_PATH overrides it. */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -51,8 +52,7 @@ export async function launchChromium(): Promise<Launch> {
 export async function chromiumOrSkip(context: Mocha.Context, suite: string): Promise<Browser> {
   const launch = await launchChromium();
   if (launch.skipReason !== undefined) {
-    console.log(`\n    ${suite} skipped: ${launch.skipReason} (scripts/install-test-deps.sh installs it)\n`);
-    context.skip();
+    skipOrFail(context, `${suite} skipped: ${launch.skipReason} (scripts/install-test-deps.sh installs it)`);
   }
   return launch.browser as Browser;
 }

@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { skipOrFail } from './skip';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
 
@@ -61,6 +62,5 @@ export const RUNTIMES: readonly Runtime[] = [nodeRed4(), nodeRed5()];
 /** In a suite's before(): skips the suite, with a notice, when its runtime is not installed. */
 export function skipUnavailable(context: Mocha.Context, runtime: Runtime): void {
   if (runtime.skipReason === undefined) return;
-  console.log(`\n    ${runtime.name} skipped: ${runtime.skipReason}\n`);
-  context.skip();
+  skipOrFail(context, `${runtime.name} skipped: ${runtime.skipReason}`);
 }
