@@ -8,7 +8,7 @@ import type { QueueTarget } from '../outbox/types';
 import { InputError, normalizeNumber, type NumberRule, parseRecipients } from '../send/compose';
 import type { NodeMessage } from './red';
 
-export const QUEUE_ACTIONS = ['status', 'cancel', 'retry', 'block', 'unblock', 'blocked'] as const;
+const QUEUE_ACTIONS = ['status', 'cancel', 'retry', 'block', 'unblock', 'blocked'] as const;
 export type QueueAction = (typeof QUEUE_ACTIONS)[number];
 
 /** The texts an action's errors need, translated by the node (RED._). */

@@ -10,7 +10,7 @@
 import type { NodeMessage } from './red';
 
 /** A node that holds a result without calling done: it counts as taken after this long idle. */
-export const HANDOVER_IDLE_MS = 60_000;
+const HANDOVER_IDLE_MS = 60_000;
 
 const LABEL = 'goip-results';
 

@@ -10,7 +10,7 @@ import type { NodeAPI } from './red';
 const PUBLISH_MS = 250;
 const REFRESH_MS = 10_000;
 
-export function fleetTopic(configId: string): string {
+function fleetTopic(configId: string): string {
   return `goip/${configId}/fleet`;
 }
 

@@ -43,7 +43,7 @@ export interface InboxPage {
 export const INBOX_BUCKET_BITS = 8;
 
 /** The buckets one statement of a by-sender or by-line query looks into, newest first. */
-export const BUCKETS_PER_STATEMENT = 512;
+const BUCKETS_PER_STATEMENT = 512;
 
 /** The buckets of one statement, newest first, from the one holding `before - 1` down to `lowest`. */
 export function bucketWindow(before: number, lowest: number): number[] {

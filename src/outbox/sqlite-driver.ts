@@ -9,7 +9,7 @@
 
 export type SqliteDriverName = 'better-sqlite3' | 'node:sqlite';
 /** In the order they are tried. */
-export const SQLITE_DRIVERS: readonly SqliteDriverName[] = ['better-sqlite3', 'node:sqlite'];
+const SQLITE_DRIVERS: readonly SqliteDriverName[] = ['better-sqlite3', 'node:sqlite'];
 /** Names the one driver to use (the tests run the outbox on each); unset = the first that loads. */
 export const SQLITE_DRIVER_ENV = 'GOIP_SQLITE_DRIVER';
 

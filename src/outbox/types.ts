@@ -11,9 +11,6 @@
 import type { ResultLog } from './result-log';
 
 export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed' | 'expired' | 'cancelled' | 'blocked';
-/** The states a recipient ends in. */
-export type FinalState = Exclude<RecipientState, 'queued' | 'claimed'>;
-export const FINAL_STATES: readonly FinalState[] = ['sent', 'failed', 'expired', 'cancelled', 'blocked'];
 
 /** Claim order: every queued high recipient a line may send goes before normal ones, normal before low. */
 export type Priority = 'high' | 'normal' | 'low';

@@ -50,7 +50,7 @@ export type CommandResult =
 // ---- which replies end a request ----
 
 /** Verbs that answer `command`: its own name, its row's replyVerbs, its error verb and ERROR (GSM's own is the `GSM:` form). */
-export function commandReplyVerbs(command: string): readonly string[] {
+function commandReplyVerbs(command: string): readonly string[] {
   const name = canonical(command);
   const definition = COMMANDS[name];
   return [...new Set([name, ...(definition.replyVerbs ?? []), definition.errorVerb, COMMAND_ERROR_VERB])];

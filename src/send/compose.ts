@@ -20,7 +20,7 @@ export interface NumberRule {
   format: NumberFormat;
 }
 
-export const NUMBER_FORMATS: readonly NumberFormat[] = ['e164', 'digits', 'national', 'asis'];
+const NUMBER_FORMATS: readonly NumberFormat[] = ['e164', 'digits', 'national', 'asis'];
 const COUNTRIES = new Set<string>(getCountries());
 
 /** Short codes (carrier services, `10086`) are dialled as they are; no numbering plan applies. */
@@ -146,7 +146,7 @@ function absent(value: unknown): boolean {
 }
 
 /** A Date, an ISO 8601 string or epoch ms as epoch ms; InputError naming `field` otherwise. */
-export function parseTime(value: unknown, field: string): number {
+function parseTime(value: unknown, field: string): number {
   const ms =
     value instanceof Date
       ? value.getTime()

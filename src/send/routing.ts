@@ -16,7 +16,7 @@ export interface LineGroup {
 }
 
 /** The group of recipients matching no group: the lines in no group take them. */
-export const NO_GROUP = '';
+const NO_GROUP = '';
 
 export interface Routed {
   number: string;

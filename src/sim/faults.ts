@@ -35,7 +35,7 @@ function rateFor(rate: Rate | undefined, direction: Direction): number {
   return rate[direction] ?? 0;
 }
 
-export function emptyFaultCounters(): FaultCounters {
+function emptyFaultCounters(): FaultCounters {
   return { dropped: 0, duplicated: 0, reordered: 0, delayed: 0 };
 }
 

@@ -4,8 +4,8 @@
  */
 import type { InboxQuery, InboxRowOut } from '../../outbox/inbox-query';
 
-export const DEFAULT_INBOX_LIMIT = 100;
-export const MAX_INBOX_LIMIT = 1000;
+const DEFAULT_INBOX_LIMIT = 100;
+const MAX_INBOX_LIMIT = 1000;
 
 const FILTER_KEYS = ['from', 'line', 'since', 'until', 'text', 'kind', 'limit', 'before'] as const;
 

@@ -66,7 +66,7 @@ export class SlowestRecent {
 }
 
 /** A line's radio time per SMS: the slowest of its last 8, trusted from 3 samples. */
-export function lineRadioSamples(): SlowestRecent {
+function lineRadioSamples(): SlowestRecent {
   return new SlowestRecent(8, 3);
 }
 

@@ -73,7 +73,7 @@ export interface LineConditions {
   quarantine?: Quarantine | null;
 }
 
-export function isQuarantined(conditions: LineConditions, now: number): boolean {
+function isQuarantined(conditions: LineConditions, now: number): boolean {
   return conditions.quarantine != null && now < conditions.quarantine.until;
 }
 

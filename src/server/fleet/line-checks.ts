@@ -24,9 +24,9 @@ export interface CheckSettings {
 export type CheckSettingsInput = { [K in keyof CheckSettings]?: unknown };
 
 /** The first decimal number: `12.34` in `Your balance is 12.34`, `-5,50` with a comma. */
-export const DEFAULT_BALANCE_PATTERN = String.raw`-?\d+(?:[.,]\d+)?`;
+const DEFAULT_BALANCE_PATTERN = String.raw`-?\d+(?:[.,]\d+)?`;
 /** A phone number: an optional + and 6 to 15 digits. */
-export const DEFAULT_NUMBER_PATTERN = String.raw`\+?\d{6,15}`;
+const DEFAULT_NUMBER_PATTERN = String.raw`\+?\d{6,15}`;
 const DEFAULT_EVERY_MINUTES = 1440;
 
 export class CheckSettingsError extends Error {}
