@@ -3,7 +3,7 @@
  * longest matching E.164 prefix, in that group's number format; `msg.group` pins a group; numbers
  * matching no group use the lines in no group (every line when there are no groups). Pure.
  */
-import { checkRule, InputError, normalizeNumber, type NumberFormat, type NumberRule } from './compose';
+import { checkRule, InputError, normalizeNumber, type NumberFormat, type NumberRule } from './numbers';
 
 export interface LineGroup {
   name: string;
