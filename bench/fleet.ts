@@ -1,5 +1,5 @@
 /**
- * Fleet benchmark (issue #12, "mute lines"): 8 working lines at a real 3 s per SMS and 8 lines
+ * Fleet benchmark (mute lines): 8 working lines at a real 3 s per SMS and 8 lines
  * that register and keep alive but never answer a bulk session; 80 recipients in one batch on the
  * real clock. The working lines alone need 80 / 8 x 3 s = 30 s; the issue asks for 1.25 x that.
  * Runs alone (about 40 s): `node dist-test/bench/fleet.js`.

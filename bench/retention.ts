@@ -1,5 +1,5 @@
 /**
- * Retention benchmark (issue #11): continuous sending into the durable SqliteOutbox (a temp file,
+ * Retention benchmark: continuous sending into the durable SqliteOutbox (a temp file,
  * WAL + synchronous=FULL) with a short retention, in simulated time. Every SMS takes the engine's
  * path through the store (enqueue, claim, markSent, its result taken by the flow, a delivery
  * report correlated by sms_no and marked), one group commit per batch; the RetentionSchedule purges as it would on its timer.

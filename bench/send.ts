@@ -1,5 +1,5 @@
 /**
- * Send benchmark (issue #3): throughput of the bulk-send engine as a fraction of the physical limit
+ * Send benchmark: throughput of the bulk-send engine as a fraction of the physical limit
  * of the lines it drives. A GoIP line sends one SMS at a time, smsRadioTimeMs each, so N lines can
  * never send more than N / radio time SMS per second; the engine's job is to keep every radio busy.
  *

@@ -1,6 +1,6 @@
 /**
- * The queue across a kill -9 of a real Node-RED (issue #11 "all of it survives a kill -9 and
- * restart"): the store must carry a high priority queued behind a running batch into the
+ * The queue across a kill -9 of a real Node-RED (all of it survives a kill -9 and a
+ * restart): the store must carry a high priority queued behind a running batch into the
  * restarted process, and a cancel's results that were still inside the flow come out after it.
  */
 import assert from 'node:assert/strict';

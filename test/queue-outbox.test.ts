@@ -1,5 +1,5 @@
 /**
- * The operator's queue in the outbox (issue #11): claim order by priority, sendAt, expiry, cancel,
+ * The operator's queue in the outbox: claim order by priority, sendAt, expiry, cancel,
  * retry, the block list, status counts, the schema migration and the indexes of the delivery
  * lookups. The same cases run on the SQLite store and on the in-memory double.
  */

@@ -1,5 +1,5 @@
 /**
- * The pure parts of the operator's queue (issue #11): the goip-send queue fields, quiet hours,
+ * The pure parts of the operator's queue: the goip-send queue fields, quiet hours,
  * the goip-config Queue tab, the opt-out keywords; and quiet hours and retention in a gateway.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Quiet hours in a real Node-RED (issue #11 scope 5): goip-config `quietHours` around the present
+ * Quiet hours in a real Node-RED: goip-config `quietHours` around the present
  * minute, local time of the Node-RED process; a normal batch queued first waits, a high-priority
  * one passes.
  */

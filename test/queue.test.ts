@@ -1,5 +1,5 @@
 /**
- * The operator's send queue (issue #11) end to end: a real Node-RED child process with goip-send,
+ * The operator's send queue end to end: a real Node-RED child process with goip-send,
  * goip-queue and goip-in, simulated GoIP lines in this process, results and events posted to an
  * HTTP sink here. Priority, sendAt, expiry with every line offline, cancel mid-batch, opt-out by
  * STOP, expiry, schedule and the block list across a kill -9 and restart, and a retry of what

@@ -1,6 +1,6 @@
 /**
- * Results at least once (issue #11 "every recipient still gets one final result ... across a
- * kill -9"): the store's result log, the SendingService replaying what its owner never took, and
+ * Results at least once (every recipient still gets one final result, across a kill -9
+ * too): the store's result log, the SendingService replaying what its owner never took, and
  * the goip-send handover telling when the flow is done with a result.
  */
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * The queue suites' rig (issue #11): a real Node-RED child process with goip-send, goip-queue and
+ * The queue suites' rig: a real Node-RED child process with goip-send, goip-queue and
  * goip-in, simulated GoIP lines in this process sharing one ledger, results and events posted to
  * an HTTP sink here (it outlives a kill -9 of Node-RED, so it holds the results of both runs).
  */
