@@ -167,9 +167,10 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
 
   /** Received SMS and DELIVER reports are acked once stored, and publish from the inbox. */
   private openInbox(outbox: SqliteOutbox, options: GoipGatewayOptions): InboxService {
+    const log = outbox.inbox();
     const inbox = new InboxService(
       {
-        log: outbox.inbox(),
+        log,
         transaction: (work) => outbox.transaction(work),
         correlate: (line, report) => this.sender?.correlateDelivery(line, report) ?? null,
         publish: (event) => (event.event === 'sms' ? this.publishSms(event) : this.publish(event)),
@@ -181,7 +182,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.server.deferAcks(['RECEIVE', 'DELIVER']);
     // A resend of a report acked just before a restart is acked again, not stored twice.
     const since = Date.now() - (options.server.dedupWindowMs ?? 600_000);
-    for (const report of outbox.inbox().recentReports(since)) this.server.rememberReport(report.line, report.key, report.at);
+    for (const report of log.recentReports(since)) this.server.rememberReport(report.line, report.key, report.at);
     return inbox;
   }
 

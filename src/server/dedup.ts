@@ -18,19 +18,14 @@ export class DedupWindow {
   seenBefore(key: number, now: number): boolean {
     if (now >= this.nextExpiry) this.prune(now);
     if (this.seen.has(key)) return true;
-    this.remember(key, now);
+    this.record(key, now);
     return false;
   }
 
   /** Records `key` as seen at `at`, which is no earlier than anything recorded before (time order). */
   remember(key: number, at: number): void {
-    this.seen.delete(key);
-    this.seen.set(key, at);
-    if (this.seen.size === 1) this.nextExpiry = at + this.windowMs;
-    if (this.seen.size > this.maxEntries) {
-      const oldest = this.seen.keys().next().value as number;
-      this.seen.delete(oldest);
-    }
+    this.seen.delete(key); // a key seen again moves to its new place in time order
+    this.record(key, at);
   }
 
   /** Forgets `key`: its next arrival is processed as new (its consumer could not store it). */
@@ -40,6 +35,15 @@ export class DedupWindow {
 
   get size(): number {
     return this.seen.size;
+  }
+
+  private record(key: number, at: number): void {
+    this.seen.set(key, at);
+    if (this.seen.size === 1) this.nextExpiry = at + this.windowMs;
+    if (this.seen.size > this.maxEntries) {
+      const oldest = this.seen.keys().next().value as number;
+      this.seen.delete(oldest);
+    }
   }
 
   private prune(now: number): void {

@@ -20,7 +20,7 @@ const REPLAY_PAGE = 500;
 const TAKES_WAIT_MS = 20;
 
 /** Takes not written yet: messages taken by all their consumers, and by one of several. */
-export interface Takes {
+interface Takes {
   done: number[];
   partial: Array<{ inboxId: number; nodeId: string }>;
 }
