@@ -70,4 +70,34 @@ describe('GoipGateway inbox', () => {
     assert.equal((await again.line.request(receive(3, 'once'), again.port)).text, 'RECEIVE 3 OK');
     assert.deepEqual(again.gateway.inbox?.query({ limit: 5 }).items.map((item) => item.text), ['once']);
   });
+
+  it('acks a RECEIVE only once its commit is synced to the disk, and refuses it when the sync fails', async () => {
+    const pending: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const fdatasync = sinon.stub(fs, 'fdatasync').callsFake(((_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => {
+      pending.push(done);
+    }) as typeof fs.fdatasync);
+    cleanups.push(() => fdatasync.restore());
+    const { gateway, port, line } = await started();
+    await line.send(receive(4, 'on disk'), port);
+    while (pending.length === 0) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal((await line.request(keepalive(2), port)).text, 'reg:2;status:0;');
+    assert.deepEqual(line.received.filter((m) => m.text.startsWith('RECEIVE')), []);
+    const acked = line.next((m) => m.text === 'RECEIVE 4 OK');
+    pending.shift()?.(null);
+    await acked;
+
+    const failed = nextEvent<[{ inboxError?: Error }]>(gateway, 'status', (s) => s.inboxError !== undefined);
+    fdatasync.callsFake(((_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => {
+      done(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+    }) as typeof fs.fdatasync);
+    await line.send(receive(5, 'sync fails'), port);
+    const [status] = await failed;
+    assert.match(String(status.inboxError?.message), /EIO/);
+    assert.equal((await line.request(keepalive(3), port)).text, 'reg:3;status:0;');
+    assert.deepEqual(line.received.filter((m) => m.text === 'RECEIVE 5 OK'), []);
+    fdatasync.restore();
+    const recovered = nextEvent<[{ inboxError?: Error }]>(gateway, 'status', (s) => s.inboxError === undefined);
+    assert.equal((await line.request(receive(5, 'sync fails'), port)).text, 'RECEIVE 5 OK');
+    await recovered;
+  });
 });

@@ -172,6 +172,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       {
         log,
         transaction: (work) => outbox.transaction(work),
+        commitLater: (work, durable) => outbox.commitLater(work, durable),
         correlate: (line, report) => this.sender?.correlateDelivery(line, report) ?? null,
         publish: (event) => (event.event === 'sms' ? this.publishSms(event) : this.publish(event)),
         health: () => this.tellStatus(),

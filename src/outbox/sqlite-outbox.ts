@@ -1,7 +1,7 @@
 /**
  * The durable outbox in one SQLite file, through the driver of ./sqlite-driver.ts (better-sqlite3
  * or node:sqlite, both synchronous). WAL + synchronous=FULL: a method that returned has committed,
- * and the commit survives kill -9 and power loss. The tables are in ./schema.ts, the SQL (prepared
+ * and the commit survives kill -9 and power loss (commitLater: once its `durable` was told). The tables are in ./schema.ts, the SQL (prepared
  * once per connection) in ./statements.ts; this class is the Outbox's operations over them.
  */
 import { randomInt } from 'node:crypto';
@@ -16,6 +16,7 @@ import { migrate } from './schema';
 import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
 import { unroutableReason, unsendableReason } from './failure-reasons';
+import { type Durable, WalSync } from './wal-sync';
 import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
@@ -36,6 +37,7 @@ export class SqliteOutbox implements Outbox {
   private readonly statements: Statements;
   /** Runs `work` in one transaction (rolled back if it throws). */
   private readonly inTransaction: <T>(work: () => T) => T;
+  private readonly walSync: WalSync;
   private sendsUntilPrune = 0;
 
   private constructor(
@@ -43,8 +45,10 @@ export class SqliteOutbox implements Outbox {
     /** The SQLite driver the store was opened with. */
     readonly driver: SqliteDriverName,
     private readonly now: () => number,
+    file: string,
   ) {
     this.statements = prepareStatements(db);
+    this.walSync = new WalSync(db, file === ':memory:' ? null : `${file}-wal`);
     const transaction = db.transaction((work: () => unknown) => work());
     this.inTransaction = <T>(work: () => T) => transaction(work) as T;
     this.queue = new SqliteQueue(db, this.inTransaction, now, (messageId) => this.require(messageId));
@@ -63,7 +67,7 @@ export class SqliteOutbox implements Outbox {
       db.pragma('synchronous = FULL', { simple: true });
       db.pragma('foreign_keys = ON', { simple: true });
       migrate(db);
-      return new SqliteOutbox(db, driver, options.now ?? Date.now);
+      return new SqliteOutbox(db, driver, options.now ?? Date.now, file);
     } catch (err) {
       db.close();
       throw err;
@@ -240,6 +244,11 @@ export class SqliteOutbox implements Outbox {
     return this.inTransaction(work);
   }
 
+  /** A top-level transaction that returns before the disk has it; `durable` is told once it has. */
+  commitLater<T>(work: () => T, durable: Durable): T {
+    return this.walSync.commit(() => this.inTransaction(work), durable);
+  }
+
   /** The inbox of received messages in this same file (valid until close()). */
   inbox(): SqliteInboxLog {
     return new SqliteInboxLog(this.db, this.inTransaction);
@@ -251,6 +260,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   close(): void {
+    this.walSync.close();
     this.db.close();
   }
 

@@ -1,8 +1,8 @@
 /**
  * The durable inbox: every received SMS (after part joining) and delivery report is committed to
  * the store before its ack leaves. Reports read in one loop turn are stored in one transaction
- * (group commit: one fsync for all of them), then acked, then published and handed to the
- * consumers. When the store cannot write, nothing of the turn is acked (the GoIP resends later),
+ * (group commit), synced to the disk off the event loop (one fsync for all the commits made
+ * meanwhile), then acked, then published and handed to the consumers. When the store cannot write, nothing of the turn is acked (the GoIP resends later),
  * the failure is told, and the next turn that commits tells the recovery.
  */
 import type { InboxRecord, SqliteInboxLog } from '../../outbox/inbox-log';
@@ -13,8 +13,10 @@ import { type InboxItem, inboxItem, parseInboxQuery } from './inbox-filter';
 
 export interface InboxPorts {
   log: SqliteInboxLog;
-  /** The store's transaction (nested calls are savepoints). */
+  /** The store's transaction (nested calls are savepoints); the disk has it when it returns. */
   transaction: <T>(work: () => T) => T;
+  /** A top-level transaction that returns before the disk has it; `durable` is told once it has. */
+  commitLater: (work: () => void, durable: (err: Error | null) => void) => void;
   /** The messageId of the send a DELIVER report is for (stores its delivery state on the way). */
   correlate: (line: string, report: DeliveryPayload) => string | null;
   /** A committed message goes out to the gateway's listeners. */
@@ -48,6 +50,7 @@ export class InboxService {
   /** The report being ingested: a message it completes is stored with its key. */
   private reportKey: number | null = null;
   private failure: Error | null = null;
+  private closed = false;
 
   constructor(
     private readonly ports: InboxPorts,
@@ -120,6 +123,7 @@ export class InboxService {
   }
 
   close(): void {
+    this.closed = true;
     this.consumers.close();
   }
 
@@ -134,20 +138,46 @@ export class InboxService {
     const batch = this.arrived;
     this.arrived = [];
     let putTakesBack = (): void => undefined;
-    const answer = (committed: boolean): void => {
-      for (const event of batch) {
-        if (committed) event.receipt?.ack();
-        else event.receipt?.refuse();
+    const stored: GoipEvent[] = [];
+    const work = (): void => {
+      this.stored = stored;
+      try {
+        putTakesBack = this.consumers.writeTakes();
+        for (const event of batch) this.ingest(event);
+      } finally {
+        this.stored = null;
       }
     };
-    const work = (): void => {
-      putTakesBack = this.consumers.writeTakes();
-      for (const event of batch) this.ingest(event);
-    };
-    if (this.commit(work, answer)) return;
-    putTakesBack();
-    this.parts?.reload();
+    try {
+      this.ports.commitLater(work, (err) => this.durable(batch, stored, err));
+    } catch (err) {
+      this.failed(err);
+      for (const event of batch) event.receipt?.refuse();
+      putTakesBack();
+      this.parts?.reload();
+    }
   };
+
+  /**
+   * A group commit reached the disk (err null): its reports are acked, then its messages go out
+   * (the acks first: the flows' work would delay them). When the sync failed the rows are in the
+   * store but maybe not on the disk: the acks are refused (the GoIP resends, which may store a
+   * message twice: at least once) and the messages still go out.
+   */
+  private durable(batch: readonly GoipEvent[], stored: readonly GoipEvent[], err: Error | null): void {
+    try {
+      if (err === null) this.recovered();
+      else this.failed(err);
+      for (const event of batch) {
+        if (err === null) event.receipt?.ack();
+        else event.receipt?.refuse();
+      }
+      if (this.closed) return; // untaken in the store: the next start hands them out
+      this.handOut(stored);
+    } catch (error) {
+      this.ports.warn(error);
+    }
+  }
 
   private ingest(event: GoipEvent): void {
     this.reportKey = event.receipt?.key ?? null;
@@ -165,33 +195,34 @@ export class InboxService {
     }
   }
 
-  /**
-   * One transaction; `answer` is told whether it committed (the acks leave before the messages go
-   * out to the flows, whose work would delay them), then its messages go out. False (told, not
-   * thrown) when it failed.
-   */
-  private commit(work: () => void, answer: (committed: boolean) => void = () => undefined): boolean {
+  /** One transaction that the disk has when it returns, its messages out; false (told, not thrown) when it failed. */
+  private commit(work: () => void): boolean {
     const stored: GoipEvent[] = [];
     this.stored = stored;
     try {
       this.ports.transaction(work);
     } catch (err) {
       this.failed(err);
-      answer(false);
       return false;
     } finally {
       this.stored = null;
     }
-    if (this.failure !== null) {
-      this.failure = null;
-      this.ports.health(null);
-    }
-    answer(true);
+    this.recovered();
+    this.handOut(stored);
+    return true;
+  }
+
+  private handOut(stored: readonly GoipEvent[]): void {
     for (const message of stored) {
       this.ports.publish(message);
       this.consumers.hand(message);
     }
-    return true;
+  }
+
+  private recovered(): void {
+    if (this.failure === null) return;
+    this.failure = null;
+    this.ports.health(null);
   }
 
   private failed(err: unknown): void {
