@@ -70,9 +70,7 @@ const gateway: Target = {
   async start() {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goip-bench-ingest-'));
     const options: GoipGatewayOptions = { server: { bind: '127.0.0.1', port: 0, devices }, store: path.join(dir, 'store.sqlite') };
-    // The durable inbox option does not exist yet: the cast keeps this compiling today, and the
-    // same row measures the inbox (every SMS committed before its ack) once the gateway has it.
-    const goip = new GoipGateway({ ...options, inbox: true } as GoipGatewayOptions);
+    const goip = new GoipGateway({ ...options, inbox: true });
     let sms = 0;
     goip.on('event', (event) => {
       if (event.event === 'sms') sms++;

@@ -13,6 +13,7 @@ import {
   type StatusReport,
   type SubmitMessage,
 } from '../src/pdu';
+import { numberTail } from '../src/pdu/numbers';
 import { deliveryStatus } from '../src/protocol';
 import { skipOrFail } from './helpers/skip';
 
@@ -250,6 +251,12 @@ describe('PDU decoding (src/pdu)', () => {
       assert.ok(!sameNumber('+8613853176777', '+8613853176778'));
       assert.ok(!sameNumber('', ''));
       assert.ok(!sameNumber('BANK', '2265'));
+    });
+
+    it('has a numberTail that every pair it matches shares', () => {
+      const forms = ['+8613853176777', '8613853176777', '+86 138-5317-6777', '013853176777', '13853176777', '10086', '+12', '+', '', 'BANK', ' bank '];
+      assert.deepEqual(forms.map(numberTail), ['3176777', '3176777', '3176777', '3176777', '3176777', '10086', '12', '', '', 'BANK', 'BANK']);
+      for (const a of forms) for (const b of forms) if (sameNumber(a, b)) assert.equal(numberTail(a), numberTail(b), `${a} ~ ${b}`);
     });
   });
 });

@@ -27,12 +27,19 @@ export interface MessagingHooks {
 }
 
 interface Trace {
+  msgid: string;
   /** Deliveries on their way, goip-send sends in progress, and nodes holding a message of the trace. */
   open: number;
-  /** Messages of the trace each node holds: a done counts only from a node that got one after the trace began. */
-  holds: Map<string, number>;
+  /**
+   * Messages of the trace each node holds: a done counts only from a node that got one after the
+   * trace began. Most traces reach one node: it is kept in `holder`, a Map only for the others.
+   */
+  holder: string | null;
+  held: number;
+  others: Map<string, number> | null;
   taken: Array<() => void>;
-  idle: NodeJS.Timeout;
+  /** When something of the trace last moved (Date.now()). */
+  moved: number;
 }
 
 /** One handover per runtime (per hooks object): goip-send results and goip-in inbox messages share its hooks. */
@@ -56,6 +63,10 @@ export class ResultHandover {
   private readonly traces = new Map<string, Trace>();
   /** Messages routed to a node and not received yet (counted at the route: the sender may call done first). */
   private readonly routed = new WeakMap<object, number>();
+  /** Traces with nothing open, taken on the next turn unless something of them moves first. */
+  private releasing: Trace[] = [];
+  /** One timer for all traces (a timer per message cost more than the rest of its handover). */
+  private idleTimer: NodeJS.Timeout | null = null;
   private hooked = false;
 
   constructor(private readonly idleMs = HANDOVER_IDLE_MS) {}
@@ -83,37 +94,35 @@ export class ResultHandover {
     try {
       send();
     } finally {
-      this.release(msg._msgid, trace);
+      this.release(trace);
     }
   }
 
   private open(msgid: string): Trace {
-    const trace: Trace = { open: 0, holds: new Map(), taken: [], idle: setTimeout(() => this.settle(msgid, trace), this.idleMs) };
-    trace.idle.unref();
+    const trace: Trace = { msgid, open: 0, holder: null, held: 0, others: null, taken: [], moved: Date.now() };
     this.traces.set(msgid, trace);
+    this.idleTimer ??= this.armIdle(this.idleMs);
     return trace;
   }
 
-  private traceOf(msg: unknown): [string, Trace] | null {
+  private traceOf(msg: unknown): Trace | undefined {
     const msgid = msgidOf(msg);
     const trace = msgid === undefined ? undefined : this.traces.get(msgid);
-    if (msgid === undefined || trace === undefined) return null;
-    trace.idle.refresh();
-    return [msgid, trace];
+    if (trace !== undefined) trace.moved = Date.now();
+    return trace;
   }
 
   private routing(msg: unknown): void {
-    const found = this.traceOf(msg);
-    if (found === null) return;
-    found[1].open++;
+    const trace = this.traceOf(msg);
+    if (trace === undefined) return;
+    trace.open++;
     this.routed.set(msg as object, (this.routed.get(msg as object) ?? 0) + 1);
   }
 
   private received(msg: unknown, nodeId: string | undefined): void {
-    const found = this.traceOf(msg);
-    if (found === null || nodeId === undefined) return;
-    const [, trace] = found;
-    trace.holds.set(nodeId, (trace.holds.get(nodeId) ?? 0) + 1);
+    const trace = this.traceOf(msg);
+    if (trace === undefined || nodeId === undefined) return;
+    hold(trace, nodeId);
     const pending = this.routed.get(msg as object) ?? 0;
     if (pending === 0) {
       trace.open++;
@@ -125,29 +134,68 @@ export class ResultHandover {
   }
 
   private completed(msg: unknown, nodeId: string | undefined): void {
-    const found = this.traceOf(msg);
-    if (found === null || nodeId === undefined) return;
-    const [msgid, trace] = found;
-    const held = trace.holds.get(nodeId) ?? 0;
-    if (held === 0) return; // it got the message before the trace began
-    if (held === 1) trace.holds.delete(nodeId);
-    else trace.holds.set(nodeId, held - 1);
-    this.release(msgid, trace);
+    const trace = this.traceOf(msg);
+    if (trace === undefined || nodeId === undefined) return;
+    if (!unhold(trace, nodeId)) return; // it got the message before the trace began
+    this.release(trace);
   }
 
   /** One holder less; at none, taken after this turn (unless something of the trace moves first). */
-  private release(msgid: string, trace: Trace): void {
+  private release(trace: Trace): void {
     trace.open = Math.max(0, trace.open - 1);
     if (trace.open > 0) return;
-    setImmediate(() => {
-      if (trace.open === 0) this.settle(msgid, trace);
-    });
+    this.releasing.push(trace);
+    if (this.releasing.length === 1) setImmediate(this.settleReleased);
   }
 
-  private settle(msgid: string, trace: Trace): void {
-    if (this.traces.get(msgid) !== trace) return;
-    this.traces.delete(msgid);
-    clearTimeout(trace.idle);
+  private readonly settleReleased = (): void => {
+    const released = this.releasing;
+    this.releasing = [];
+    for (const trace of released) if (trace.open === 0) this.settle(trace);
+  };
+
+  /** Takes the traces idle for idleMs; looks again when the next could be (at most 8 looks per idle time). */
+  private armIdle(delayMs: number): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.idleTimer = null;
+      const now = Date.now();
+      let next = Number.POSITIVE_INFINITY;
+      for (const trace of this.traces.values()) {
+        if (now - trace.moved >= this.idleMs) this.settle(trace);
+        else next = Math.min(next, trace.moved + this.idleMs);
+      }
+      if (next !== Number.POSITIVE_INFINITY) this.idleTimer = this.armIdle(Math.max(next - now, this.idleMs / 8));
+    }, delayMs);
+    timer.unref();
+    return timer;
+  }
+
+  private settle(trace: Trace): void {
+    if (this.traces.get(trace.msgid) !== trace) return;
+    this.traces.delete(trace.msgid);
     for (const taken of trace.taken) taken();
   }
+}
+
+function hold(trace: Trace, nodeId: string): void {
+  if (trace.holder === null || trace.holder === nodeId) {
+    trace.holder = nodeId;
+    trace.held++;
+    return;
+  }
+  trace.others ??= new Map();
+  trace.others.set(nodeId, (trace.others.get(nodeId) ?? 0) + 1);
+}
+
+/** False when `nodeId` holds nothing of the trace. */
+function unhold(trace: Trace, nodeId: string): boolean {
+  if (trace.holder === nodeId && trace.held > 0) {
+    trace.held--;
+    return true;
+  }
+  const held = trace.others?.get(nodeId) ?? 0;
+  if (held === 0) return false;
+  if (held === 1) trace.others?.delete(nodeId);
+  else trace.others?.set(nodeId, held - 1);
+  return true;
 }

@@ -42,6 +42,10 @@ export function sameNumber(a: string, b: string): boolean {
  * capitals, else its last 7 digits (all of them when fewer).
  */
 export function numberTail(number: string): string {
+  // Most numbers are digits with at most a leading +: their tail is a slice (this runs per received SMS).
+  if (PLAIN_NUMBER.test(number)) return number.slice(Math.max(number.startsWith('+') ? 1 : 0, number.length - MIN_SUFFIX_DIGITS));
   if (isAlphanumeric(number)) return number.trim().toUpperCase();
   return digitsOf(number).slice(-MIN_SUFFIX_DIGITS);
 }
+
+const PLAIN_NUMBER = /^\+?[0-9]*$/;

@@ -278,7 +278,8 @@ export class GoipServer extends EventEmitter<GoipServerEvents> {
 
   private publish(event: Omit<GoipEvent, 'receivedAt'>): void {
     this.counters.emitted++;
-    this.tell('event', { ...event, receivedAt: Date.now() });
+    (event as GoipEvent).receivedAt = Date.now(); // in place: each caller hands a fresh object
+    this.tell('event', event as GoipEvent);
   }
 
   /** Emits to every listener in isolation: a throw is counted and reported, never propagated. */

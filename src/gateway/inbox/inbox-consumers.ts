@@ -19,6 +19,10 @@ const REPLAY_PAGE = 500;
  */
 const TAKES_WAIT_MS = 20;
 
+/** A consumer's copy that was taken (or taken before a restart, per the store). */
+const TAKEN = Object.freeze({});
+const NONE: readonly string[] = [];
+
 /** Takes not written yet: messages taken by all their consumers, and by one of several. */
 interface Takes {
   done: number[];
@@ -32,11 +36,60 @@ interface Consumer {
   token: object;
 }
 
-interface InFlight {
-  /** Consumers that accepted the message and have not taken it. */
-  pending: Set<string>;
-  /** The subscription each consumer got its copy through. */
-  handed: Map<string, object>;
+/** A consumer's copy of one message. */
+interface Copy {
+  id: string;
+  /** The subscription it was handed through, TAKEN once taken, undefined before it is handed. */
+  token: object | undefined;
+  /** It accepted the message and has not taken it. */
+  pending: boolean;
+}
+
+/**
+ * Who got a copy of one message and who has still to take it. A message has a copy per goip-in
+ * that accepts it, a few at most: an array costs less than a Set and a Map per message.
+ */
+class InFlight {
+  private readonly copies: Copy[] = [];
+  private waiting = 0;
+
+  constructor(takenBefore: readonly string[]) {
+    for (const id of takenBefore) this.copies.push({ id, token: TAKEN, pending: false });
+  }
+
+  /** `id` accepted the message: it is done once `id` took it. */
+  pend(id: string): void {
+    const copy = this.copyOf(id);
+    if (copy.pending) return;
+    copy.pending = true;
+    this.waiting++;
+  }
+
+  handedTo(id: string): object | undefined {
+    return this.copies.find((copy) => copy.id === id)?.token;
+  }
+
+  hand(id: string, token: object): void {
+    this.copyOf(id).token = token;
+  }
+
+  /** `id` took its copy; how many copies are still pending. */
+  take(id: string): number {
+    const copy = this.copyOf(id);
+    copy.token = TAKEN;
+    if (copy.pending) {
+      copy.pending = false;
+      this.waiting--;
+    }
+    return this.waiting;
+  }
+
+  private copyOf(id: string): Copy {
+    for (const copy of this.copies) if (copy.id === id) return copy;
+    const copy: Copy = { id, token: undefined, pending: false };
+    this.copies.push(copy);
+    return copy;
+  }
 }
 
 export class InboxConsumers {
@@ -70,11 +123,19 @@ export class InboxConsumers {
 
   /** A message just committed: each consumer that accepts it gets its copy. */
   hand(event: GoipEvent): void {
+    if (this.consumers.size === 1) {
+      const [id, consumer] = this.consumers.entries().next().value as [string, Consumer];
+      if (!accepts(consumer.filter, event)) return;
+      const flight = this.flightOf(event.inboxId as number, NONE);
+      flight.pend(id);
+      this.give(id, consumer, flight, event, false);
+      return;
+    }
     const takers = [...this.consumers].filter(([, consumer]) => accepts(consumer.filter, event));
     if (takers.length === 0) return;
     // All of them pending before the first copy goes: a copy may be taken as it is handed.
-    const flight = this.flightOf(event.inboxId as number, []);
-    for (const [id] of takers) flight.pending.add(id);
+    const flight = this.flightOf(event.inboxId as number, NONE);
+    for (const [id] of takers) flight.pend(id);
     for (const [id, consumer] of takers) this.give(id, consumer, flight, event, false);
   }
 
@@ -89,9 +150,8 @@ export class InboxConsumers {
   private flightOf(inboxId: number, takenBefore: readonly string[]): InFlight {
     let flight = this.inFlight.get(inboxId);
     if (flight === undefined) {
-      flight = { pending: new Set(), handed: new Map() };
+      flight = new InFlight(takenBefore);
       this.inFlight.set(inboxId, flight);
-      for (const id of takenBefore) flight.handed.set(id, TAKEN);
     }
     return flight;
   }
@@ -99,12 +159,10 @@ export class InboxConsumers {
   private give(id: string, consumer: Consumer, flight: InFlight, event: GoipEvent, redelivered: boolean): void {
     const inboxId = event.inboxId as number;
     const token = consumer.token;
-    flight.handed.set(id, token);
+    flight.hand(id, token);
     consumer.listener(event, redelivered, () => {
-      if (this.closed || flight.handed.get(id) !== token) return;
-      flight.handed.set(id, TAKEN);
-      flight.pending.delete(id);
-      if (flight.pending.size > 0) {
+      if (this.closed || flight.handedTo(id) !== token) return;
+      if (flight.take(id) > 0) {
         this.takes.partial.push({ inboxId, nodeId: id });
       } else {
         this.inFlight.delete(inboxId);
@@ -126,11 +184,11 @@ export class InboxConsumers {
     }
     for (const message of page) {
       const known = this.inFlight.get(message.inboxId);
-      const handedNow = known?.handed.get(id);
+      const handedNow = known?.handedTo(id);
       if (handedNow === consumer.token || handedNow === TAKEN) continue;
       const flight = known ?? this.flightOf(message.inboxId, this.log.takesOf(message.inboxId));
-      if (known === undefined) for (const [other, c] of this.consumers) if (accepts(c.filter, message.event) && flight.handed.get(other) !== TAKEN) flight.pending.add(other);
-      flight.pending.add(id);
+      if (known === undefined) for (const [other, c] of this.consumers) if (accepts(c.filter, message.event) && flight.handedTo(other) !== TAKEN) flight.pend(other);
+      flight.pend(id);
       this.give(id, consumer, flight, message.event, message.handed || handedNow !== undefined);
     }
     if (page.length === REPLAY_PAGE) setImmediate(() => this.replay(id, consumer, page[page.length - 1].inboxId));
@@ -166,8 +224,6 @@ export class InboxConsumers {
   };
 }
 
-/** A consumer's copy that was taken (or taken before a restart, per the store). */
-const TAKEN = Object.freeze({});
 
 const INBOX_KINDS: readonly InboxKind[] = ['sms', 'delivery'];
 
