@@ -37,13 +37,15 @@ describe('WalSync', () => {
     assert.equal(db.pragma('synchronous', { simple: true }), 2);
     wal.commit(() => insert.run(2), (err) => told.push(`2:${err}`));
     wal.commit(() => insert.run(3), (err) => told.push(`3:${err}`));
-    assert.equal(syncs.length, 1);
+    assert.equal(syncs.length, 2, 'two syncs at most');
     assert.deepEqual(told, []);
     syncs.shift()?.(null);
     assert.deepEqual(told, ['1:null']);
-    assert.equal(syncs.length, 1, 'the commits made during the first sync wait for one more');
+    assert.equal(syncs.length, 2, 'the third commit gets a sync of its own once one returned');
     syncs.shift()?.(Object.assign(new Error('EIO'), { code: 'EIO' }));
-    assert.deepEqual(told, ['1:null', '2:Error: EIO', '3:Error: EIO']);
+    assert.deepEqual(told, ['1:null', '2:Error: EIO']);
+    syncs.shift()?.(null);
+    assert.deepEqual(told, ['1:null', '2:Error: EIO', '3:null']);
     assert.equal(syncs.length, 0);
     wal.close();
     db.close();
@@ -59,10 +61,24 @@ describe('WalSync', () => {
     wal.commit(() => db.exec('INSERT INTO t (v) VALUES (1)'), (err) => told.push(`a:${err}`));
     wal.commit(() => db.exec('INSERT INTO t (v) VALUES (2)'), (err) => told.push(`b:${err}`));
     wal.close();
-    assert.deepEqual(told, ['b:null'], 'the waiting commit is synced on the thread at close');
-    syncs.shift()?.(null);
-    assert.deepEqual(told, ['b:null', 'a:null']);
+    assert.deepEqual(told, ['a:null', 'b:null'], 'what waits is synced on the thread at close');
+    syncs.splice(0).forEach((done) => done(null));
+    assert.deepEqual(told, ['a:null', 'b:null']);
     assert.throws(() => wal.commit(() => undefined, () => undefined), /closed/);
+    db.close();
+  });
+
+  it('tells the earlier commits in order when a later sync returns first', () => {
+    const { db, file } = store();
+    const syncs: Array<(err: NodeJS.ErrnoException | null) => void> = [];
+    const wal = new WalSync(db, `${file}-wal`, (_fd, done) => syncs.push(done));
+    const told: number[] = [];
+    for (const n of [1, 2]) wal.commit(() => db.exec(`INSERT INTO t (v) VALUES (${n})`), () => told.push(n));
+    syncs[1](null);
+    assert.deepEqual(told, [1, 2], 'the second sync started after both commits: it covers both');
+    syncs[0](null);
+    assert.deepEqual(told, [1, 2]);
+    wal.close();
     db.close();
   });
 

@@ -4,8 +4,8 @@
  * commit made here runs at synchronous=NORMAL instead (its frames are written to the WAL file, not
  * synced) and is followed by fdatasync of that file on libuv's threadpool; `durable` is told once
  * that returns. The frames are then on the disk exactly as FULL would have left them, but the loop
- * went on meanwhile. One sync runs at a time: commits that finish while it runs wait for the next
- * one, which covers them all (a group commit of group commits).
+ * went on meanwhile. A sync covers every commit made before it started: commits that finish while
+ * syncs run share the next one (a group commit of group commits).
  */
 import fs from 'node:fs';
 import type { Connection } from './sqlite-driver';
@@ -13,10 +13,25 @@ import type { Connection } from './sqlite-driver';
 export type Durable = (err: Error | null) => void;
 type Fdatasync = (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 
+/**
+ * Syncs in flight at once. A sync covers every commit made before it started, so a commit waits for
+ * one sync, not for the one running and then its own; two leave the threadpool's other two threads
+ * to the rest of the process.
+ */
+const MAX_SYNCS = 2;
+
+interface Waiting {
+  seq: number;
+  durable: Durable;
+}
+
 export class WalSync {
   private fd: number | null = null;
-  private running = false;
-  private waiting: Durable[] = [];
+  /** Commits made so far, and the last of them a sync has been started for. */
+  private committed = 0;
+  private covered = 0;
+  private running = 0;
+  private waiting: Waiting[] = [];
   private closed = false;
 
   constructor(
@@ -45,8 +60,8 @@ export class WalSync {
     } finally {
       this.db.exec('PRAGMA synchronous = FULL');
     }
-    this.waiting.push(durable);
-    if (!this.running) this.sync();
+    this.waiting.push({ seq: ++this.committed, durable });
+    if (this.running < MAX_SYNCS) this.sync();
     return result;
   }
 
@@ -57,37 +72,48 @@ export class WalSync {
     const waiting = this.waiting;
     this.waiting = [];
     let error: Error | null = null;
-    if (waiting.length > 0 || this.running) {
+    if (waiting.length > 0) {
       try {
         fs.fdatasyncSync(this.open());
       } catch (err) {
         error = err as Error;
       }
     }
-    // The sync still running on the threadpool closes the file when it returns.
-    if (!this.running) this.closeFile();
-    for (const durable of waiting) durable(error);
+    // A sync still running on the threadpool closes the file when it returns.
+    if (this.running === 0) this.closeFile();
+    for (const { durable } of waiting) durable(error);
   }
 
   private sync(): void {
-    const batch = this.waiting;
-    this.waiting = [];
+    const upTo = this.committed;
+    this.covered = upTo;
     let fd: number;
     try {
       fd = this.open();
     } catch (err) {
-      for (const durable of batch) durable(err as Error);
+      this.tell(upTo, err as Error);
       return;
     }
-    this.running = true;
+    this.running++;
     this.fdatasync(fd, (err) => {
-      this.running = false;
-      if (this.closed) this.closeFile();
-      for (const durable of batch) durable(err);
-      if (!this.closed && this.waiting.length > 0) this.sync();
+      this.running--;
+      if (this.closed) {
+        if (this.running === 0) this.closeFile();
+        return;
+      }
+      this.tell(upTo, err);
+      if (this.covered < this.committed && this.running < MAX_SYNCS) this.sync();
     });
   }
 
+  /** Tells the commits up to `upTo` (in commit order; a later sync may return first and cover them). */
+  private tell(upTo: number, err: Error | null): void {
+    let told = 0;
+    while (told < this.waiting.length && this.waiting[told].seq <= upTo) told++;
+    if (told === 0) return;
+    const done = this.waiting.splice(0, told);
+    for (const { durable } of done) durable(err);
+  }
   private open(): number {
     this.fd ??= fs.openSync(this.walFile as string, 'r+');
     return this.fd;
