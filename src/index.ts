@@ -2,5 +2,5 @@ export * as protocol from './protocol';
 export * from './server';
 export * from './gateway';
 export * from './outbox';
-export { composeBatch, InputError, type ComposedBatch, type NumberFormat, type NumberRule, type SendRequest } from './send/compose';
+export { checkRule, composeBatch, InputError, type ComposedBatch, type NumberFormat, type NumberRule, type SendRequest } from './send/compose';
 export * as sim from './sim';

@@ -266,7 +266,7 @@ describe('fleet', () => {
           if (results.length === 6) resolve();
         }),
       );
-      sending.submit('n', composeBatch({ text: 'x', to: numbers('8613807', 6, 13), line: null }, RULE, new Set(['goip01', 'goip02'])), {});
+      sending.submit({ owner: 'n', text: 'x', to: numbers('8613807', 6, 13), line: null, rule: RULE });
       await all;
       assert.deepEqual(results, Array(6).fill('sent goip02'), 'the low line took no numbers');
     });

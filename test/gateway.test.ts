@@ -85,15 +85,16 @@ describe('GoipGateway', () => {
     assert.equal((await sms)[0].payload, 'in');
   });
 
-  it("runs the README's script: receives an SMS and sends one", async () => {
+  /** Runs the README's script as printed; only its port (44444) and store file give way to test ones, and `options` are added. */
+  function readmeScript(options: Partial<GoipGatewayOptions> = {}): { gateway: GoipGateway; printed: (text: string) => Promise<unknown>; signals: Map<string, () => Promise<void>> } {
     const readme = fs.readFileSync(path.resolve(__dirname, '..', '..', 'README.md'), 'utf8');
     const section = readme.slice(readme.indexOf('## Without Node-RED'));
     const script = /```js\n([\s\S]*?)```/.exec(section)?.[1] ?? assert.fail('no script in the README section');
     const created: GoipGateway[] = [];
-    // The script as printed; only its port (44444) and store file give way to test ones.
     class TestGateway extends GoipGateway {
-      constructor(options: GoipGatewayOptions) {
-        super({ ...options, server: { ...options.server, bind: '127.0.0.1', port: 0 }, store: ':memory:' });
+      constructor(printedOptions: GoipGatewayOptions) {
+        const server = { ...printedOptions.server, ...options.server, bind: '127.0.0.1', port: 0 };
+        super({ ...printedOptions, ...options, server, store: ':memory:' });
         created.push(this);
       }
     }
@@ -110,7 +111,11 @@ describe('GoipGateway', () => {
     const [gateway] = created;
     cleanups.push(() => gateway.stop());
     const printed = (text: string): Promise<unknown> => (lines.includes(text) ? Promise.resolve() : nextEvent<[string]>(output, 'line', (l) => l === text));
+    return { gateway, printed, signals };
+  }
 
+  it("runs the README's script: receives an SMS and sends one", async () => {
+    const { gateway, printed, signals } = readmeScript();
     const port = (await gateway.start())?.port ?? assert.fail('not listening');
     const sim = new SimLine({ id: 'goip01', password: 'secret', server: { host: '127.0.0.1', port }, smsRadioTimeMs: 20 });
     cleanups.push(() => sim.stop());
@@ -121,5 +126,21 @@ describe('GoipGateway', () => {
     await printed('SMS on goip01 from +8613900000000: Hi script');
     await signals.get('SIGINT')?.();
     assert.deepEqual(gateway.status(), { state: 'idle' });
+  });
+
+  it("runs the README's script with two routing groups: its number goes out on its group's line", async () => {
+    const devices = [
+      { id: 'goip01', password: 'secret' },
+      { id: 'goip02', password: 'secret' },
+    ];
+    const groups = [{ name: 'china', lines: ['goip02'], prefixes: ['86'], numberFormat: 'e164' as const, country: '' }];
+    const { gateway, printed, signals } = readmeScript({ server: { devices }, fleet: { groups } });
+    const port = (await gateway.start())?.port ?? assert.fail('not listening');
+    const sims = devices.map(({ id }) => new SimLine({ id, password: 'secret', server: { host: '127.0.0.1', port }, smsRadioTimeMs: 20 }));
+    for (const sim of sims) cleanups.push(() => sim.stop());
+    await Promise.all(sims.map((sim) => sim.start()));
+    await printed('+8613800138000: sent');
+    assert.deepEqual(sims.map((sim) => sim.ledger.sent.map((sent) => sent.number)), [[], ['+8613800138000']], 'goip01 is in no group: only goip02 serves +86');
+    await signals.get('SIGINT')?.();
   });
 });

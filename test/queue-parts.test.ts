@@ -97,8 +97,8 @@ describe('queue parts', () => {
       const results: Recipient[] = [];
       sending.onResult('n', (r) => results.push(r));
       const batch = (numbers: string[]) => ({ text: 'hi', numbers, groups: numbers.map(() => ''), line: null, bytes: 2, segments: 1, encoding: 'GSM-7' as const });
-      sending.submit('n', batch(['+8613800000001', '+8613800000002']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'normal' });
-      sending.submit('n', batch(['+8613900000001']), {}, { priority: 'high', sendAt: null, expiresAt: null, batchId: 'high' });
+      sending.submitBatch('n', batch(['+8613800000001', '+8613800000002']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'normal' });
+      sending.submitBatch('n', batch(['+8613900000001']), {}, { priority: 'high', sendAt: null, expiresAt: null, batchId: 'high' });
       await new Promise<void>((resolve) => ledger.once('sent', () => resolve()));
       await new Promise<void>((resolve) => (results.length > 0 ? resolve() : gateway.sender?.once('result', () => resolve())));
       assert.deepEqual(ledger.sent.map((s) => s.number), ['+8613900000001']);

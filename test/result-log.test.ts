@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { SendingService } from '../src/gateway/sending';
+import { GroupRouter } from '../src/send/routing';
 import { type HookEvent, type MessagingHooks, ResultHandover } from '../src/nodes/result-handover';
 import { type NewBatch, type Outbox, type Recipient, SqliteOutbox } from '../src/outbox';
 import { UNREPORTED_PAGE } from '../src/outbox/result-log';
@@ -117,11 +118,12 @@ describe('SendingService results', () => {
   const sender = (): BulkSender => Object.assign(new EventEmitter(), { kick: () => undefined }) as unknown as BulkSender;
   const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
   const failed = (err: unknown): never => assert.fail(String(err));
+  const NO_FLEET = { knownLines: () => new Set<string>(), router: () => new GroupRouter() };
 
   it('emits to a later owner what ended while it was away, and after a restart what it never took', async () => {
     const outbox = new MemoryOutbox();
-    const first = new SendingService(outbox, sender(), failed);
-    first.submit('send1', composed(['+8613800000001', '+8613800000002', '+8613800000003']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
+    const first = new SendingService(outbox, sender(), failed, NO_FLEET);
+    first.submitBatch('send1', composed(['+8613800000001', '+8613800000002', '+8613800000003']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
     assert.equal(first.cancel({ batchId: 'b' })?.cancelled, 3);
     const seen: Array<[Recipient, () => void]> = [];
     first.onResult('send1', (recipient, taken) => seen.push([recipient, taken]));
@@ -132,7 +134,7 @@ describe('SendingService results', () => {
     seen[2][1]();
     first.close();
 
-    const restarted = new SendingService(outbox, sender(), failed);
+    const restarted = new SendingService(outbox, sender(), failed, NO_FLEET);
     const again: Recipient[] = [];
     restarted.onResult('send1', (recipient) => again.push(recipient));
     await nextTurn();
@@ -141,8 +143,8 @@ describe('SendingService results', () => {
   });
 
   it('emits a result once per process, however often its owner subscribes again', async () => {
-    const service = new SendingService(new MemoryOutbox(), sender(), failed);
-    service.submit('send1', composed(['+8613800000001']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
+    const service = new SendingService(new MemoryOutbox(), sender(), failed, NO_FLEET);
+    service.submitBatch('send1', composed(['+8613800000001']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
     const seen: Recipient[] = [];
     const stop = service.onResult('send1', (recipient) => seen.push(recipient));
     service.cancel({ batchId: 'b' });

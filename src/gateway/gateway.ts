@@ -157,7 +157,10 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     try {
       const sender = new BulkSender(this.server, outbox, options.sending, this.fleet.engineHooks());
       this.fleet.watch(sender);
-      const service = new SendingService(outbox, sender, (err) => this.warn('sending', err));
+      const service = new SendingService(outbox, sender, (err) => this.warn('sending', err), {
+        knownLines: () => new Set(this.server.lines().map((line) => line.id)),
+        router: () => this.fleet.router,
+      });
       return { outbox, sender, service };
     } catch (err) {
       outbox.close();

@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ResultCursor } from '../outbox/result-log';
 import type { BlockedNumber, Outbox, QueueStatus, QueueTarget, Recipient } from '../outbox/types';
-import { type ComposedBatch, InputError, type QueueFields } from '../send/compose';
+import { type ComposedBatch, composeBatch, composeQueueFields, InputError, type NumberRule, type QueueFields, type SendRequest } from '../send/compose';
+import type { GroupRouter } from '../send/routing';
 import type { BulkSender } from '../server/bulk';
 
 export interface Submitted {
@@ -32,6 +33,29 @@ const TAKEN_COMMIT_MS = 0;
 /** Unreported results read from the store at once when an owner subscribes. */
 const REPLAY_PAGE = 500;
 
+/** A send as a flow or a script hands it: checked, normalised and routed by submit(). */
+export interface SubmitRequest extends SendRequest {
+  /** Whose results these are: a goip-send node id, a script's name (onResult with the same). */
+  owner: string;
+  /** How numbers are read and written (default: E.164 as given, no country); see checkRule(). */
+  rule?: NumberRule;
+  /** Kept with the batch and given back on each result (goip-send keeps the input's _msgid, topic). */
+  meta?: Record<string, unknown>;
+  priority?: unknown;
+  sendAt?: unknown;
+  validity?: unknown;
+  expiresAt?: unknown;
+  batchId?: unknown;
+}
+
+/** What composing a batch asks of the gateway: its lines and its routing groups. */
+export interface Composing {
+  knownLines(): ReadonlySet<string>;
+  router(): GroupRouter;
+}
+
+const E164: NumberRule = { country: '', format: 'e164' };
+
 /** Gets a final result; calls `taken` once the flow is done with it (then it is not emitted again). */
 export type ResultListener = (recipient: Recipient, taken: () => void) => void;
 
@@ -49,16 +73,31 @@ export class SendingService {
     private readonly sender: BulkSender,
     /** Told when committing takes failed (they go out again after a restart). */
     private readonly failed: (error: unknown) => void,
+    private readonly composing: Composing,
   ) {
     sender.on('result', this.route);
     sender.on('progress', this.tellProgress);
   }
 
   /**
-   * Stores the batch durably (returns only once committed) and wakes the sender. Recipients on
-   * the block list end blocked at once. An InputError when `fields.batchId` is in the store already.
+   * Checks the request, normalises and routes its numbers with the gateway's lines and routing
+   * groups, and stores it (see submitBatch). An InputError with a reason the sender can act on.
    */
-  submit(nodeId: string, batch: ComposedBatch, meta: Record<string, unknown>, fields?: QueueFields): Submitted {
+  submit(request: SubmitRequest): Submitted {
+    const { knownLines, router } = this.composing;
+    const batch = composeBatch(request, request.rule ?? E164, knownLines(), router());
+    const fields = composeQueueFields(
+      { priority: request.priority, sendAt: request.sendAt, validity: request.validity, expiresAt: request.expiresAt, batchId: request.batchId },
+      Date.now(),
+    );
+    return this.submitBatch(request.owner, batch, request.meta ?? {}, fields);
+  }
+
+  /**
+   * Stores a composed batch durably (returns only once committed) and wakes the sender. Recipients
+   * on the block list end blocked at once. An InputError when `fields.batchId` is in the store already.
+   */
+  submitBatch(nodeId: string, batch: ComposedBatch, meta: Record<string, unknown>, fields?: QueueFields): Submitted {
     if (fields?.batchId != null && this.outbox.queue.status(fields.batchId) !== null) {
       throw new InputError(`batchId "${fields.batchId}" is already in the queue: use another one`);
     }

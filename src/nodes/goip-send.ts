@@ -3,7 +3,7 @@
  * sends one message per recipient when it reaches a final state (sent, failed, expired,
  * cancelled or blocked), again after a restart when the flow had not finished with it.
  */
-import { checkRule, composeBatch, composeQueueFields, InputError, type NumberFormat, type NumberRule } from '../send/compose';
+import { checkRule, InputError, type NumberFormat, type NumberRule } from '../send/compose';
 import { findConfig } from './config-node';
 import { failInput } from './input-error';
 import { resultMessage } from './messages';
@@ -74,24 +74,22 @@ export = function register(RED: NodeAPI): void {
       const payload = msg.payload;
       const fromPayload = isPlainObject(payload) ? payload : {};
       try {
-        const batch = composeBatch(
-          {
-            text: evaluate('text', msg) ?? (isPlainObject(payload) ? fromPayload.text : payload),
-            to: evaluate('to', msg) ?? msg.to ?? fromPayload.to,
-            line: String(def.line ?? '').trim() || (msg.line ?? fromPayload.line),
-            group: msg.group ?? fromPayload.group,
-          },
-          rule,
-          new Set(config.server?.lines().map((line) => line.id) ?? []),
-          config.gateway?.fleet.router,
-        );
-        const queueing = composeQueueFields(
-          { priority: msg.priority, sendAt: msg.sendAt, validity: msg.validity, expiresAt: msg.expiresAt, batchId: msg.batchId },
-          Date.now(),
-        );
         const meta: Record<string, unknown> = { _msgid: msg._msgid };
         if (typeof msg.topic === 'string') meta.topic = msg.topic;
-        sending.submit(node.id, batch, meta, queueing);
+        sending.submit({
+          owner: node.id,
+          text: evaluate('text', msg) ?? (isPlainObject(payload) ? fromPayload.text : payload),
+          to: evaluate('to', msg) ?? msg.to ?? fromPayload.to,
+          line: String(def.line ?? '').trim() || (msg.line ?? fromPayload.line),
+          group: msg.group ?? fromPayload.group,
+          rule,
+          meta,
+          priority: msg.priority,
+          sendAt: msg.sendAt,
+          validity: msg.validity,
+          expiresAt: msg.expiresAt,
+          batchId: msg.batchId,
+        });
         scheduleStatus();
         done();
       } catch (err) {
