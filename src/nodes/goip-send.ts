@@ -9,13 +9,10 @@ import { failInput } from './input-error';
 import { resultMessage } from './messages';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from './red';
 import { sharedHandover } from './result-handover';
+import { sendInputs } from './send-inputs';
 import { nodeStatus } from './status';
 
 const STATUS_INTERVAL_MS = 250;
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) && !Buffer.isBuffer(value);
-}
 
 export = function register(RED: NodeAPI): void {
   const handover = sharedHandover(RED.hooks);
@@ -60,9 +57,10 @@ export = function register(RED: NodeAPI): void {
     });
     const stopProgress = sending?.onProgress(scheduleStatus);
 
-    const evaluate = (property: string, msg: NodeMessage): unknown => {
+    const fromNode = (property: string, msg: NodeMessage): unknown => {
       const value = def[property];
-      if (value === undefined || value === '') return undefined;
+      // A property left empty (or blank) in the editor leaves the input to the message.
+      if (value === undefined || value === null || (typeof value === 'string' && value.trim() === '')) return undefined;
       return RED.util.evaluateNodeProperty(value, String(def[`${property}Type`] ?? 'str'), node, msg);
     };
 
@@ -71,25 +69,10 @@ export = function register(RED: NodeAPI): void {
       if (sending === null) {
         return failInput(done, RED._('goip-send.errors.noQueue', { reason: config.sendingError ?? RED._('goip-send.errors.noStore') }));
       }
-      const payload = msg.payload;
-      const fromPayload = isPlainObject(payload) ? payload : {};
       try {
         const meta: Record<string, unknown> = { _msgid: msg._msgid };
         if (typeof msg.topic === 'string') meta.topic = msg.topic;
-        sending.submit({
-          owner: node.id,
-          text: evaluate('text', msg) ?? (isPlainObject(payload) ? fromPayload.text : payload),
-          to: evaluate('to', msg) ?? msg.to ?? fromPayload.to,
-          line: String(def.line ?? '').trim() || (msg.line ?? fromPayload.line),
-          group: msg.group ?? fromPayload.group,
-          rule,
-          meta,
-          priority: msg.priority,
-          sendAt: msg.sendAt,
-          validity: msg.validity,
-          expiresAt: msg.expiresAt,
-          batchId: msg.batchId,
-        });
+        sending.submit({ owner: node.id, rule, meta, ...sendInputs(msg, fromNode) });
         scheduleStatus();
         done();
       } catch (err) {
