@@ -1,10 +1,12 @@
-/** WalSync: commits at synchronous=NORMAL made durable by one fdatasync off the loop, shared by the commits made while it runs. */
+/** WalSync: commits at synchronous=NORMAL made durable by one fdatasync off the loop, shared by the commits made while it runs; which stores receive. */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openConnection } from '../src/outbox/sqlite-driver';
+import { isReceivingStore, SqliteOutbox } from '../src/outbox';
 import { WalSync } from '../src/outbox/wal-sync';
+import { MemoryOutbox } from './helpers/memory-outbox';
 
 describe('WalSync', () => {
   let dir: string;
@@ -90,5 +92,14 @@ describe('WalSync', () => {
     assert.equal(told, true);
     wal.close();
     db.close();
+  });
+});
+
+describe('isReceivingStore', () => {
+  it('tells the SQLite store, which keeps the inbox and the held parts, from an outbox that keeps only the queue', () => {
+    const store = SqliteOutbox.open(':memory:');
+    assert.equal(isReceivingStore(store), true);
+    assert.equal(isReceivingStore(new MemoryOutbox()), false);
+    store.close();
   });
 });

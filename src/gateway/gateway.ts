@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { SqliteOutbox } from '../outbox/sqlite-outbox';
-import type { Outbox } from '../outbox/types';
+import { isReceivingStore, type Outbox, type ReceivingStore } from '../outbox/types';
 import { type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer } from '../server';
 import { BulkSender } from '../server/bulk';
 import { CommandClient } from '../server/commands';
@@ -87,12 +87,12 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.sender = sending?.sender ?? null;
     this.sending = sending?.service ?? null;
     this.sendingError = sendingError;
-    this.inbox = options.inbox !== false && this.outbox instanceof SqliteOutbox ? this.openInbox(this.outbox, options) : null;
+    this.inbox = options.inbox !== false && this.outbox !== null && isReceivingStore(this.outbox) ? this.openInbox(this.outbox, options) : null;
     const inbox = this.inbox;
     this.parts = new PartJoiner({
       enabled: options.joinParts ?? true,
       windowMs: options.joinWindowMs ?? 60_000,
-      store: this.outbox instanceof SqliteOutbox ? this.outbox.heldParts() : new MemoryHeldParts(),
+      store: this.outbox !== null && isReceivingStore(this.outbox) ? this.outbox.heldParts() : new MemoryHeldParts(),
       publish: inbox === null ? (event) => this.publishSms(event) : (event) => inbox.record(event),
       warn: (err) => this.warn('parts', err),
       ...(inbox === null ? {} : { atomically: (work: () => void) => inbox.atomically(work) }),
@@ -169,7 +169,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   }
 
   /** Received SMS and DELIVER reports are acked once stored, and publish from the inbox. */
-  private openInbox(outbox: SqliteOutbox, options: GoipGatewayOptions): InboxService {
+  private openInbox(outbox: ReceivingStore, options: GoipGatewayOptions): InboxService {
     const log = outbox.inbox();
     const inbox = new InboxService(
       {

@@ -6,8 +6,7 @@
  * when the owner subscribes (after a restart, a redeploy): at least once.
  */
 import { randomUUID } from 'node:crypto';
-import type { ResultCursor } from '../outbox/result-log';
-import type { BlockedNumber, Outbox, QueueStatus, QueueTarget, Recipient } from '../outbox/types';
+import type { BlockedNumber, Outbox, QueueStatus, QueueTarget, Recipient, ResultCursor } from '../outbox/types';
 import { type ComposedBatch, composeBatch, composeQueueFields, InputError, type NumberRule, type QueueFields, type SendRequest } from '../send/compose';
 import type { GroupRouter } from '../send/routing';
 import type { BulkSender } from '../server/bulk';

@@ -5,27 +5,7 @@
  */
 import type { GoipEvent } from '../server/server-types';
 import type { Connection, Statement } from './sqlite-driver';
-
-export interface HeldPart {
-  line: string;
-  /** The sender (srcnum) the next part must come from. */
-  from: string;
-  /** The `sms` event of the part as the server published it. */
-  event: GoipEvent;
-  /** When it was held (ms epoch): the join window runs from the newest part of a chain. */
-  heldAt: number;
-}
-
-export interface HeldPartStore {
-  /** Whether held parts survive a restart. */
-  readonly durable: boolean;
-  /** Every held part, in the order they were held. */
-  all(): HeldPart[];
-  /** Durable when it returns. */
-  hold(part: HeldPart): void;
-  /** Forgets every part held for this line and sender. */
-  release(line: string, from: string): void;
-}
+import type { HeldPart, HeldPartStore } from './types';
 
 interface HeldPartRow {
   line: string;

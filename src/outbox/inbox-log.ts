@@ -5,56 +5,9 @@
  */
 import { numberTail, sameNumber } from '../pdu/numbers';
 import type { GoipEvent } from '../server/server-types';
-import { bucketWindow, INBOX_BUCKET_BITS, type InboxPage, type InboxQuery, inboxQuerySql, type InboxRowOut } from './inbox-query';
+import { bucketWindow, INBOX_BUCKET_BITS, inboxQuerySql } from './inbox-query';
 import type { Connection, Statement } from './sqlite-driver';
-
-export type InboxKind = 'sms' | 'delivery';
-
-export interface InboxRecord {
-  kind: InboxKind;
-  line: string;
-  /** sms: the sender; delivery: the number the report is about. */
-  sender: string;
-  text: string;
-  receivedAt: number;
-  parts: number;
-  messageId: string | null;
-  status: string | null;
-  event: GoipEvent;
-  /** The server's de-duplication key of the report, null for a joined SMS or a decoded AT report. */
-  reportKey: number | null;
-  /** A goip-in gets it right after the commit. */
-  handed: boolean;
-}
-
-/** A message a consumer has still to take. */
-export interface UntakenMessage {
-  inboxId: number;
-  event: GoipEvent;
-  /** It was handed out before: emitted again, it is a redelivery. */
-  handed: boolean;
-}
-
-/** Which messages a consumer (a goip-in) accepts: null = any. */
-export interface InboxFilter {
-  kinds: readonly InboxKind[] | null;
-  line: string | null;
-}
-
-/** The last SMS sent to a number (reply correlation). */
-export interface SentTo {
-  messageId: string;
-  batchId: string;
-  sentAt: number;
-  line: string | null;
-}
-
-/** A stored report's line, de-duplication key and receive time. */
-export interface RecentReport {
-  line: string;
-  key: number;
-  at: number;
-}
+import type { InboxFilter, InboxLog, InboxPage, InboxQuery, InboxRecord, InboxRowOut, RecentReport, SentTo, UntakenMessage } from './types';
 
 interface UntakenRow {
   inbox_id: number;
@@ -83,7 +36,7 @@ const RECENT_REPORTS = `SELECT line, report_key AS key, received_at AS at FROM i
 const SENT_TO = `SELECT r.message_id, b.batch_id, r.sent_at, r.line, r.number FROM recipients r JOIN batches b ON b.seq = r.batch_seq
   WHERE r.state = 'sent' AND r.number_tail = @tail AND r.sent_at >= @since ORDER BY r.sent_at DESC LIMIT 50`;
 
-export class SqliteInboxLog {
+export class SqliteInboxLog implements InboxLog {
   private readonly db: Connection;
   private readonly insertRow: Statement<{ inbox_id: number }>;
   private readonly recentReportRows: Statement<RecentReport>;

@@ -3,41 +3,7 @@
  * a page at a time behind a cursor (the inboxId the page ended at). The SQL narrows by the indexed
  * columns; the sender and the text are then compared in full by the caller. Pure.
  */
-import type { InboxKind } from './inbox-log';
-
-export interface InboxQuery {
-  from?: string;
-  line?: string;
-  /** ms epoch, inclusive. */
-  since?: number;
-  /** ms epoch, exclusive. */
-  until?: number;
-  /** A substring of the text, any case. */
-  text?: string;
-  kind?: InboxKind;
-  /** At most this many items. */
-  limit: number;
-  /** Only messages older than this inboxId (the cursor of the previous page). */
-  before?: number;
-}
-
-export interface InboxRowOut {
-  inbox_id: number;
-  kind: InboxKind;
-  line: string;
-  sender: string;
-  text: string;
-  received_at: number;
-  parts: number;
-  message_id: string | null;
-  status: string | null;
-}
-
-export interface InboxPage {
-  rows: InboxRowOut[];
-  /** The cursor of the next page, null on the last one. */
-  next: string | null;
-}
+import type { InboxQuery } from './types';
 
 /** inbox.bucket = inbox_id >> INBOX_BUCKET_BITS (src/outbox/schema.ts says why). */
 export const INBOX_BUCKET_BITS = 8;

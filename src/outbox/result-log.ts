@@ -5,26 +5,7 @@
  */
 import type { Connection, Statement } from './sqlite-driver';
 import { type RecipientRow, SELECT_RECIPIENT, toRecipient } from './statements';
-import type { Recipient } from './types';
-
-/** Where a page of unreported results ended: pass it to get the next page. */
-export interface ResultCursor {
-  batchSeq: number;
-  index: number;
-}
-
-export interface ResultPage {
-  recipients: Recipient[];
-  /** null when this was the last page. */
-  next: ResultCursor | null;
-}
-
-export interface ResultLog {
-  /** Final recipients of `nodeId` whose result was not taken, in batch order, after `after`. */
-  unreported(nodeId: string, after: ResultCursor | null, limit: number): ResultPage;
-  /** The flow took these results: they are not emitted again (one commit). */
-  taken(messageIds: readonly string[]): void;
-}
+import type { ResultCursor, ResultLog, ResultPage } from './types';
 
 /** A page of unreported results: a search of the partial index recipients_unreported (test/result-log.test.ts). */
 export const UNREPORTED_PAGE = `${SELECT_RECIPIENT}

@@ -17,7 +17,7 @@ import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
 import { unroutableReason, unsendableReason } from './failure-reasons';
 import { type Durable, WalSync } from './wal-sync';
-import { type NewBatch, type Outbox, type Priority, PRIORITIES, type Recipient, type RecipientState } from './types';
+import { type NewBatch, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
 const MAX_FIRST_SEND_ID = 9000;
@@ -31,7 +31,7 @@ export interface SqliteOutboxOptions {
   now?: () => number;
 }
 
-export class SqliteOutbox implements Outbox {
+export class SqliteOutbox implements ReceivingStore {
   readonly queue: SqliteQueue;
   readonly results: SqliteResultLog;
   private readonly statements: Statements;

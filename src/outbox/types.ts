@@ -1,5 +1,6 @@
 /**
- * The durable outbound queue as the bulk-send engine and the goip-send node see it. One
+ * Every interface of the store: the durable outbound queue as the bulk-send engine and the
+ * goip-send node see it, the results the flow takes, the held parts and the inbox. One
  * implementation (SQLite, ./sqlite-outbox.ts, on better-sqlite3 or node:sqlite); the engine never
  * touches SQL.
  *
@@ -8,7 +9,7 @@
  * -> delivered/undeliverable later by a delivery report. A queued one may also end expired (its
  * expiresAt passed), cancelled (by the operator) or blocked (its number opted out): never on the air.
  */
-import type { ResultLog } from './result-log';
+import type { GoipEvent } from '../server/server-types';
 
 export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed' | 'expired' | 'cancelled' | 'blocked';
 
@@ -193,4 +194,167 @@ export interface QueueControl {
   expireDue(): Recipient[];
   /** The next time a queued recipient becomes due or expires (ms epoch), null when none is pending. */
   nextTimedAt(): number | null;
+}
+
+// ---- results the flow takes (result-log.ts) ----
+
+/** Where a page of unreported results ended: pass it to get the next page. */
+export interface ResultCursor {
+  batchSeq: number;
+  index: number;
+}
+
+export interface ResultPage {
+  recipients: Recipient[];
+  /** null when this was the last page. */
+  next: ResultCursor | null;
+}
+
+export interface ResultLog {
+  /** Final recipients of `nodeId` whose result was not taken, in batch order, after `after`. */
+  unreported(nodeId: string, after: ResultCursor | null, limit: number): ResultPage;
+  /** The flow took these results: they are not emitted again (one commit). */
+  taken(messageIds: readonly string[]): void;
+}
+
+// ---- held parts of long received SMS (held-parts.ts) ----
+
+export interface HeldPart {
+  line: string;
+  /** The sender (srcnum) the next part must come from. */
+  from: string;
+  /** The `sms` event of the part as the server published it. */
+  event: GoipEvent;
+  /** When it was held (ms epoch): the join window runs from the newest part of a chain. */
+  heldAt: number;
+}
+
+export interface HeldPartStore {
+  /** Whether held parts survive a restart. */
+  readonly durable: boolean;
+  /** Every held part, in the order they were held. */
+  all(): HeldPart[];
+  /** Durable when it returns. */
+  hold(part: HeldPart): void;
+  /** Forgets every part held for this line and sender. */
+  release(line: string, from: string): void;
+}
+
+// ---- the inbox (inbox-log.ts, inbox-query.ts) ----
+
+export type InboxKind = 'sms' | 'delivery';
+
+export interface InboxRecord {
+  kind: InboxKind;
+  line: string;
+  /** sms: the sender; delivery: the number the report is about. */
+  sender: string;
+  text: string;
+  receivedAt: number;
+  parts: number;
+  messageId: string | null;
+  status: string | null;
+  event: GoipEvent;
+  /** The server's de-duplication key of the report, null for a joined SMS or a decoded AT report. */
+  reportKey: number | null;
+  /** A goip-in gets it right after the commit. */
+  handed: boolean;
+}
+
+/** A message a consumer has still to take. */
+export interface UntakenMessage {
+  inboxId: number;
+  event: GoipEvent;
+  /** It was handed out before: emitted again, it is a redelivery. */
+  handed: boolean;
+}
+
+/** Which messages a consumer (a goip-in) accepts: null = any. */
+export interface InboxFilter {
+  kinds: readonly InboxKind[] | null;
+  line: string | null;
+}
+
+/** The last SMS sent to a number (reply correlation). */
+export interface SentTo {
+  messageId: string;
+  batchId: string;
+  sentAt: number;
+  line: string | null;
+}
+
+/** A stored report's line, de-duplication key and receive time. */
+export interface RecentReport {
+  line: string;
+  key: number;
+  at: number;
+}
+
+export interface InboxQuery {
+  from?: string;
+  line?: string;
+  /** ms epoch, inclusive. */
+  since?: number;
+  /** ms epoch, exclusive. */
+  until?: number;
+  /** A substring of the text, any case. */
+  text?: string;
+  kind?: InboxKind;
+  /** At most this many items. */
+  limit: number;
+  /** Only messages older than this inboxId (the cursor of the previous page). */
+  before?: number;
+}
+
+export interface InboxRowOut {
+  inbox_id: number;
+  kind: InboxKind;
+  line: string;
+  sender: string;
+  text: string;
+  received_at: number;
+  parts: number;
+  message_id: string | null;
+  status: string | null;
+}
+
+export interface InboxPage {
+  rows: InboxRowOut[];
+  /** The cursor of the next page, null on the last one. */
+  next: string | null;
+}
+
+/** The inbox's rows as the gateway's inbox service uses them. */
+export interface InboxLog {
+  /** Stores one message (inside the caller's transaction) and returns its inboxId. */
+  insert(record: InboxRecord): number;
+  /** The de-duplication keys of the reports stored since `since`, oldest first. */
+  recentReports(since: number, limit?: number): RecentReport[];
+  /** What `nodeId` has still to take that `filter` accepts, in receive order, after `after`. */
+  untaken(nodeId: string, filter: InboxFilter, after: number, limit: number): UntakenMessage[];
+  /** The consumers that took their copy of one message. */
+  takesOf(inboxId: number): string[];
+  /** Messages taken by all their consumers (`done`) and copies taken by one of several (`partial`). */
+  taken(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): void;
+  query(query: InboxQuery): InboxPage;
+  /** The last SMS sent to `number` since `since` (reply correlation). */
+  lastSentTo(number: string, since: number): SentTo | null;
+}
+
+/**
+ * A store that also keeps the inbox and the held parts (the SQLite store does; a store without
+ * them leaves the gateway receiving from memory).
+ */
+export interface ReceivingStore extends Outbox {
+  inbox(): InboxLog;
+  heldParts(): HeldPartStore;
+  /** Runs `work` in one transaction (nested calls are savepoints); the disk has it when it returns. */
+  transaction<T>(work: () => T): T;
+  /** A top-level transaction that returns before the disk has it; `durable` is told once it has. */
+  commitLater<T>(work: () => T, durable: (err: Error | null) => void): T;
+}
+
+export function isReceivingStore(store: Outbox): store is ReceivingStore {
+  const candidate = store as Partial<ReceivingStore>;
+  return typeof candidate.inbox === 'function' && typeof candidate.heldParts === 'function' && typeof candidate.commitLater === 'function';
 }

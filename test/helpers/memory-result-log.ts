@@ -1,5 +1,5 @@
 /** ResultLog of the in-memory outbox double (./memory-outbox.ts), following src/outbox/result-log.ts. */
-import type { ResultCursor, ResultLog, ResultPage } from '../../src/outbox/result-log';
+import type { ResultCursor, ResultLog, ResultPage } from '../../src/outbox/types';
 import type { Recipient } from '../../src/outbox/types';
 import type { QueueRecord } from './memory-queue';
 

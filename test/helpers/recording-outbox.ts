@@ -2,7 +2,7 @@
  * Any Outbox (the in-memory double or the real SQLite store) as the bulk tests watch it: every
  * claim with whether it was committed, commits that fail on demand, and every recipient.
  */
-import type { ResultLog } from '../../src/outbox/result-log';
+import type { ResultLog } from '../../src/outbox/types';
 import type { NewBatch, Outbox, Priority, QueueControl, Recipient } from '../../src/outbox/types';
 
 export interface Claim {

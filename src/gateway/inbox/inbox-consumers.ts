@@ -5,7 +5,7 @@
  * kill -9 or a consumer deployed later gets it from the store (replay, in receive order).
  * A consumer that follows again (a redeploy) gets again what its former self had not taken.
  */
-import type { InboxFilter, InboxKind, SqliteInboxLog } from '../../outbox/inbox-log';
+import type { InboxFilter, InboxKind, InboxLog } from '../../outbox/types';
 import type { GoipEvent } from '../../server';
 
 /** `taken` once the flow is done with the message; `redelivered` when it may have been emitted before. */
@@ -100,7 +100,7 @@ export class InboxConsumers {
   private closed = false;
 
   constructor(
-    private readonly log: SqliteInboxLog,
+    private readonly log: InboxLog,
     /** Committing takes failed: those messages go out again after a restart. */
     private readonly failed: (err: unknown) => void,
   ) {}

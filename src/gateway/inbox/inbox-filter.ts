@@ -2,7 +2,7 @@
  * History filters as goip-inbox (msg.payload) and GET /goip/<id>/inbox (query text) give them,
  * checked into an InboxQuery, and the items a page answers with. Pure.
  */
-import type { InboxQuery, InboxRowOut } from '../../outbox/inbox-query';
+import type { InboxQuery, InboxRowOut } from '../../outbox/types';
 
 const DEFAULT_INBOX_LIMIT = 100;
 const MAX_INBOX_LIMIT = 1000;

@@ -5,14 +5,14 @@
  * meanwhile), then acked, then published and handed to the consumers. When the store cannot write, nothing of the turn is acked (the GoIP resends later),
  * the failure is told, and the next turn that commits tells the recovery.
  */
-import type { InboxRecord, SqliteInboxLog } from '../../outbox/inbox-log';
+import type { InboxLog, InboxRecord } from '../../outbox/types';
 import type { DeliveryPayload, GoipEvent, ReplyTo } from '../../server';
 import type { PartJoiner } from '../parts/part-joiner';
 import { InboxConsumers } from './inbox-consumers';
 import { type InboxItem, inboxItem, parseInboxQuery } from './inbox-filter';
 
 export interface InboxPorts {
-  log: SqliteInboxLog;
+  log: InboxLog;
   /** The store's transaction (nested calls are savepoints); the disk has it when it returns. */
   transaction: <T>(work: () => T) => T;
   /** A top-level transaction that returns before the disk has it; `durable` is told once it has. */

@@ -1,5 +1,5 @@
 /** Held parts of long SMS in memory, for a gateway without a durable store: they do not survive a restart. */
-import type { HeldPart, HeldPartStore } from '../../outbox/held-parts';
+import type { HeldPart, HeldPartStore } from '../../outbox/types';
 
 export class MemoryHeldParts implements HeldPartStore {
   readonly durable: boolean = false;

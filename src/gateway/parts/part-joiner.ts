@@ -9,7 +9,7 @@
  * Held parts are in a HeldPartStore: durable (the outbox's SQLite file) they survive a restart or a
  * kill -9 and the chain resumes; the window then runs from when the newest part arrived.
  */
-import type { HeldPart, HeldPartStore } from '../../outbox/held-parts';
+import type { HeldPart, HeldPartStore } from '../../outbox/types';
 import type { GoipEvent } from '../../server';
 import { partKind } from './part-length';
 
