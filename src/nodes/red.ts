@@ -2,7 +2,6 @@
  * The slice of the Node-RED runtime API these nodes use. Declared here rather than pulled from
  * @types/node-red (which lags the runtime and drags express types in).
  */
-import type { MessagingHooks } from './result-handover';
 
 export interface NodeMessage {
   [key: string]: unknown;
@@ -76,4 +75,16 @@ export interface NodeAPI {
   _: (key: string, substitutions?: Record<string, unknown>) => string;
   /** Messages to the editors (topic, data, retained for editors that connect later). */
   comms: { publish(topic: string, data: unknown, retain: boolean): void };
+}
+
+/** The fields of Node-RED's hook events used by the result handover (onReceive has destination, onComplete node). */
+export interface HookEvent {
+  msg?: unknown;
+  destination?: { id?: string };
+  node?: { id?: string };
+}
+
+export interface MessagingHooks {
+  add(name: string, hook: (event: HookEvent) => void): void;
+  remove(name: string): void;
 }

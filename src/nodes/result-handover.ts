@@ -7,24 +7,12 @@
  * HANDOVER_IDLE_MS (a node that never calls done). Results of one batch share the input's _msgid,
  * so they are taken together.
  */
-import type { NodeMessage } from './red';
+import type { MessagingHooks, NodeMessage } from './red';
 
 /** A node that holds a result without calling done: it counts as taken after this long idle. */
 const HANDOVER_IDLE_MS = 60_000;
 
 const LABEL = 'goip-results';
-
-/** The fields of Node-RED's hook events used here (onReceive has destination, onComplete node). */
-export interface HookEvent {
-  msg?: unknown;
-  destination?: { id?: string };
-  node?: { id?: string };
-}
-
-export interface MessagingHooks {
-  add(name: string, hook: (event: HookEvent) => void): void;
-  remove(name: string): void;
-}
 
 interface Trace {
   msgid: string;

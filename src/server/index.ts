@@ -3,5 +3,4 @@ export { BindError, describeBindError, isTransientBindError } from './udp-endpoi
 export { emitIsolated } from './fan-out';
 export * from './lines';
 export * from './dedup';
-export * from './bulk';
 export * from './commands';
