@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { GoipGateway, type GoipGatewayOptions } from '../src/gateway';
-import { GoipServer } from '../src/server';
+import { GoipServer } from '../src/link';
 import { freeUdpPort } from '../test/helpers/node-red-process';
 import { drive, formatSummary, formatTarget, type IngestSettings, ingestSettings, LINES, type Phase, phases, RECEIVES_PER_KEEPALIVE, type TargetReport } from './ingest';
 import { NodeRedReceiver } from './ingest-node-red';

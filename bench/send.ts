@@ -19,8 +19,8 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Recipient } from '../src/outbox/types';
 import { SqliteOutbox } from '../src/outbox';
-import { GoipServer } from '../src/server';
-import { type BulkOptions, BulkSender, DEFAULT_BULK_OPTIONS } from '../src/server/bulk';
+import { GoipServer } from '../src/link';
+import { type BulkOptions, BulkSender, DEFAULT_BULK_OPTIONS } from '../src/outbound';
 import { lineIds, type SimFleet, startLines } from '../src/sim';
 
 const PASSWORD = 'benchpw';

@@ -4,9 +4,9 @@
  * offline line (a check due while the line is away runs when it comes back). Tells `balance`,
  * `lowbalance` and `number` as gateway events and holds lines parked on a low balance.
  */
-import type { GoipEvent, GoipServer } from '../server';
-import type { CommandClient } from '../server/commands';
-import { type CheckSettings, isLow, nextCheckAt, parseSchedule, readAmount, readNumber } from '../server/fleet/line-checks';
+import type { GoipEvent, GoipServer } from '../link';
+import type { CommandClient } from '../link/commands';
+import { type CheckSettings, isLow, nextCheckAt, parseSchedule, readAmount, readNumber } from '../outbound/lines/checks';
 
 /** Longest single timer wait (setTimeout's limit is about 24.8 days): a later check is re-planned. */
 const MAX_WAIT_MS = 2 ** 31 - 1;

@@ -7,9 +7,9 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Recipient } from '../outbox/types';
-import type { GoipEvent } from '../server';
-import type { LineInfo } from '../server/lines';
-import { localDay, msUntilNextDay } from '../server/bulk/policy';
+import type { GoipEvent } from '../link';
+import type { LineInfo } from '../link/lines';
+import { localDay, msUntilNextDay } from '../outbound/lines/policy';
 import type { GoipGateway } from './gateway';
 
 export interface FleetViewOptions {

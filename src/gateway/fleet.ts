@@ -2,10 +2,10 @@
  * The fleet around the bulk engine: routing groups, the line policy, the balance and
  * number checks, and what the lines endpoint shows of each line (balance, number, quarantine).
  */
-import type { GoipEvent, GoipServer } from '../server';
-import type { BulkSender, FleetHooks, LinePolicy } from '../server/bulk';
-import type { CommandClient } from '../server/commands';
-import { type CheckSettings, NO_CHECKS } from '../server/fleet/line-checks';
+import type { GoipEvent, GoipServer } from '../link';
+import type { BulkSender, FleetHooks, LinePolicy } from '../outbound';
+import type { CommandClient } from '../link/commands';
+import { type CheckSettings, NO_CHECKS } from '../outbound/lines/checks';
 import { GroupRouter, type LineGroup } from '../send/routing';
 import { FleetChecks, type LineReadings } from './fleet-checks';
 

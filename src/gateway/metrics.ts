@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Recipient } from '../outbox/types';
-import type { DeliveryPayload, GoipEvent, ServerCounters } from '../server';
+import type { DeliveryPayload, GoipEvent, ServerCounters } from '../link';
 import type { GoipGateway } from './gateway';
 
 /** goip_datagrams_total{kind}: the server's counters by kind, `out` counted from the datagrams it sends. */

@@ -3,7 +3,7 @@
  * its sender on the block list (durably), an opt-in keyword takes it off; either becomes an
  * `optout` / `optin` event `{number, keyword, line}` beside the `sms` event.
  */
-import type { GoipEvent } from '../server';
+import type { GoipEvent } from '../link';
 import type { SendingService } from './sending';
 
 export const DEFAULT_OPT_OUT_KEYWORDS: readonly string[] = ['STOP', 'UNSUBSCRIBE', '退订', 'TD'];

@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { BlockedNumber, Outbox, QueueStatus, QueueTarget, Recipient, ResultCursor } from '../outbox/types';
 import { type ComposedBatch, composeBatch, composeQueueFields, InputError, type NumberRule, type QueueFields, type SendRequest } from '../send/compose';
 import type { GroupRouter } from '../send/routing';
-import type { BulkSender } from '../server/bulk';
+import type { BulkSender } from '../outbound';
 
 export interface Submitted {
   batchId: string;

@@ -1,10 +1,10 @@
 /** GoipGateway's options, status and events. */
 import type { AddressInfo } from 'node:net';
 import type { Outbox } from '../outbox/types';
-import type { GoipEvent, GoipServerOptions } from '../server';
-import type { BulkOptions } from '../server/bulk';
-import type { CommandOptions } from '../server/commands';
-import type { BindError } from '../server/udp-endpoint';
+import type { GoipEvent, GoipServerOptions } from '../link';
+import type { BulkOptions } from '../outbound';
+import type { CommandOptions } from '../link/commands';
+import type { BindError } from '../link/udp-endpoint';
 import type { FleetOptions } from './fleet';
 
 export interface GoipGatewayOptions {

@@ -1,8 +1,8 @@
 /** The goip-config node as flow nodes see it. */
 import type { GatewayMetrics, GoipGateway, SendingService } from '../gateway';
 import type { InboxService } from '../gateway/inbox/inbox-service';
-import type { GoipEvent, GoipServer } from '../server';
-import type { CommandClient } from '../server/commands';
+import type { GoipEvent, GoipServer } from '../link';
+import type { CommandClient } from '../link/commands';
 import { failInput } from './input-error';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';
 import { nodeStatus } from './status';

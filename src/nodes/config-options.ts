@@ -1,9 +1,9 @@
 /** Turns the goip-config node's properties and credentials into server options. Pure. */
-import type { DeviceCredential, GoipServerOptions } from '../server';
+import type { DeviceCredential, GoipServerOptions } from '../link';
 import type { QueueOptions } from '../gateway/types';
-import type { BulkOptions } from '../server/bulk';
-import { parseQuietHours } from '../server/bulk/quiet-hours';
-import type { CommandOptions } from '../server/commands';
+import type { BulkOptions } from '../outbound';
+import { parseQuietHours } from '../outbound/lines/policy';
+import type { CommandOptions } from '../link/commands';
 import { definedOnly } from '../util/options';
 
 /**

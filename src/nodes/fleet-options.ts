@@ -2,8 +2,8 @@
 import type { FleetOptions } from '../gateway/fleet';
 import { InputError } from '../send/compose';
 import { checkGroups } from '../send/routing';
-import { type BulkOptions, LINE_POLICIES, type LinePolicy } from '../server/bulk';
-import { type CheckSettings, CheckSettingsError, type CheckSettingsInput, checkSettings } from '../server/fleet/line-checks';
+import { type BulkOptions, LINE_POLICIES, type LinePolicy } from '../outbound';
+import { type CheckSettings, CheckSettingsError, type CheckSettingsInput, checkSettings } from '../outbound/lines/checks';
 import { definedOnly } from '../util/options';
 import { ConfigError, optionalMs, wholeNumber } from './config-options';
 

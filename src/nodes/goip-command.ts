@@ -4,7 +4,7 @@
  * an unknown/offline line fail the input with done(err), so a Catch node sees the reason.
  */
 import { commandName } from '../protocol';
-import { CommandError, type CommandErrorCode } from '../server/commands';
+import { CommandError, type CommandErrorCode } from '../link/commands';
 import { findConfig } from './config-node';
 import { failInput } from './input-error';
 import type { Node, NodeAPI, NodeDef, NodeStatus } from './red';

@@ -1,6 +1,6 @@
 /** Device events as Node-RED messages. Pure. */
 import type { Recipient } from '../outbox/types';
-import type { GoipEvent } from '../server';
+import type { GoipEvent } from '../link';
 import type { NodeMessage } from './red';
 
 /** `events` arrives as a comma list from the editor or as an array from hand-made flows. */

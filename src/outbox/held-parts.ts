@@ -3,7 +3,7 @@
  * the outbox's SQLite file so that a restart or a kill -9 between two parts loses none: a part is
  * committed (WAL, synchronous=FULL) before its RECEIVE ack reaches the wire.
  */
-import type { GoipEvent } from '../server/server-types';
+import type { GoipEvent } from '../link/server-types';
 import type { Connection, Statement } from './sqlite-driver';
 import type { HeldPart, HeldPartStore } from './types';
 

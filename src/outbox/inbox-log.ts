@@ -4,7 +4,7 @@
  * group writes in the outbox's transaction(); a method here never commits on its own except taken().
  */
 import { numberTail, sameNumber } from '../pdu/numbers';
-import type { GoipEvent } from '../server/server-types';
+import type { GoipEvent } from '../link/server-types';
 import { bucketWindow, INBOX_BUCKET_BITS, inboxQuerySql } from './inbox-query';
 import type { Connection, Statement } from './sqlite-driver';
 import type { InboxFilter, InboxLog, InboxPage, InboxQuery, InboxRecord, InboxRowOut, RecentReport, SentTo, UntakenMessage } from './types';

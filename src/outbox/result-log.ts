@@ -7,7 +7,7 @@ import type { Connection, Statement } from './sqlite-driver';
 import { type RecipientRow, SELECT_RECIPIENT, toRecipient } from './statements';
 import type { ResultCursor, ResultLog, ResultPage } from './types';
 
-/** A page of unreported results: a search of the partial index recipients_unreported (test/result-log.test.ts). */
+/** A page of unreported results: a search of the partial index recipients_unreported (test/outbox/result-log.test.ts). */
 export const UNREPORTED_PAGE = `${SELECT_RECIPIENT}
   WHERE r.result_out IS NULL AND r.state NOT IN ('queued', 'claimed') AND (r.batch_seq, r.idx) > (@seq, @idx) AND b.node_id = @nodeId
   ORDER BY r.batch_seq, r.idx LIMIT @limit`;

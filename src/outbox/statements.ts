@@ -45,7 +45,7 @@ export const SELECT_RECIPIENT = `
 const NOT_EXCLUDED = `NOT EXISTS (SELECT 1 FROM json_each(r.excluded_lines) WHERE value = @line)`;
 const NOT_EXPIRED = `(r.expires_at IS NULL OR r.expires_at > @now)`;
 
-/** The DELIVER lookup (by sms_no) and the +CDS one (by send time): each must be an index search (test/queue-outbox.test.ts). */
+/** The DELIVER lookup (by sms_no) and the +CDS one (by send time): each must be an index search (test/outbox/queue-outbox.test.ts). */
 export const LATEST_SENT_BY_SMS_NO = `
   SELECT message_id FROM recipients
   WHERE state = 'sent' AND line = @line AND sms_no = @smsNo AND sent_at >= @since

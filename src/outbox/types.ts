@@ -9,7 +9,7 @@
  * -> delivered/undeliverable later by a delivery report. A queued one may also end expired (its
  * expiresAt passed), cancelled (by the operator) or blocked (its number opted out): never on the air.
  */
-import type { GoipEvent } from '../server/server-types';
+import type { GoipEvent } from '../link/server-types';
 
 export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed' | 'expired' | 'cancelled' | 'blocked';
 

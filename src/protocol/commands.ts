@@ -3,7 +3,7 @@
  * formatter and parser (server.ts), the argument checks and the reply reading (command-replies.ts)
  * and the simulator work; tests hold the editor's list, its help, the locales and the README table
  * against it. Adding a command: a row here and its simulator answer (src/sim/commands.ts); the
- * compiler asks for the latter, test/command-table.test.ts for its user documentation.
+ * compiler asks for the latter, test/protocol/command-table.test.ts for its user documentation.
  */
 import { cellId, type ArgumentCheck, imei, moduleDigits, moduleSwitch, oneOf, phoneNumber, singleLine, wholeNumber, withFallback } from './argument-checks';
 

@@ -5,8 +5,8 @@
  */
 import type { Outbox, Recipient } from '../../src/outbox/types';
 import { SqliteOutbox } from '../../src/outbox';
-import { GoipServer } from '../../src/server';
-import { type BulkOptions, BulkSender, type FleetHooks, type LineHealthEvent } from '../../src/server/bulk';
+import { GoipServer } from '../../src/link';
+import { type BulkOptions, BulkSender, type FleetHooks, type LineHealthEvent } from '../../src/outbound';
 import { Ledger, lineIds, SimLine, type SimLineOptions } from '../../src/sim';
 import { FakeTime } from './fake-time';
 

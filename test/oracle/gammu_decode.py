@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent oracle for test/pdu.test.ts: decodes SMS PDUs with python-gammu.
+"""Independent oracle for test/pdu/pdu.test.ts: decodes SMS PDUs with python-gammu.
 
 Reads one hex PDU per line on stdin (blank lines skipped; the PDU starts with its SMSC
 octet, as modules print them after +CDS/+CMT and take them after AT+CMGS) and prints one

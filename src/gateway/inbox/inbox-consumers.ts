@@ -6,7 +6,7 @@
  * A consumer that follows again (a redeploy) gets again what its former self had not taken.
  */
 import type { InboxFilter, InboxKind, InboxLog } from '../../outbox/types';
-import type { GoipEvent } from '../../server';
+import type { GoipEvent } from '../../link';
 
 /** `taken` once the flow is done with the message; `redelivered` when it may have been emitted before. */
 export type InboxListener = (event: GoipEvent, redelivered: boolean, taken: () => void) => void;

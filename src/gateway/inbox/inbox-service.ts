@@ -6,7 +6,7 @@
  * the failure is told, and the next turn that commits tells the recovery.
  */
 import type { InboxLog, InboxRecord } from '../../outbox/types';
-import type { DeliveryPayload, GoipEvent, ReplyTo } from '../../server';
+import type { DeliveryPayload, GoipEvent, ReplyTo } from '../../link';
 import type { PartJoiner } from '../parts/part-joiner';
 import { InboxConsumers } from './inbox-consumers';
 import { type InboxItem, inboxItem, parseInboxQuery } from './inbox-filter';

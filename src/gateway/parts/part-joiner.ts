@@ -10,7 +10,7 @@
  * kill -9 and the chain resumes; the window then runs from when the newest part arrived.
  */
 import type { HeldPart, HeldPartStore } from '../../outbox/types';
-import type { GoipEvent } from '../../server';
+import type { GoipEvent } from '../../link';
 import { partKind } from './part-length';
 
 /** A concatenated SMS has at most 255 parts (the header's count is one octet). */

@@ -1,0 +1,182 @@
+/**
+ * The engine's sessions: how it opens them on its lines (its fill pass: the order of the line
+ * policy, lines in good standing claiming their first number at once, the others earning it by
+ * answering), the live ones by line and sendid (each also a member of its line's slot), and the
+ * bulk replies read in one loop turn, handed over together as one unit of work once the turn's
+ * input is read.
+ */
+import { type BulkReply, type DeviceMessage, parseBulkReply } from '../protocol';
+import type { Outbox, Priority, Recipient } from '../outbox/types';
+import type { GoipServer } from '../link/goip-server';
+import type { LineInfo } from '../link/lines';
+import { BulkSession } from './session/session';
+import type { BulkOptions, FleetHooks } from './options';
+import type { EngineLineGate } from './lines/gate';
+import { LineOrder, localDay } from './lines/policy';
+import type { LineScheduler } from './lines/scheduler';
+import type { SessionOnLine, SessionPorts } from './session/ports';
+
+export interface InboxReply {
+  line: string;
+  reply: BulkReply;
+}
+
+export class ReplyInbox {
+  private replies: InboxReply[] = [];
+
+  constructor(private readonly deliver: (replies: InboxReply[]) => void) {}
+
+  /** The server's 'reply' listener: keeps the bulk replies, ignores the rest. */
+  readonly onReply = (line: string, message: DeviceMessage): void => {
+    if (message.kind !== 'reply') return;
+    const reply = parseBulkReply(message);
+    if (reply === null) return;
+    if (this.replies.length === 0) setImmediate(this.handOver);
+    this.replies.push({ line, reply });
+  };
+
+  /** Forgets the replies not handed over yet. */
+  clear(): void {
+    this.replies = [];
+  }
+
+  private readonly handOver = (): void => {
+    const replies = this.replies;
+    this.replies = [];
+    this.deliver(replies);
+  };
+}
+
+/** What a probe session opens with: no batch, so it claims nothing (the device only stores the text). */
+const PROBE = { batchId: '', text: 'probe' };
+
+export interface OpenerDeps {
+  server: GoipServer;
+  outbox: Outbox;
+  gate: EngineLineGate;
+  lines: LineScheduler;
+  sessions: SessionRegistry;
+  fleet: FleetHooks;
+  ports: SessionPorts;
+  options: BulkOptions;
+  register(session: BulkSession): void;
+  /** Lines want more sessions: another fill pass soon. */
+  again(): void;
+}
+
+/** The configured lines that may send a recipient of `group` (all of them when there are no groups). */
+export function linesOfGroup(lines: readonly LineInfo[], group: string, fleet: FleetHooks): string[] {
+  return lines.map((info) => info.id).filter((line) => fleet.groupsOf(line)?.includes(group) ?? true);
+}
+
+export class SessionOpener {
+  private readonly order: LineOrder;
+
+  constructor(private readonly deps: OpenerDeps) {
+    this.order = new LineOrder(deps.fleet.linePolicy, deps.fleet.random);
+  }
+
+  /**
+   * Opens one session on lines that may take one, in the order of the line policy. A line in good
+   * standing gets its first number claimed at once (all the claims are one commit, the MSGs leave
+   * after it); a line that left a handshake unanswered gets a session without a number (it claims
+   * one once it answers the MSG), only while numbers are left that no such young handshake may
+   * take, and a line whose quarantine is over gets its probe even without work. Lines that want
+   * more get them in a later pass, once their session is authorized (handshakeDone): every line's
+   * first number is under way before anyone's second session competes with it. Only work of
+   * priority `lowest` or higher is claimed (quiet hours let only high priority start). `queued`:
+   * the recipients waiting in the outbox now.
+   */
+  fill(lowest: Priority, queued: number): void {
+    const now = Date.now();
+    let unspoken = queued - this.reservations(now);
+    if (unspoken <= 0 && !this.deps.server.lines().some((info) => this.deps.lines.probing(info.id, now))) return;
+    let opened = 0;
+    const day = localDay(now);
+    for (const info of this.order.order(this.deps.server.lines(), (id) => this.deps.outbox.sentToday(id, day))) {
+      const probing = this.deps.lines.probing(info.id, now);
+      if ((unspoken <= 0 && !probing) || !this.deps.gate.wantsSession(info, now)) continue;
+      const groups = this.deps.fleet.groupsOf(info.id);
+      if (this.deps.lines.trusted(info.id)) {
+        const sendId = this.deps.outbox.nextSendId(info.id);
+        const [first] = this.deps.outbox.claim(info.id, sendId, 1, 1, undefined, lowest, groups);
+        if (first === undefined) continue;
+        this.deps.register(BulkSession.fresh(this.deps.ports, info.id, sendId, first));
+      } else {
+        const batch = unspoken > 0 ? this.deps.outbox.nextBatch(info.id, groups, lowest) : null;
+        if (batch === null && !probing) continue;
+        this.deps.register(BulkSession.claimless(this.deps.ports, info.id, this.deps.outbox.nextSendId(info.id), batch ?? PROBE));
+      }
+      this.order.opened(info.id);
+      unspoken--;
+      opened++;
+    }
+    if (opened > 0 && this.deps.server.lines().some((info) => this.deps.lines.wantsSession(info, now))) this.deps.again();
+  }
+
+  /** Sessions in a young handshake that will claim a queued number once their line answers. */
+  private reservations(now: number): number {
+    let n = 0;
+    for (const session of this.deps.sessions.values()) if (session.reservesNumber(now, this.deps.options.stepTimeoutMs)) n++;
+    return n;
+  }
+}
+
+function sessionKey(line: string, sendId: number): string {
+  return `${line}\u0000${sendId}`;
+}
+
+export class SessionRegistry {
+  private readonly sessions = new Map<string, BulkSession>();
+
+  constructor(private readonly lines: LineScheduler) {}
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Numbers of every session not final yet. */
+  inFlight(): number {
+    let n = 0;
+    for (const session of this.sessions.values()) n += session.inFlight;
+    return n;
+  }
+
+  values(): IterableIterator<BulkSession> {
+    return this.sessions.values();
+  }
+
+  find(line: string, sendId: number): BulkSession | undefined {
+    return this.sessions.get(sessionKey(line, sendId));
+  }
+
+  add(session: BulkSession): void {
+    this.sessions.set(sessionKey(session.line, session.sendId), session);
+    this.lines.slot(session.line).sessions.add(session);
+  }
+
+  remove(session: SessionOnLine): void {
+    const key = sessionKey(session.line, session.sendId);
+    if (this.sessions.get(key) === session) this.sessions.delete(key);
+    this.lines.slot(session.line).sessions.delete(session);
+  }
+
+  /** Stops and forgets every session (their claimed numbers stay claimed in the outbox). */
+  stopAll(): void {
+    for (const session of this.sessions.values()) session.stop();
+    this.sessions.clear();
+    for (const slot of this.lines.all()) slot.sessions.clear();
+  }
+}
+
+/** Numbers claimed before a restart, one group per session they were claimed in (line, sendid). */
+export function claimedBySession(claimed: Iterable<Recipient>): Recipient[][] {
+  const groups = new Map<string, Recipient[]>();
+  for (const recipient of claimed) {
+    const key = sessionKey(recipient.line as string, recipient.sendId as number);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [recipient]);
+    else group.push(recipient);
+  }
+  return [...groups.values()];
+}
