@@ -248,6 +248,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
         cancel: (handle) => this.timers.cancel(handle),
       },
       link: new ServerLink(this.server, this.commit),
+      warn: (err) => this.warn(err),
       gate: this.gate,
       radio: this.timing,
       roundTrips: this.timing,

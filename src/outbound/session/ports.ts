@@ -121,4 +121,6 @@ export interface SessionPorts {
   readonly radio: LineRadio;
   readonly roundTrips: RoundTrips;
   readonly outcomes: SessionOutcomes;
+  /** Something the engine should report without stopping (a phase change its table does not list). */
+  warn(err: Error): void;
 }

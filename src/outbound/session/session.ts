@@ -1,30 +1,49 @@
 /**
- * One bulk send session with one line (docs/protocol.md#bulk-sms-session): the actions of ./table's
- * ON_REPLY table on the line's replies, over the steps of ./steps. Numbers go one at a
- * time (docs/protocol.md#session-steps: the next SEND after OK/ERROR); the engine runs several sessions per line so the
- * single radio always has a next number. Every outcome (sent, failover, failure, parking a line)
- * is decided or stored by the engine; a session only speaks the protocol and keeps its timers.
+ * One bulk send session with one line (docs/protocol.md#bulk-sms-session): the actions of
+ * ./table's SESSION_TABLE on the line's replies and on its own events, over the steps of ./steps.
+ * Numbers go one at a time (docs/protocol.md#session-steps: the next SEND after OK/ERROR); the
+ * engine runs several sessions per line so the single radio always has a next number. Every
+ * outcome (sent, failover, failure, parking a line) is decided or stored by the engine; a session
+ * only speaks the protocol and keeps its timer.
  */
 import type { Recipient } from '../../outbox/types';
-import { type BulkReply, formatBulkPassword } from '../../protocol';
+import type { BulkReply } from '../../protocol';
 import { FAILURE } from '../lines/policy';
-import { ON_NO_ANSWER, ON_REPLY, sessionEvent } from './table';
-import type { SessionPorts } from './ports';
-import { MAX_OPEN_ROUNDS, SessionSteps } from './steps';
-import { newTel, type Tel } from './numbers';
+import { ResultWait } from '../lines/result-wait';
+import { mayBeOnRadio, newTel, SessionNumbers, type Tel } from './numbers';
+import type { LineSession, SessionPorts } from './ports';
+import { SessionSteps } from './steps';
+import { SESSION_TABLE, type SessionEvent, type SessionPhase, sessionEvent, type Transition } from './table';
 
-export class BulkSession extends SessionSteps {
+/** Consecutive session opens without progress before the session gives up on its line. */
+export const MAX_OPEN_ROUNDS = 3;
+
+export class BulkSession implements LineSession {
+  private phaseNow: SessionPhase = 'opening';
+  /** The row being acted on: the phases its action may enter. */
+  private transition: { event: SessionEvent; row: Transition } | null = null;
+  private readonly numbers: SessionNumbers;
+  private readonly steps: SessionSteps;
+  private readonly wait: ResultWait;
+  private openRounds = 0;
+  private afterBackoff: 'open' | 'proceed' = 'open';
+  private afterPace: 'proceed' | 'next' = 'next';
+  /** The SEND left unanswered, for its last period. */
+  private unansweredAsk: { tel: Tel; askedAt: number } | null = null;
+
   private constructor(
-    ports: SessionPorts,
-    line: string,
-    sendId: number,
-    batchId: string,
-    text: string,
+    private readonly ports: SessionPorts,
+    readonly line: string,
+    readonly sendId: number,
+    readonly batchId: string,
+    readonly text: string,
     tels: Tel[],
     /** Resumed sessions were authorized before the restart; a fresh one opens first. */
     private readonly resumed: boolean,
   ) {
-    super(ports, line, sendId, batchId, text, tels);
+    this.numbers = new SessionNumbers(tels);
+    this.steps = new SessionSteps(ports, line, sendId, text, () => this.on('no answer'));
+    this.wait = new ResultWait(ports, line, sendId, this.steps.timer, () => this.on('result overdue'));
   }
 
   /** A new session whose first number was just claimed with telid 1 (a line in good standing). */
@@ -51,27 +70,47 @@ export class BulkSession extends SessionSteps {
     return new BulkSession(ports, line, sendId, claimed[0].batchId, claimed[0].text, tels, true);
   }
 
+  get phase(): SessionPhase {
+    return this.phaseNow;
+  }
+
+  get current(): Tel | null {
+    return this.numbers.current;
+  }
+
+  get inFlight(): number {
+    return this.numbers.inFlight;
+  }
+
+  get handshaking(): boolean {
+    return this.phaseNow === 'opening' || this.phaseNow === 'authenticating';
+  }
+
+  /** In its handshake with no number yet, for less than `ms`: it may take one of the queued numbers soon. */
+  reservesNumber(now: number, ms: number): boolean {
+    return this.handshaking && this.numbers.inFlight === 0 && this.numbers.taken === 0 && now - this.steps.startedAt < ms;
+  }
+
+  get holdsDeviceSession(): boolean {
+    return this.phaseNow !== 'backoff' && this.phaseNow !== 'ended';
+  }
+
   start(): void {
-    if (!this.resumed) return this.open();
-    // Resumed: re-ask the same sendid/telid (SEND only): the line answers from its memory.
-    if (this.ports.link.online(this.line)) return this.proceed();
-    this.backoff('proceed');
+    this.on('start');
   }
 
   /** Forgets its timer; claimed numbers stay claimed (they resume after a restart). */
   stop(): void {
-    this.timer.disarm();
-    this.phaseNow = 'ended';
+    this.on('stop');
   }
 
   /** A backing-off session tries again at once (its line came online). */
   poke(): void {
-    if (this.phaseNow === 'backoff') this.retryAfterBackoff();
+    this.on('backoff over');
   }
 
   onReply(reply: BulkReply): void {
-    const action = ON_REPLY[this.phaseNow][sessionEvent(reply)];
-    if (action !== undefined) this[action](reply);
+    this.on(sessionEvent(reply), reply);
   }
 
   radioPassed(askedAfterSeq: number): void {
@@ -86,24 +125,148 @@ export class BulkSession extends SessionSteps {
 
   /** A first transmission still waiting on the unmeasured initialRetransmitMs is resent at the measured timeout instead (start-up). */
   roundTripMeasured(): void {
-    if (ON_NO_ANSWER[this.phaseNow] !== undefined) this.step.retime();
+    if (SESSION_TABLE[this.phaseNow]['no answer'] !== undefined) this.steps.retime();
   }
 
-  // ---- replies (the actions of ON_REPLY) ----
+  // ---- the table ----
+
+  /** The row of the current phase for `event`, if any, acted on; the rest is stale. */
+  private on(event: SessionEvent, reply?: BulkReply): void {
+    const row = SESSION_TABLE[this.phaseNow][event];
+    if (row === undefined) return;
+    const outer = this.transition;
+    this.transition = { event, row };
+    try {
+      this[row.action](reply as BulkReply);
+    } finally {
+      this.transition = outer;
+    }
+  }
+
+  /** The only place a phase changes: to one the row being acted on names. */
+  private enter(phase: SessionPhase): void {
+    const acting = this.transition;
+    if (acting !== null && !acting.row.next.includes(phase)) {
+      this.ports.warn(new Error(`bulk session ${this.line}/${this.sendId}: ${acting.event} in ${this.phaseNow} led to ${phase}, which the session table does not list`));
+    }
+    this.phaseNow = phase;
+  }
+
+  // ---- steps ----
+
+  private open(): void {
+    this.openRounds++;
+    this.enter('opening');
+    this.steps.message();
+  }
+
+  /** Authorized: ask the current number, or take the next one. */
+  private proceed(): void {
+    const tel = this.numbers.current;
+    if (tel === null) return this.next();
+    if (tel.firstAskedAt === null && !tel.resumed) {
+      const delay = this.ports.gate.sendDelay(this.line);
+      if (delay > 0) return this.pace(delay, 'proceed');
+      this.ports.gate.noteNewNumber(this.line);
+    }
+    this.ask(tel);
+  }
+
+  private next(): void {
+    const queued = this.numbers.advance();
+    if (queued !== null) return this.ask(queued);
+    if (this.numbers.taken >= this.ports.options.numbersPerSession) return this.close();
+    const delay = this.ports.gate.sendDelay(this.line);
+    if (delay > 0) return this.pace(delay, 'next');
+    const recipient = this.ports.outcomes.claimNext(this, this.numbers.nextId);
+    if (recipient === null) return this.close();
+    const tel = this.numbers.adopt(recipient);
+    this.ports.gate.noteNewNumber(this.line);
+    this.ask(tel);
+  }
+
+  private ask(tel: Tel): void {
+    this.enter('sending');
+    tel.firstAskedAt ??= this.ports.clock.now();
+    // A resumed number may have been queued on the radio long before: its result orders nothing.
+    if (!tel.resumed) tel.askedAfterSeq ??= this.ports.radio.acceptances(this.line);
+    this.steps.send(tel);
+  }
+
+  private close(): void {
+    if (this.phaseNow === 'closing' || this.phaseNow === 'ended') return;
+    this.enter('closing');
+    this.steps.done();
+  }
+
+  private end(): void {
+    this.steps.timer.disarm();
+    this.enter('ended');
+    this.ports.outcomes.ended(this);
+  }
+
+  private pace(delayMs: number, then: 'proceed' | 'next'): void {
+    this.enter('pacing');
+    this.afterPace = then;
+    this.steps.timer.arm(delayMs, () => this.on('paced'));
+  }
+
+  private backoff(then: 'open' | 'proceed'): void {
+    this.enter('backoff');
+    this.afterBackoff = then;
+    this.steps.timer.arm(this.ports.options.busyRetryMs, () => this.on('backoff over'));
+  }
+
+  private accepted(tel: Tel): void {
+    const firstWait = tel.acceptSeq === null;
+    if (firstWait) tel.takenAt = this.phaseNow === 'sending' && this.steps.resends === 0 ? this.ports.clock.now() : tel.firstAskedAt;
+    tel.accepted = true;
+    tel.acceptSeq ??= this.ports.radio.accepted(this.line);
+    tel.acceptedAt ??= this.ports.clock.now();
+    this.enter('accepted');
+    this.wait.start(tel);
+    // Its place on the radio is known now: the line's other numbers may know theirs too.
+    if (firstWait) this.ports.radio.queueChanged(this.line);
+  }
+
+  /** The session ends on its line: numbers that may be on the radio are watched, the rest leave. */
+  private abandon(reason: string): void {
+    for (const tel of this.numbers.takeAll()) this.release(tel, reason);
+    this.end();
+  }
+
+  private release(tel: Tel, reason: string): void {
+    if (mayBeOnRadio(tel)) this.ports.outcomes.watch(this.line, this.sendId, tel);
+    else this.ports.outcomes.giveUp(tel, reason);
+  }
+
+  // ---- the actions of SESSION_TABLE ----
+
+  private begin(): void {
+    if (!this.resumed) return this.open();
+    // Resumed: re-ask the same sendid/telid (SEND only): the line answers from its memory.
+    if (this.ports.link.online(this.line)) return this.proceed();
+    this.backoff('proceed');
+  }
+
+  private halt(): void {
+    this.steps.timer.disarm();
+    this.enter('ended');
+  }
 
   private sendPassword(): void {
-    this.answered();
+    this.steps.answered();
     // The line answers: a fresh session claims its first number now, committed before any SEND.
     if (this.numbers.taken === 0 && this.numbers.current === null) {
       const first = this.ports.outcomes.claimNext(this, this.numbers.nextId);
       if (first !== null) this.numbers.adopt(first);
     }
-    this.phaseNow = 'authenticating';
-    this.step.start(formatBulkPassword(this.sendId, this.ports.link.password(this.line)));
+    this.enter('authenticating');
+    this.steps.password();
   }
 
   private authorized(): void {
-    this.answered();
+    this.steps.answered();
     this.ports.gate.handshakeAnswered(this.line);
     this.proceed();
     this.ports.outcomes.handshakeDone();
@@ -111,7 +274,7 @@ export class BulkSession extends SessionSteps {
 
   private acceptStep(reply: BulkReply): void {
     if (!this.isCurrent(reply)) return;
-    this.answered();
+    this.steps.answered();
     this.accepted(this.numbers.current as Tel);
   }
 
@@ -159,7 +322,7 @@ export class BulkSession extends SessionSteps {
   }
 
   private closed(): void {
-    this.answered();
+    this.steps.answered();
     this.end();
   }
 
@@ -178,6 +341,96 @@ export class BulkSession extends SessionSteps {
     }
     if (this.openRounds >= MAX_OPEN_ROUNDS) return this.abandon(FAILURE.noLineAccepted);
     this.open();
+  }
+
+  /** MSG or PASSWORD never answered. Nothing was sent: a live line is asked again later. */
+  private openUnanswered(): void {
+    this.ports.gate.handshakeUnanswered(this.line);
+    const since = this.evidenceSince(this.steps.startedAt);
+    const heard = this.ports.link.heardSince(this.line, since);
+    if (heard && this.openRounds < MAX_OPEN_ROUNDS && this.ports.gate.mayReopen(this)) {
+      // The line has to earn work again: numbers it never sent go to lines that answer.
+      for (const tel of this.numbers.takeAll()) this.release(tel, FAILURE.noLineAccepted);
+      return this.backoff('open');
+    }
+    if (!heard) this.ports.gate.silent(this.line, since);
+    this.abandon(FAILURE.noLineAccepted);
+  }
+
+  /**
+   * SEND never answered. A line heard meanwhile is alive and may have queued the number (its
+   * answers lost): it counts as accepted. A silent line gets one recheck period more for a late
+   * answer or any sign of life (a SEND held up in the network can still reach it and go out);
+   * only then does the number move to another line.
+   */
+  private sendUnanswered(): void {
+    const tel = this.numbers.current as Tel;
+    const askedAt = tel.firstAskedAt ?? this.steps.startedAt;
+    if (mayBeOnRadio(tel) || this.ports.link.heardSince(this.line, this.evidenceSince(askedAt))) {
+      this.treatAsAccepted(tel, askedAt);
+      return this.wait.start(tel);
+    }
+    this.enter('unanswered');
+    this.unansweredAsk = { tel, askedAt };
+    this.steps.timer.arm(this.ports.options.waitRecheckMs, () => this.on('grace over'));
+  }
+
+  private unansweredAfterGrace(): void {
+    const { tel, askedAt } = this.unansweredAsk as { tel: Tel; askedAt: number };
+    this.unansweredAsk = null;
+    const since = this.evidenceSince(askedAt);
+    if (this.ports.link.heardSince(this.line, since)) {
+      this.treatAsAccepted(tel, askedAt);
+      return this.wait.recheck(tel);
+    }
+    this.ports.gate.silent(this.line, since);
+    this.abandon(FAILURE.noLineAccepted);
+  }
+
+  private treatAsAccepted(tel: Tel, askedAt: number): void {
+    tel.accepted = true;
+    tel.acceptedAt ??= askedAt;
+    this.enter('accepted');
+  }
+
+  /**
+   * Whether the line is alive is judged by what came from it after the first step timeout: by
+   * then anything it sent before our first try has arrived, so it cannot pass for a sign of life.
+   */
+  private evidenceSince(firstTryAt: number): number {
+    return firstTryAt + this.ports.options.stepTimeoutMs;
+  }
+
+  /** No result for acceptedTimeoutMs: the line is silent, hand it nothing more in this session. */
+  private silentAfterAccepting(): void {
+    const tel = this.numbers.current as Tel;
+    this.numbers.dropCurrent();
+    this.ports.outcomes.fail(tel, FAILURE.silentAfterAccepting);
+    for (const queued of this.numbers.takeQueued()) this.release(queued, FAILURE.silentAfterAccepting);
+    this.close();
+  }
+
+  private afterPacing(): void {
+    if (this.afterPace === 'proceed') this.proceed();
+    else this.next();
+  }
+
+  private retryAfterBackoff(): void {
+    const tel = this.numbers.current;
+    if (tel !== null && mayBeOnRadio(tel) && this.ports.clock.now() - (tel.acceptedAt ?? 0) >= this.ports.options.acceptedTimeoutMs) {
+      this.numbers.dropCurrent();
+      this.ports.outcomes.fail(tel, FAILURE.silentAfterAccepting);
+    }
+    if (this.ports.gate.mayReopen(this)) {
+      if (this.afterBackoff === 'open') return this.open();
+      return this.proceed();
+    }
+    const offline = !this.ports.link.online(this.line);
+    if (offline && tel !== null && this.numbers.current === tel && !mayBeOnRadio(tel) && tel.recipient.pinnedLine === null) {
+      // It never left: another line takes it while this one is away.
+      return this.abandon(FAILURE.lineOffline);
+    }
+    this.backoff(this.afterBackoff);
   }
 
   private isCurrent(reply: BulkReply): boolean {

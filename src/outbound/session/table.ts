@@ -1,6 +1,10 @@
 /**
- * The bulk session (docs/protocol.md#bulk-sequence) as a state/transition table. Per phase: the replies (in the
- * protocol's words) it acts on and the action each one takes; anything else is stale and ignored.
+ * The bulk session (docs/protocol.md#bulk-sequence) as a state/transition table: per phase, the
+ * events it acts on (the line's replies in the protocol's words, and the session's own: its start,
+ * a step's silence, its timers, its stop), the action each one takes (BulkSession's method of that
+ * name) and the phases the action may leave it in. Anything else is stale and ignored. A phase
+ * changes only by a row of this table (BulkSession.enter checks it; test/outbound/session.test.ts
+ * walks every row).
  *
  *   opening --PASSWORD--> authenticating --SEND--> sending --WAIT--> accepted --OK/ERROR--> next number
  *    (MSG)                 (PASSWORD)               (SEND)  \-----------OK/ERROR----------/   ... --> closing (DONE)
@@ -27,7 +31,7 @@ export type SessionPhase =
   | 'ended';
 
 /** A device reply as the session tells them apart. */
-export type SessionEvent =
+export type ReplyEvent =
   | 'PASSWORD'
   | 'SEND'
   | 'WAIT'
@@ -40,7 +44,26 @@ export type SessionEvent =
   | 'ERROR other'
   | 'DONE';
 
-export function sessionEvent(reply: BulkReply): SessionEvent {
+/** What happens to a session besides the line's replies. */
+export type SessionSignal =
+  /** The engine starts the session (fresh, claimless or resumed). */
+  | 'start'
+  /** Its step (MSG, PASSWORD, SEND, DONE) went unanswered for good. */
+  | 'no answer'
+  /** The last period after an unanswered SEND is over. */
+  | 'grace over'
+  /** Its accepted number had no result for acceptedTimeoutMs. */
+  | 'result overdue'
+  /** The line's pacing before the next number is over. */
+  | 'paced'
+  /** The backoff is over, or the line came online. */
+  | 'backoff over'
+  /** The engine stops: claimed numbers stay claimed. */
+  | 'stop';
+
+export type SessionEvent = ReplyEvent | SessionSignal;
+
+export function sessionEvent(reply: BulkReply): ReplyEvent {
   switch (reply.kind) {
     case 'passwordRequest':
       return 'PASSWORD';
@@ -59,8 +82,10 @@ export function sessionEvent(reply: BulkReply): SessionEvent {
   }
 }
 
-/** What a session does on a reply (BulkSession's method of that name). */
-export type ReplyAction =
+/** What a session does on an event (BulkSession's method of that name). */
+export type SessionAction =
+  /** Open with MSG, or re-ask a resumed session's numbers (SEND only), or wait for the line. */
+  | 'begin'
   /** Answer the line's PASSWORD request: on to authenticating. */
   | 'sendPassword'
   /** Authorized: ask the current number, or take the next one. */
@@ -86,51 +111,104 @@ export type ReplyAction =
   /** DONE answered: the session is released. */
   | 'closed'
   /** The session is over on the line without more ado. */
-  | 'end';
+  | 'end'
+  /** MSG or PASSWORD never answered: a live line is asked again later, a silent one left. */
+  | 'openUnanswered'
+  /** SEND never answered: taken as accepted if the line is alive, else a last period. */
+  | 'sendUnanswered'
+  /** After the last period: accepted if the line was heard, else its numbers leave. */
+  | 'unansweredAfterGrace'
+  /** No result for too long: the number fails, the others leave, the session closes. */
+  | 'silentAfterAccepting'
+  /** Pacing over: on with the number that waited for it. */
+  | 'afterPacing'
+  /** Backoff over: open again or re-ask, or leave the line. */
+  | 'retryAfterBackoff'
+  /** Timers forgotten, the session over. */
+  | 'halt';
 
-/** What a session does when its step went unanswered for good. */
-export type NoAnswerAction = 'openUnanswered' | 'sendUnanswered' | 'end';
+export interface Transition {
+  readonly action: SessionAction;
+  /** The phases the action may leave the session in (what it finds decides which). */
+  readonly next: readonly SessionPhase[];
+}
 
-const RESULT_ASIDE = { OK: 'result', 'ERROR errorstatus': 'result' } as const;
+const go = (action: SessionAction, ...next: SessionPhase[]): Transition => ({ action, next });
+
+/** After a number got its outcome: the next one is asked, waits for pacing, or the session closes. */
+const ON_TO_NEXT: readonly SessionPhase[] = ['sending', 'pacing', 'closing'];
+const REOPEN = go('reopen', 'opening', 'ended');
+const LOGGED_OUT = go('loggedOut', 'ended');
+
+/** OK / radio ERROR of another of its numbers: the phase stays. */
+function resultAside(phase: SessionPhase): Partial<Record<SessionEvent, Transition>> {
+  const result = go('result', phase);
+  return { OK: result, 'ERROR errorstatus': result };
+}
 
 /** While a number is awaited (sending, unanswered, accepted). */
-const NUMBER_AWAITED = {
-  OK: 'resultThenNext',
-  'ERROR errorstatus': 'resultThenNext',
-  'ERROR PASSWORD': 'reopen',
-  'ERROR SENDID': 'reopen',
-  'ERROR GSM_LOGOUT': 'loggedOut',
-} as const;
+function numberAwaited(phase: SessionPhase): Partial<Record<SessionEvent, Transition>> {
+  const result = go('resultThenNext', phase, ...ON_TO_NEXT);
+  return { OK: result, 'ERROR errorstatus': result, 'ERROR PASSWORD': REOPEN, 'ERROR SENDID': REOPEN, 'ERROR GSM_LOGOUT': LOGGED_OUT };
+}
 
-export const ON_REPLY: Readonly<Record<SessionPhase, Readonly<Partial<Record<SessionEvent, ReplyAction>>>>> = {
+const ROWS: Record<SessionPhase, Partial<Record<SessionEvent, Transition>>> = {
   opening: {
-    PASSWORD: 'sendPassword',
-    SEND: 'authorized',
-    ...RESULT_ASIDE,
-    'ERROR too_many_sends_in_server': 'backoffBusy',
-    'ERROR GSM_LOGOUT': 'loggedOut',
-    'ERROR other': 'refusedMessage',
+    start: go('begin', 'opening', 'backoff', ...ON_TO_NEXT),
+    PASSWORD: go('sendPassword', 'authenticating'),
+    SEND: go('authorized', ...ON_TO_NEXT),
+    ...resultAside('opening'),
+    'ERROR too_many_sends_in_server': go('backoffBusy', 'backoff'),
+    'ERROR GSM_LOGOUT': LOGGED_OUT,
+    'ERROR other': go('refusedMessage', 'ended'),
+    'no answer': go('openUnanswered', 'backoff', 'ended'),
   },
   authenticating: {
-    SEND: 'authorized',
-    ...RESULT_ASIDE,
-    'ERROR PASSWORD': 'refusedPassword',
-    'ERROR SENDID': 'reopen',
-    'ERROR GSM_LOGOUT': 'loggedOut',
+    SEND: go('authorized', ...ON_TO_NEXT),
+    ...resultAside('authenticating'),
+    'ERROR PASSWORD': go('refusedPassword', 'ended'),
+    'ERROR SENDID': REOPEN,
+    'ERROR GSM_LOGOUT': LOGGED_OUT,
+    'no answer': go('openUnanswered', 'backoff', 'ended'),
   },
-  sending: { WAIT: 'acceptStep', ...NUMBER_AWAITED },
-  unanswered: { WAIT: 'accept', ...NUMBER_AWAITED },
-  accepted: { WAIT: 'accept', ...NUMBER_AWAITED },
-  pacing: { ...RESULT_ASIDE, 'ERROR GSM_LOGOUT': 'loggedOut' },
-  closing: { DONE: 'closed', ...RESULT_ASIDE, 'ERROR SENDID': 'end', 'ERROR GSM_LOGOUT': 'end' },
-  backoff: { ...RESULT_ASIDE, 'ERROR GSM_LOGOUT': 'loggedOut' },
+  sending: {
+    WAIT: go('acceptStep', 'sending', 'accepted'),
+    ...numberAwaited('sending'),
+    'no answer': go('sendUnanswered', 'accepted', 'unanswered'),
+  },
+  unanswered: {
+    WAIT: go('accept', 'unanswered', 'accepted'),
+    ...numberAwaited('unanswered'),
+    'grace over': go('unansweredAfterGrace', 'accepted', 'ended'),
+  },
+  accepted: {
+    WAIT: go('accept', 'accepted'),
+    ...numberAwaited('accepted'),
+    'result overdue': go('silentAfterAccepting', 'closing'),
+  },
+  pacing: {
+    ...resultAside('pacing'),
+    'ERROR GSM_LOGOUT': LOGGED_OUT,
+    paced: go('afterPacing', ...ON_TO_NEXT),
+  },
+  closing: {
+    DONE: go('closed', 'ended'),
+    ...resultAside('closing'),
+    'ERROR SENDID': go('end', 'ended'),
+    'ERROR GSM_LOGOUT': go('end', 'ended'),
+    'no answer': go('end', 'ended'),
+  },
+  backoff: {
+    ...resultAside('backoff'),
+    'ERROR GSM_LOGOUT': LOGGED_OUT,
+    'backoff over': go('retryAfterBackoff', 'opening', 'backoff', 'ended', ...ON_TO_NEXT),
+  },
   ended: {},
 };
 
-/** The phases with a step out (MSG, PASSWORD, SEND, DONE) and what its silence leads to. */
-export const ON_NO_ANSWER: Readonly<Partial<Record<SessionPhase, NoAnswerAction>>> = {
-  opening: 'openUnanswered',
-  authenticating: 'openUnanswered',
-  sending: 'sendUnanswered',
-  closing: 'end',
-};
+const STOP = go('halt', 'ended');
+
+/** phase x event -> {action, next}; a stop is a row of every phase. */
+export const SESSION_TABLE: Readonly<Record<SessionPhase, Readonly<Partial<Record<SessionEvent, Transition>>>>> = Object.fromEntries(
+  Object.entries(ROWS).map(([phase, row]) => [phase, { ...row, stop: STOP }]),
+) as Record<SessionPhase, Partial<Record<SessionEvent, Transition>>>;
