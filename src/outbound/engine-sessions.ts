@@ -1,20 +1,18 @@
 /**
  * The engine's sessions: how it opens them on its lines (its fill pass: the order of the line
  * policy, lines in good standing claiming their first number at once, the others earning it by
- * answering), the live ones by line and sendid (each also a member of its line's slot), and the
- * bulk replies read in one loop turn, handed over together as one unit of work once the turn's
- * input is read.
+ * answering), the live ones (kept in the line book, by line and sendid), and the bulk replies
+ * read in one loop turn, handed over together as one unit of work once the turn's input is read.
  */
 import { type BulkReply, type DeviceMessage, parseBulkReply } from '../protocol';
-import type { Outbox, Priority, Recipient } from '../outbox/types';
-import type { GoipServer } from '../link/goip-server';
+import type { Outbox, Priority } from '../outbox/types';
 import type { LineInfo } from '../link/lines';
 import { BulkSession } from './session/session';
 import type { BulkOptions, FleetHooks } from './options';
 import type { EngineLineGate } from './lines/gate';
 import { LineOrder, localDay } from './lines/policy';
 import type { LineScheduler } from './lines/scheduler';
-import type { SessionOnLine, SessionPorts } from './session/ports';
+import type { ConfiguredLines, SessionOnLine, SessionPorts } from './session/ports';
 
 export interface InboxReply {
   line: string;
@@ -51,10 +49,10 @@ export class ReplyInbox {
 const PROBE = { batchId: '', text: 'probe' };
 
 export interface OpenerDeps {
-  server: GoipServer;
+  configured: ConfiguredLines;
   outbox: Outbox;
   gate: EngineLineGate;
-  lines: LineScheduler;
+  lines: LineScheduler<BulkSession>;
   sessions: SessionRegistry;
   fleet: FleetHooks;
   ports: SessionPorts;
@@ -90,10 +88,10 @@ export class SessionOpener {
   fill(lowest: Priority, queued: number): void {
     const now = Date.now();
     let unspoken = queued - this.reservations(now);
-    if (unspoken <= 0 && !this.deps.server.lines().some((info) => this.deps.lines.probing(info.id, now))) return;
+    if (unspoken <= 0 && !this.deps.configured.lines().some((info) => this.deps.lines.probing(info.id, now))) return;
     let opened = 0;
     const day = localDay(now);
-    for (const info of this.order.order(this.deps.server.lines(), (id) => this.deps.outbox.sentToday(id, day))) {
+    for (const info of this.order.order(this.deps.configured.lines(), (id) => this.deps.outbox.sentToday(id, day))) {
       const probing = this.deps.lines.probing(info.id, now);
       if ((unspoken <= 0 && !probing) || !this.deps.gate.wantsSession(info, now)) continue;
       const groups = this.deps.fleet.groupsOf(info.id);
@@ -111,7 +109,7 @@ export class SessionOpener {
       unspoken--;
       opened++;
     }
-    if (opened > 0 && this.deps.server.lines().some((info) => this.deps.lines.wantsSession(info, now))) this.deps.again();
+    if (opened > 0 && this.deps.configured.lines().some((info) => this.deps.lines.wantsSession(info, now))) this.deps.again();
   }
 
   /** Sessions in a young handshake that will claim a queued number once their line answers. */
@@ -122,61 +120,44 @@ export class SessionOpener {
   }
 }
 
-function sessionKey(line: string, sendId: number): string {
-  return `${line}\u0000${sendId}`;
-}
 
+/** The engine's live sessions, as the line book keeps them: each in its line's slot, by sendid. */
 export class SessionRegistry {
-  private readonly sessions = new Map<string, BulkSession>();
+  private count = 0;
 
-  constructor(private readonly lines: LineScheduler) {}
+  constructor(private readonly lines: LineScheduler<BulkSession>) {}
 
   get size(): number {
-    return this.sessions.size;
+    return this.count;
   }
 
   /** Numbers of every session not final yet. */
   inFlight(): number {
     let n = 0;
-    for (const session of this.sessions.values()) n += session.inFlight;
+    for (const slot of this.lines.all()) n += slot.inFlight();
     return n;
   }
 
-  values(): IterableIterator<BulkSession> {
-    return this.sessions.values();
+  *values(): IterableIterator<BulkSession> {
+    for (const slot of this.lines.all()) yield* slot.sessions;
   }
 
   find(line: string, sendId: number): BulkSession | undefined {
-    return this.sessions.get(sessionKey(line, sendId));
+    return this.lines.known(line)?.sessions.get(sendId);
   }
 
   add(session: BulkSession): void {
-    this.sessions.set(sessionKey(session.line, session.sendId), session);
-    this.lines.slot(session.line).sessions.add(session);
+    if (this.lines.slot(session.line).sessions.add(session)) this.count++;
   }
 
   remove(session: SessionOnLine): void {
-    const key = sessionKey(session.line, session.sendId);
-    if (this.sessions.get(key) === session) this.sessions.delete(key);
-    this.lines.slot(session.line).sessions.delete(session);
+    if (this.lines.known(session.line)?.sessions.delete(session) === true) this.count--;
   }
 
   /** Stops and forgets every session (their claimed numbers stay claimed in the outbox). */
   stopAll(): void {
-    for (const session of this.sessions.values()) session.stop();
-    this.sessions.clear();
+    for (const session of [...this.values()]) session.stop();
     for (const slot of this.lines.all()) slot.sessions.clear();
+    this.count = 0;
   }
-}
-
-/** Numbers claimed before a restart, one group per session they were claimed in (line, sendid). */
-export function claimedBySession(claimed: Iterable<Recipient>): Recipient[][] {
-  const groups = new Map<string, Recipient[]>();
-  for (const recipient of claimed) {
-    const key = sessionKey(recipient.line as string, recipient.sendId as number);
-    const group = groups.get(key);
-    if (group === undefined) groups.set(key, [recipient]);
-    else group.push(recipient);
-  }
-  return [...groups.values()];
 }

@@ -40,7 +40,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
    */
   readonly correlateDelivery: DeliveryCorrelator;
   private readonly timers: TimerRegistry;
-  private readonly lines: LineScheduler;
+  private readonly lines: LineScheduler<BulkSession>;
   private readonly sessions: SessionRegistry;
   private readonly gate: EngineLineGate;
   private readonly commit: GroupCommit;
@@ -68,7 +68,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.fleet = { ...DEFAULT_FLEET_HOOKS, ...fleet };
     // Silence is judged only once the datagrams that reached the socket have been read.
     this.timers = new TimerRegistry(() => server.counters.datagrams);
-    this.lines = new LineScheduler(this.options, this.fleet.random);
+    this.lines = new LineScheduler<BulkSession>(this.options, this.fleet.random);
     this.sessions = new SessionRegistry(this.lines);
     this.commit = new GroupCommit(
       outbox,
@@ -94,11 +94,22 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     const reopened = (): void => this.scheduleFill();
     const health = (event: 'quarantine' | 'recovered', payload: LineHealthEvent): boolean => this.emit(event, payload);
     const watchedOn = (line: string): number => this.watched.on(line);
-    this.gate = new EngineLineGate(this.lines, server, outbox, this.timers, this.options, watchedOn, reopened, () => this.commit.progress(), this.fleet, health);
+    this.gate = new EngineLineGate({
+      lines: this.lines,
+      configured: server,
+      usage: outbox,
+      timers: this.timers,
+      options: this.options,
+      fleet: this.fleet,
+      watchedOn,
+      reopened,
+      parked: () => this.commit.progress(),
+      health,
+    });
     this.ports = this.sessionPorts();
     const { gate, lines, sessions, ports } = this;
     const register = (session: BulkSession): void => this.register(session);
-    this.opener = new SessionOpener({ server, outbox, gate, lines, sessions, fleet: this.fleet, ports, options: this.options, register, again: () => this.scheduleFill() });
+    this.opener = new SessionOpener({ configured: server, outbox, gate, lines, sessions, fleet: this.fleet, ports, options: this.options, register, again: () => this.scheduleFill() });
     this.wake = new TimedWake(this.timers, () => outbox.queue.nextTimedAt(), reopened);
     this.inbox = new ReplyInbox((replies) => {
       if (!this.running) return;

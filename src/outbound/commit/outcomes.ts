@@ -12,8 +12,7 @@ import type { Outbox, Recipient } from '../../outbox/types';
 import type { GroupCommit } from './group-commit';
 import type { BulkOptions, FleetHooks } from '../options';
 import { afterLineGaveUp, localDay } from '../lines/policy';
-import type { GoipServer } from '../../link/goip-server';
-import { claimedBySession } from '../engine-sessions';
+import type { ConfiguredLines } from '../session/ports';
 
 export class RecipientOutcomes {
   readonly counts = { sent: 0, failed: 0, expired: 0, requeued: 0, lateResults: 0 };
@@ -84,16 +83,32 @@ export class RecipientOutcomes {
   }
 }
 
-export function resumableSessions(outbox: Outbox, server: GoipServer, fleet: FleetHooks, outcomes: RecipientOutcomes): Recipient[][] {
-  for (const recipient of outbox.failUnsendable(server.lines().map((info) => info.id))) outcomes.failedUnclaimed(recipient);
+export function resumableSessions(outbox: Outbox, configured: ConfiguredLines, fleet: FleetHooks, outcomes: RecipientOutcomes): Recipient[][] {
+  for (const recipient of outbox.failUnsendable(configured.lines().map((info) => info.id))) outcomes.failedUnclaimed(recipient);
   const routable = fleet.routableGroups();
   if (routable !== undefined) for (const recipient of outbox.failUnroutable(routable)) outcomes.failedUnclaimed(recipient);
   const resumable: Recipient[] = [];
   for (const recipient of outbox.claimedRecipients()) {
     const { line, sendId, telId } = recipient;
     if (line === null || sendId === null || telId === null) continue;
-    if (server.line(line) === undefined) outcomes.giveUp(recipient, 'line no longer configured');
+    if (configured.line(line) === undefined) outcomes.giveUp(recipient, 'line no longer configured');
     else resumable.push(recipient);
   }
   return claimedBySession(resumable);
+}
+
+/** Numbers claimed before a restart, one group per session they were claimed in (line, sendid). */
+function claimedBySession(claimed: Iterable<Recipient>): Recipient[][] {
+  const groups = new Map<string, Recipient[]>();
+  for (const recipient of claimed) {
+    const key = sessionKey(recipient.line as string, recipient.sendId as number);
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, [recipient]);
+    else group.push(recipient);
+  }
+  return [...groups.values()];
+}
+
+function sessionKey(line: string, sendId: number): string {
+  return `${line}\u0000${sendId}`;
 }

@@ -1,47 +1,53 @@
 /**
  * Whether and when a line takes bulk work, as the engine's sessions and its fill pass ask it: the
- * line scheduler over the server's view of the lines, the daily limit, and the timers that open a
+ * line scheduler over the link's view of the lines, the hourly and daily limits, and the timers that open a
  * line again (a park that expires, the busy cooldown, the next day) by calling `reopened`.
  */
 import type { Outbox, Priority } from '../../outbox/types';
-import type { GoipServer } from '../../link/goip-server';
 import type { LineInfo } from '../../link/lines';
-import type { FleetHooks, LineHealthEvent } from '../options';
+import type { BulkOptions, FleetHooks, LineHealthEvent } from '../options';
 import type { LineScheduler } from './scheduler';
-import type { BulkOptions } from '../options';
-import { quietUntil } from './policy';
-import { dailyLimitReached, HOUR_MS, hourlyLimitReached, localDay, msUntilNextDay, type ParkReason, type Quarantine } from './policy';
-import type { LineGate, LineSession } from '../session/ports';
+import { dailyLimitReached, HOUR_MS, hourlyLimitReached, localDay, msUntilNextDay, type ParkReason, type Quarantine, quietUntil } from './policy';
+import type { ConfiguredLines, LineGate, LineSession } from '../session/ports';
 import type { TimerHandle, TimerRegistry } from './timers';
+
+export interface LineGateDeps {
+  lines: LineScheduler;
+  configured: ConfiguredLines;
+  /** The line's sends in the store, for the hourly and daily limits. */
+  usage: Pick<Outbox, 'sentSince' | 'sentToday'>;
+  timers: TimerRegistry;
+  options: BulkOptions;
+  fleet: FleetHooks;
+  /** Numbers of the line that may be on its radio outside any session. */
+  watchedOn(line: string): number;
+  /** A line may take work again. */
+  reopened(): void;
+  /** A line was parked. */
+  parked(): void;
+  /** A line was quarantined or recovered. */
+  health(event: 'quarantine' | 'recovered', payload: LineHealthEvent): void;
+}
 
 export class EngineLineGate implements LineGate {
   private dayTimer: TimerHandle | null = null;
   private quietTimer: TimerHandle | null = null;
 
-  constructor(
-    private readonly lines: LineScheduler,
-    private readonly server: GoipServer,
-    private readonly outbox: Outbox,
-    private readonly timers: TimerRegistry,
-    private readonly options: BulkOptions,
-    /** Numbers of the line that may be on its radio outside any session. */
-    private readonly watchedOn: (line: string) => number,
-    /** A line may take work again. */
-    private readonly reopened: () => void,
-    /** A line was parked. */
-    private readonly parked: () => void,
-    private readonly fleet: FleetHooks,
-    /** A line was quarantined or recovered. */
-    private readonly health: (event: 'quarantine' | 'recovered', payload: LineHealthEvent) => void,
-  ) {}
+  private readonly lines: LineScheduler;
+  private readonly options: BulkOptions;
+
+  constructor(private readonly deps: LineGateDeps) {
+    this.lines = deps.lines;
+    this.options = deps.options;
+  }
 
   /** The lowest priority that may start a SEND now: inside quiet hours only high; the lines reopen when they end. */
   lowestPriority(now: number): Priority {
     const until = quietUntil(now, this.options);
     if (until === null) return 'low';
-    this.quietTimer ??= this.timers.after(until - now, () => {
+    this.quietTimer ??= this.deps.timers.after(until - now, () => {
       this.quietTimer = null;
-      this.reopened();
+      this.deps.reopened();
     });
     return 'high';
   }
@@ -54,12 +60,12 @@ export class EngineLineGate implements LineGate {
   /** The session's line may take its next number now. */
   mayClaim(session: LineSession): boolean {
     const now = Date.now();
-    return this.lines.mayRun(session, this.server.line(session.line), now) && this.withinLimits(session.line, now);
+    return this.lines.mayRun(session, this.deps.configured.line(session.line), now) && this.withinLimits(session.line, now);
   }
 
   handshakeAnswered(line: string): void {
     const left = this.lines.handshakeAnswered(line);
-    if (left !== null) this.health('recovered', { line, reason: left.reason });
+    if (left !== null) this.deps.health('recovered', { line, reason: left.reason });
   }
 
   handshakeUnanswered(line: string): void {
@@ -71,7 +77,7 @@ export class EngineLineGate implements LineGate {
   }
 
   mayReopen(session: LineSession): boolean {
-    return this.lines.mayRun(session, this.server.line(session.line), Date.now());
+    return this.lines.mayRun(session, this.deps.configured.line(session.line), Date.now());
   }
 
   sendDelay(line: string): number {
@@ -84,15 +90,15 @@ export class EngineLineGate implements LineGate {
 
   busy(session: LineSession): void {
     this.lines.noteBusy(session, Date.now());
-    this.timers.after(this.options.busyCooldownMs, this.reopened);
+    this.deps.timers.after(this.options.busyCooldownMs, this.deps.reopened);
   }
 
   park(line: string, reason: ParkReason): void {
     const now = Date.now();
     const until = reason === 'password' ? now + this.options.passwordParkMs : null;
     this.lines.park(line, reason, until);
-    if (until !== null) this.timers.after(until - now, this.reopened);
-    this.parked();
+    if (until !== null) this.deps.timers.after(until - now, this.deps.reopened);
+    this.deps.parked();
   }
 
   silent(line: string, since: number): void {
@@ -109,30 +115,30 @@ export class EngineLineGate implements LineGate {
   private quarantined(line: string, started: Quarantine | null): void {
     const quarantine = this.lines.quarantineOf(line);
     if (quarantine === null) return;
-    this.timers.after(Math.max(0, quarantine.until - Date.now()), this.reopened);
-    if (started !== null) this.health('quarantine', { line, reason: started.reason, until: started.until });
-    this.parked();
+    this.deps.timers.after(Math.max(0, quarantine.until - Date.now()), this.deps.reopened);
+    if (started !== null) this.deps.health('quarantine', { line, reason: started.reason, until: started.until });
+    this.deps.parked();
   }
 
   private withinLimits(line: string, now: number): boolean {
-    return !this.fleet.held(line) && !this.dailyLimitReached(line, now) && !this.hourlyLimitReached(line, now);
+    return !this.deps.fleet.held(line) && !this.dailyLimitReached(line, now) && !this.hourlyLimitReached(line, now);
   }
 
   /** Rolling 60 minutes; the engine's poll looks again while it is reached. */
   private hourlyLimitReached(line: string, now: number): boolean {
     if (this.options.hourlyLimit <= 0) return false;
-    const inFlight = this.lines.slot(line).inFlight() + this.watchedOn(line);
-    return hourlyLimitReached(this.outbox.sentSince(line, now - HOUR_MS), inFlight, this.options);
+    const inFlight = this.lines.slot(line).inFlight() + this.deps.watchedOn(line);
+    return hourlyLimitReached(this.deps.usage.sentSince(line, now - HOUR_MS), inFlight, this.options);
   }
 
   private dailyLimitReached(line: string, now: number): boolean {
     if (this.options.dailyLimit <= 0) return false;
-    const inFlight = this.lines.slot(line).inFlight() + this.watchedOn(line);
-    if (!dailyLimitReached(this.outbox.sentToday(line, localDay(now)), inFlight, this.options)) return false;
+    const inFlight = this.lines.slot(line).inFlight() + this.deps.watchedOn(line);
+    if (!dailyLimitReached(this.deps.usage.sentToday(line, localDay(now)), inFlight, this.options)) return false;
     if (this.dayTimer === null) {
-      this.dayTimer = this.timers.after(msUntilNextDay(Date.now()), () => {
+      this.dayTimer = this.deps.timers.after(msUntilNextDay(Date.now()), () => {
         this.dayTimer = null;
-        this.reopened();
+        this.deps.reopened();
       });
     }
     return true;

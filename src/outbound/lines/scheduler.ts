@@ -1,5 +1,6 @@
 /**
- * Which lines may take bulk work and how much: per line the engine's sessions, parking
+ * The engine's line book. Which lines may take bulk work and how much: per line the engine's
+ * sessions (kept here and nowhere else, by sendid), parking
  * (wrong password, no GSM network), a reduced session count after `too_many_sends_in_server`,
  * suspected silence and pacing. The decisions themselves are the pure functions of ./policy.
  */
@@ -17,10 +18,44 @@ import {
   sendDelay,
   sessionCap,
 } from './policy';
-import type { LineSession } from '../session/ports';
+import type { LineSession, SessionOnLine } from '../session/ports';
 import type { Tel } from '../session/numbers';
 
-export class LineSlot implements LineConditions {
+/** A line's sessions by sendid. */
+export class LineSessions<S extends SessionOnLine> implements Iterable<S> {
+  private readonly bySendId = new Map<number, S>();
+
+  get size(): number {
+    return this.bySendId.size;
+  }
+
+  get(sendId: number): S | undefined {
+    return this.bySendId.get(sendId);
+  }
+
+  /** False when a session of that sendid was kept already (it is replaced). */
+  add(session: S): boolean {
+    const replaced = this.bySendId.has(session.sendId);
+    this.bySendId.set(session.sendId, session);
+    return !replaced;
+  }
+
+  /** False when `session` was not kept. */
+  delete(session: SessionOnLine): boolean {
+    if (this.bySendId.get(session.sendId) !== session) return false;
+    return this.bySendId.delete(session.sendId);
+  }
+
+  clear(): void {
+    this.bySendId.clear();
+  }
+
+  [Symbol.iterator](): IterableIterator<S> {
+    return this.bySendId.values();
+  }
+}
+
+export class LineSlot<S extends SessionOnLine = SessionOnLine> implements LineConditions {
   park: LineConditions['park'] = null;
   busy: LineConditions['busy'] = null;
   silentSince: number | null = null;
@@ -32,7 +67,7 @@ export class LineSlot implements LineConditions {
   failuresInRow = 0;
   /** Numbers the line answered WAIT to, counted in the order the WAITs came (see Tel.acceptSeq). */
   acceptances = 0;
-  readonly sessions = new Set<LineSession>();
+  readonly sessions = new LineSessions<S>();
   readonly roundTrip = new RoundTrip();
   readonly radio = new RadioPace();
 
@@ -73,25 +108,30 @@ export class LineSlot implements LineConditions {
   }
 }
 
-export class LineScheduler {
-  private readonly slots = new Map<string, LineSlot>();
+export class LineScheduler<S extends SessionOnLine = SessionOnLine> {
+  private readonly slots = new Map<string, LineSlot<S>>();
 
   constructor(
     private readonly options: BulkOptions,
     private readonly random: () => number = Math.random,
   ) {}
 
-  slot(id: string): LineSlot {
+  slot(id: string): LineSlot<S> {
     let slot = this.slots.get(id);
     if (slot === undefined) {
-      slot = new LineSlot(id);
+      slot = new LineSlot<S>(id);
       this.slots.set(id, slot);
     }
     return slot;
   }
 
-  all(): IterableIterator<LineSlot> {
+  all(): IterableIterator<LineSlot<S>> {
     return this.slots.values();
+  }
+
+  /** The line's slot if it has one (a reply from a line the engine never worked with has none). */
+  known(id: string): LineSlot<S> | undefined {
+    return this.slots.get(id);
   }
 
   /**

@@ -2,6 +2,7 @@
  * What a bulk session needs from the rest of the engine, as one narrow interface per piece that
  * provides it. A session sees its own line through these and never another session.
  */
+import type { LineInfo } from '../../link/lines';
 import type { Recipient } from '../../outbox/types';
 import type { BulkOptions } from '../options';
 import type { ParkReason } from '../lines/policy';
@@ -13,6 +14,12 @@ export interface SessionClock {
   now(): number;
   after(ms: number, run: () => void): TimerHandle;
   cancel(handle: TimerHandle): void;
+}
+
+/** The configured lines as the device link knows them (online, GSM state, where they registered). */
+export interface ConfiguredLines {
+  lines(): LineInfo[];
+  line(id: string): LineInfo | undefined;
 }
 
 /** The line as the socket knows it. */

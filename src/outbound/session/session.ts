@@ -16,7 +16,7 @@ import { SessionSteps } from './steps';
 import { SESSION_TABLE, type SessionEvent, type SessionPhase, sessionEvent, type Transition } from './table';
 
 /** Consecutive session opens without progress before the session gives up on its line. */
-export const MAX_OPEN_ROUNDS = 3;
+const MAX_OPEN_ROUNDS = 3;
 
 export class BulkSession implements LineSession {
   private phaseNow: SessionPhase = 'opening';
