@@ -9,15 +9,16 @@
  */
 import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
+import type { SqliteDriverName } from '../outbox/sqlite-driver';
 import { SqliteOutbox } from '../outbox/sqlite-outbox';
 import { isReceivingStore, type Outbox, type ReceivingStore } from '../outbox/types';
-import { type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer } from '../link';
+import { type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer, type LineInfo } from '../link';
 import { BulkSender } from '../outbound';
 import { CommandClient } from '../link/commands';
 import { StatusReportWatcher } from '../outbound/reports';
 import { isTransientBindError } from '../link/udp-endpoint';
 import { Backoff } from './backoff';
-import { GatewayFleet } from './fleet';
+import { GatewayFleet, type FleetLineView } from './fleet';
 import { InboxService } from './inbox/inbox-service';
 import { MemoryHeldParts } from './parts/memory-held-parts';
 import { PartJoiner } from './parts/part-joiner';
@@ -127,6 +128,16 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     const status: GatewayStatus = { state: 'listening', address, online: this.server.onlineCount(), lines: this.server.lineCount };
     const inboxError = this.inbox?.error;
     return inboxError == null ? status : { ...status, inboxError };
+  }
+
+  /** Each configured line as the link knows it, with the fleet's view of it (balance, quarantine, today's sends). */
+  lineViews(): Array<LineInfo & FleetLineView> {
+    return this.server.lines().map((line) => ({ ...line, ...this.fleet.lineView(line.id, this.sender) }));
+  }
+
+  /** The SQLite driver the store runs on; null without a SQLite store. */
+  storeDriver(): SqliteDriverName | null {
+    return this.outbox instanceof SqliteOutbox ? this.outbox.driver : null;
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { type GatewayStatus, GoipGateway, type WarningSource } from '../gateway';
-import { SqliteOutbox, SqliteUnavailableError } from '../outbox';
+import { SqliteUnavailableError } from '../outbox';
 import {
   bulkOptions,
   type CommandProperties,
@@ -100,7 +100,8 @@ export = function register(RED: NodeAPI): void {
       node.commands = gateway.commands;
       node.sending = gateway.sending;
       stopObserving = observeGateway(RED, node, gateway, def);
-      if (gateway.outbox instanceof SqliteOutbox) node.log(RED._('goip-config.log.store', { path: storePath, driver: gateway.outbox.driver }));
+      const driver = gateway.storeDriver();
+      if (driver !== null) node.log(RED._('goip-config.log.store', { path: storePath, driver }));
       const storeError = gateway.sendingError;
       if (storeError !== null) {
         const message = storeError.message;
@@ -163,7 +164,7 @@ export = function register(RED: NodeAPI): void {
     res.json({
       listening: server?.address() ?? null,
       status: node.statusText(),
-      lines: (server?.lines() ?? []).map((line) => ({ ...line, ...node.gateway?.fleet.lineView(line.id, node.gateway.sender) })),
+      lines: node.gateway?.lineViews() ?? [],
       counters: server?.counters ?? null,
     });
   });
