@@ -20,16 +20,15 @@ const MAX_OPEN_ROUNDS = 3;
 
 export class BulkSession implements LineSession {
   private phaseNow: SessionPhase = 'opening';
-  /** The row being acted on: the phases its action may enter. */
-  private transition: { event: SessionEvent; row: Transition } | null = null;
+  /** The event being acted on and its row (the phases its action may enter); null between events. */
+  private actingEvent: SessionEvent | null = null;
+  private actingRow: Transition | null = null;
   private readonly numbers: SessionNumbers;
   private readonly steps: SessionSteps;
   private readonly wait: ResultWait;
   private openRounds = 0;
   private afterBackoff: 'open' | 'proceed' = 'open';
   private afterPace: 'proceed' | 'next' = 'next';
-  /** The SEND left unanswered, for its last period. */
-  private unansweredAsk: { tel: Tel; askedAt: number } | null = null;
 
   private constructor(
     private readonly ports: SessionPorts,
@@ -134,20 +133,23 @@ export class BulkSession implements LineSession {
   private on(event: SessionEvent, reply?: BulkReply): void {
     const row = SESSION_TABLE[this.phaseNow][event];
     if (row === undefined) return;
-    const outer = this.transition;
-    this.transition = { event, row };
+    // An action may set off another event of this session (a re-ask finding the result overdue).
+    const outerEvent = this.actingEvent;
+    const outerRow = this.actingRow;
+    this.actingEvent = event;
+    this.actingRow = row;
     try {
       this[row.action](reply as BulkReply);
     } finally {
-      this.transition = outer;
+      this.actingEvent = outerEvent;
+      this.actingRow = outerRow;
     }
   }
 
   /** The only place a phase changes: to one the row being acted on names. */
   private enter(phase: SessionPhase): void {
-    const acting = this.transition;
-    if (acting !== null && !acting.row.next.includes(phase)) {
-      this.ports.warn(new Error(`bulk session ${this.line}/${this.sendId}: ${acting.event} in ${this.phaseNow} led to ${phase}, which the session table does not list`));
+    if (this.actingRow !== null && !this.actingRow.next.includes(phase)) {
+      this.ports.warn(new Error(`bulk session ${this.line}/${this.sendId}: ${this.actingEvent} in ${this.phaseNow} led to ${phase}, which the session table does not list`));
     }
     this.phaseNow = phase;
   }
@@ -365,19 +367,19 @@ export class BulkSession implements LineSession {
    */
   private sendUnanswered(): void {
     const tel = this.numbers.current as Tel;
-    const askedAt = tel.firstAskedAt ?? this.steps.startedAt;
+    const askedAt = this.askedAt(tel);
     if (mayBeOnRadio(tel) || this.ports.link.heardSince(this.line, this.evidenceSince(askedAt))) {
       this.treatAsAccepted(tel, askedAt);
       return this.wait.start(tel);
     }
     this.enter('unanswered');
-    this.unansweredAsk = { tel, askedAt };
     this.steps.timer.arm(this.ports.options.waitRecheckMs, () => this.on('grace over'));
   }
 
+  /** The current number is still the unanswered one: whatever changes it also leaves the phase. */
   private unansweredAfterGrace(): void {
-    const { tel, askedAt } = this.unansweredAsk as { tel: Tel; askedAt: number };
-    this.unansweredAsk = null;
+    const tel = this.numbers.current as Tel;
+    const askedAt = this.askedAt(tel);
     const since = this.evidenceSince(askedAt);
     if (this.ports.link.heardSince(this.line, since)) {
       this.treatAsAccepted(tel, askedAt);
@@ -385,6 +387,11 @@ export class BulkSession implements LineSession {
     }
     this.ports.gate.silent(this.line, since);
     this.abandon(FAILURE.noLineAccepted);
+  }
+
+  /** When `tel` was first asked (its SEND step's start for one never asked before it). */
+  private askedAt(tel: Tel): number {
+    return tel.firstAskedAt ?? this.steps.startedAt;
   }
 
   private treatAsAccepted(tel: Tel, askedAt: number): void {
