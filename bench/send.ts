@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Recipient } from '../src/outbox/types';
-import { SqliteOutbox } from '../src/outbox';
+import { sendPortOf, SqliteOutbox } from '../src/outbox';
 import { GoipServer } from '../src/link';
 import { type BulkOptions, BulkSender, DEFAULT_BULK_OPTIONS } from '../src/outbound';
 import { lineIds, type SimFleet, startLines } from '../src/sim';
@@ -321,7 +321,7 @@ export async function runSendCase(c: SendCase, recipients = 1000, fleetMode: 'ch
     };
     fleet = fleetMode === 'child' ? await childFleet(input) : await inProcessFleet(input);
     // Every line registered (the fleet waited for its keepalive acks): the server has them online.
-    sender = new BulkSender(server, outbox, { ...scaledBulkOptions(c.radioMs), ...c.bulk });
+    sender = new BulkSender(server, sendPortOf(outbox), { ...scaledBulkOptions(c.radioMs), ...c.bulk });
     const warnings: Error[] = [];
     sender.on('warning', (err) => warnings.push(err));
     sender.start();

@@ -11,11 +11,12 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { SqliteDriverName } from '../outbox/sqlite-driver';
 import { SqliteOutbox } from '../outbox/sqlite-outbox';
+import { sendPortOf } from '../outbox/send-port';
 import { isReceivingStore, type Outbox, type ReceivingStore } from '../outbox/types';
-import { type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer, type LineInfo } from '../link';
+import { type DeliveryCorrelator, type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer, type LineInfo } from '../link';
 import { BulkSender } from '../outbound';
 import { CommandClient } from '../link/commands';
-import { StatusReportWatcher } from '../outbound/reports';
+import { deliveryCorrelator, StatusReportWatcher } from '../outbound/reports';
 import { isTransientBindError } from '../link/udp-endpoint';
 import { Backoff } from './backoff';
 import { GatewayFleet, type FleetLineView } from './fleet';
@@ -34,6 +35,8 @@ interface Sending {
   outbox: Outbox;
   sender: BulkSender;
   service: SendingService;
+  /** The messageId of the send a DELIVER report is for (asked once per report, in its store commit). */
+  correlate: DeliveryCorrelator;
 }
 
 export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
@@ -62,6 +65,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private stopping: Promise<void> | null = null;
   private readonly optOut: OptOutKeywords;
   private readonly retention: RetentionSchedule | null;
+  private readonly correlateDelivery: DeliveryCorrelator;
 
   constructor(options: GoipGatewayOptions) {
     super();
@@ -86,6 +90,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     }
     this.outbox = sending?.outbox ?? null;
     this.sender = sending?.sender ?? null;
+    this.correlateDelivery = sending?.correlate ?? (() => null);
     this.sending = sending?.service ?? null;
     this.sendingError = sendingError;
     this.inbox = options.inbox !== false && this.outbox !== null && isReceivingStore(this.outbox) ? this.openInbox(this.outbox, options) : null;
@@ -166,13 +171,14 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     if (store === null) throw new Error('no store configured: sending is off');
     const outbox = typeof store === 'string' ? SqliteOutbox.open(store) : store;
     try {
-      const sender = new BulkSender(this.server, outbox, options.sending, this.fleet.engineHooks());
+      const sender = new BulkSender(this.server, sendPortOf(outbox), options.sending, this.fleet.engineHooks());
       this.fleet.watch(sender);
       const service = new SendingService(outbox, sender, (err) => this.warn('sending', err), {
         knownLines: () => new Set(this.server.lines().map((line) => line.id)),
         router: () => this.fleet.router,
       });
-      return { outbox, sender, service };
+      const correlate = deliveryCorrelator(outbox, sender.options.deliveryWindowMs, (err) => this.warn('sending', err));
+      return { outbox, sender, service, correlate };
     } catch (err) {
       outbox.close();
       throw err;
@@ -187,7 +193,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
         log,
         transaction: (work) => outbox.transaction(work),
         commitLater: (work, durable) => outbox.commitLater(work, durable),
-        correlate: (line, report) => this.sender?.correlateDelivery(line, report) ?? null,
+        correlate: (line, report) => this.correlateDelivery(line, report),
         publish: (event) => (event.event === 'sms' ? this.publishSms(event) : this.publish(event)),
         health: () => this.tellStatus(),
         warn: (err) => this.warn('inbox', err),
@@ -266,7 +272,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       return;
     }
     const report = event.payload as DeliveryPayload;
-    const messageId = this.sender?.correlateDelivery(event.line, report) ?? null;
+    const messageId = this.correlateDelivery(event.line, report);
     this.publish({ ...event, payload: { ...report, messageId } });
   };
 

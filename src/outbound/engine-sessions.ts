@@ -5,12 +5,12 @@
  * read in one loop turn, handed over together as one unit of work once the turn's input is read.
  */
 import { type BulkReply, type DeviceMessage, parseBulkReply } from '../protocol';
-import type { Outbox, Priority } from '../outbox/types';
+import type { Priority, SendStore } from '../outbox/types';
 import type { LineInfo } from '../link/lines';
 import { BulkSession } from './session/session';
 import type { BulkOptions, FleetHooks } from './options';
-import type { EngineLineGate } from './lines/gate';
-import { LineOrder, localDay } from './lines/policy';
+import type { EngineLineGate, LineUsage } from './lines/gate';
+import { LineOrder } from './lines/policy';
 import type { LineScheduler } from './lines/scheduler';
 import type { ConfiguredLines, SessionOnLine, SessionPorts } from './session/ports';
 
@@ -50,7 +50,8 @@ const PROBE = { batchId: '', text: 'probe' };
 
 export interface OpenerDeps {
   configured: ConfiguredLines;
-  outbox: Outbox;
+  store: SendStore;
+  usage: LineUsage;
   gate: EngineLineGate;
   lines: LineScheduler<BulkSession>;
   sessions: SessionRegistry;
@@ -85,25 +86,25 @@ export class SessionOpener {
    * priority `lowest` or higher is claimed (quiet hours let only high priority start). `queued`:
    * the recipients waiting in the outbox now.
    */
-  fill(lowest: Priority, queued: number): void {
+  async fill(lowest: Priority, queued: number): Promise<void> {
     const now = Date.now();
     let unspoken = queued - this.reservations(now);
     if (unspoken <= 0 && !this.deps.configured.lines().some((info) => this.deps.lines.probing(info.id, now))) return;
     let opened = 0;
-    const day = localDay(now);
-    for (const info of this.order.order(this.deps.configured.lines(), (id) => this.deps.outbox.sentToday(id, day))) {
+    const { store, usage } = this.deps;
+    for (const info of this.order.order(this.deps.configured.lines(), (id) => usage.sentToday(id, now))) {
       const probing = this.deps.lines.probing(info.id, now);
       if ((unspoken <= 0 && !probing) || !this.deps.gate.wantsSession(info, now)) continue;
       const groups = this.deps.fleet.groupsOf(info.id);
       if (this.deps.lines.trusted(info.id)) {
-        const sendId = this.deps.outbox.nextSendId(info.id);
-        const [first] = this.deps.outbox.claim(info.id, sendId, 1, 1, undefined, lowest, groups);
+        const sendId = await store.nextSendId(info.id);
+        const [first] = await store.claim(info.id, sendId, 1, 1, undefined, lowest, groups);
         if (first === undefined) continue;
         this.deps.register(BulkSession.fresh(this.deps.ports, info.id, sendId, first));
       } else {
-        const batch = unspoken > 0 ? this.deps.outbox.nextBatch(info.id, groups, lowest) : null;
+        const batch = unspoken > 0 ? await store.nextBatch(info.id, groups, lowest) : null;
         if (batch === null && !probing) continue;
-        this.deps.register(BulkSession.claimless(this.deps.ports, info.id, this.deps.outbox.nextSendId(info.id), batch ?? PROBE));
+        this.deps.register(BulkSession.claimless(this.deps.ports, info.id, await store.nextSendId(info.id), batch ?? PROBE));
       }
       this.order.opened(info.id);
       unspoken--;

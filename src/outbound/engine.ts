@@ -5,21 +5,21 @@
  *
  * Crash safety: a number is claimed in the outbox with (line, sendId, telId) before its SEND
  * leaves; after a restart it is re-asked with the same three, so the line answers from its memory
- * instead of sending again. Every reaction is one unit of work of ./group-commit.
+ * instead of sending again. Every reaction is one unit of work of ./commit/group-commit: the
+ * store is asynchronous (SendStore), and nothing leaves before the unit's store calls are durable.
  */
 import { EventEmitter } from 'node:events';
-import type { Outbox, Recipient } from '../outbox/types';
+import type { Recipient, SendStore } from '../outbox/types';
 import type { BulkReply } from '../protocol';
-import type { DeliveryCorrelator, GoipEvent, GoipServer } from '../link/goip-server';
+import type { GoipEvent, GoipServer } from '../link/goip-server';
 import type { BulkProgress, BulkSenderEvents } from './options';
 import { BulkSession } from './session/session';
-import { deliveryCorrelator } from './reports/correlation';
 import { DEFAULT_FLEET_HOOKS, type FleetHooks, type LineHealthEvent } from './options';
 import { FleetTiming } from './lines/radios';
 import { GroupCommit } from './commit/group-commit';
 import { LineScheduler } from './lines/scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
-import { EngineLineGate } from './lines/gate';
+import { EngineLineGate, LineUsage } from './lines/gate';
 import { linesOfGroup, SessionOpener } from './engine-sessions';
 import type { Quarantine } from './lines/policy';
 import { RecipientOutcomes } from './commit/outcomes';
@@ -34,11 +34,6 @@ import { WatchedNumbers } from './lines/watched-numbers';
 
 export class BulkSender extends EventEmitter<BulkSenderEvents> {
   readonly options: BulkOptions;
-  /**
-   * The messageId of the send a DELIVER report is for, null when none matches; the gateway asks it
-   * once per report, before it builds the delivery event.
-   */
-  readonly correlateDelivery: DeliveryCorrelator;
   private readonly timers: TimerRegistry;
   private readonly lines: LineScheduler<BulkSession>;
   private readonly sessions: SessionRegistry;
@@ -47,6 +42,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   private readonly outcomes: RecipientOutcomes;
   private readonly watched: WatchedNumbers;
   private readonly timing: FleetTiming;
+  private readonly usage = new LineUsage();
   private readonly ports: SessionPorts;
   private readonly fleet: FleetHooks;
   private readonly opener: SessionOpener;
@@ -58,20 +54,19 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
 
   constructor(
     private readonly server: GoipServer,
-    private readonly outbox: Outbox,
+    private readonly store: SendStore,
     options: Partial<BulkOptions> = {},
     fleet: Partial<FleetHooks> = {},
   ) {
     super();
     this.options = resolveBulkOptions(options);
-    this.correlateDelivery = deliveryCorrelator(outbox, this.options.deliveryWindowMs, (err) => this.warn(err));
     this.fleet = { ...DEFAULT_FLEET_HOOKS, ...fleet };
     // Silence is judged only once the datagrams that reached the socket have been read.
     this.timers = new TimerRegistry(() => server.counters.datagrams);
     this.lines = new LineScheduler<BulkSession>(this.options, this.fleet.random);
     this.sessions = new SessionRegistry(this.lines);
     this.commit = new GroupCommit(
-      outbox,
+      store,
       {
         datagram: (line, datagram) => server.sendToLine(line, datagram),
         result: (recipient) => this.emit('result', recipient),
@@ -86,7 +81,10 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     );
     // The lines a recipient may still go to: those of its routing group.
     const configured = (recipient: Recipient): string[] => linesOfGroup(server.lines(), recipient.group, this.fleet);
-    this.outcomes = new RecipientOutcomes(outbox, this.options, this.commit, configured, () => this.scheduleFill());
+    this.outcomes = new RecipientOutcomes(store, this.options, this.commit, configured, (change, line) => {
+      if (change === 'sent') this.usage.noteSent(line);
+      else this.scheduleFill();
+    });
     this.watched = new WatchedNumbers(this.timers, this.options, (recipient) =>
       this.unitOfWork(() => this.outcomes.failed(recipient, 'line silent after accepting')),
     );
@@ -97,7 +95,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.gate = new EngineLineGate({
       lines: this.lines,
       configured: server,
-      usage: outbox,
+      usage: this.usage,
       timers: this.timers,
       options: this.options,
       fleet: this.fleet,
@@ -109,8 +107,9 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.ports = this.sessionPorts();
     const { gate, lines, sessions, ports } = this;
     const register = (session: BulkSession): void => this.register(session);
-    this.opener = new SessionOpener({ configured: server, outbox, gate, lines, sessions, fleet: this.fleet, ports, options: this.options, register, again: () => this.scheduleFill() });
-    this.wake = new TimedWake(this.timers, () => outbox.queue.nextTimedAt(), reopened);
+    const usage = this.usage;
+    this.opener = new SessionOpener({ configured: server, store, usage, gate, lines, sessions, fleet: this.fleet, ports, options: this.options, register, again: () => this.scheduleFill() });
+    this.wake = new TimedWake(this.timers, () => store.nextTimedAt(), reopened);
     this.inbox = new ReplyInbox((replies) => {
       if (!this.running) return;
       this.commit.run(() => {
@@ -126,7 +125,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.server.on('reply', this.inbox.onReply);
     this.server.on('lines', this.onLines);
     this.server.on('event', this.onEvent);
-    this.commit.run(() => this.resume());
+    this.commit.run(() => this.commit.track(this.resume()));
     this.poll();
   }
 
@@ -174,7 +173,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.fillTimer = this.timers.after(0, () => {
       this.fillTimer = null;
       this.commit.run(() => {
-        if (this.running) this.fill();
+        if (this.running) this.commit.track(this.fill());
       });
     });
   }
@@ -189,22 +188,31 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
    * The fill pass: queued recipients past their expiry end expired, the wake is set for the next
    * sendAt or expiry, and sessions open (./engine-sessions) for the priorities quiet hours let start.
    */
-  private fill(): void {
+  private async fill(): Promise<void> {
     const now = Date.now();
-    let queued = this.outbox.queuedCount();
+    let queued = await this.store.queuedCount();
     if (queued > 0) {
-      const expired = this.outbox.queue.expireDue();
+      const expired = await this.store.expireDue();
       for (const recipient of expired) this.outcomes.expiredUnclaimed(recipient);
       queued -= expired.length;
-      this.wake.rearm(now);
+      await this.wake.rearm(now);
     }
-    this.opener.fill(this.gate.lowestPriority(now), queued);
+    await this.countUsage(now);
+    if (this.running) await this.opener.fill(this.gate.lowestPriority(now), queued);
   }
 
-  private resume(): void {
-    for (const claimed of resumableSessions(this.outbox, this.server, this.fleet, this.outcomes)) {
+  private async resume(): Promise<void> {
+    await this.countUsage(Date.now());
+    for (const claimed of await resumableSessions(this.store, this.server, this.fleet, this.outcomes)) {
+      if (!this.running) return;
       this.register(BulkSession.resume(this.ports, claimed[0].line as string, claimed[0].sendId as number, claimed));
     }
+  }
+
+  /** The lines' sends as the limits and the line order count them (the hourly ones only under an hourly limit). */
+  private countUsage(now: number): Promise<void> {
+    const lines = this.server.lines().map((info) => info.id);
+    return this.usage.refresh(this.store, lines, now, this.options.hourlyLimit > 0);
   }
 
   private register(session: BulkSession): void {
@@ -264,10 +272,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       radio: this.timing,
       roundTrips: this.timing,
       outcomes: {
-        claimNext: (session, telId) => {
-          if (!this.running || !this.gate.mayClaim(session)) return null;
+        claimNext: (session, telId, claimed) => {
+          if (!this.running || !this.gate.mayClaim(session)) return claimed(null);
           const lowest = this.gate.lowestPriority(Date.now());
-          return this.outbox.claim(session.line, session.sendId, telId, 1, session.batchId, lowest, this.fleet.groupsOf(session.line))[0] ?? null;
+          const claim = this.store.claim(session.line, session.sendId, telId, 1, session.batchId, lowest, this.fleet.groupsOf(session.line));
+          this.commit.track(claim.then(([first]) => this.safely(() => claimed(first ?? null))));
         },
         sent: (tel, smsNo) => outcomes.sent(tel.recipient, smsNo),
         giveUp: (tel, reason) => outcomes.giveUp(tel.recipient, reason),

@@ -4,3 +4,4 @@ export { type SqliteDriverName, SqliteUnavailableError } from './sqlite-driver';
 export { SqliteHeldParts } from './held-parts';
 export { SqliteResultLog } from './result-log';
 export { SqliteInboxLog } from './inbox-log';
+export { sendPortOf } from './send-port';

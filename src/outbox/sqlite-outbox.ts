@@ -17,7 +17,7 @@ import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
 import { unroutableReason, unsendableReason } from './failure-reasons';
 import { type Durable, WalSync } from './wal-sync';
-import { type NewBatch, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
+import { type DeferredSync, type NewBatch, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
 const MAX_FIRST_SEND_ID = 9000;
@@ -31,7 +31,7 @@ export interface SqliteOutboxOptions {
   now?: () => number;
 }
 
-export class SqliteOutbox implements ReceivingStore {
+export class SqliteOutbox implements ReceivingStore, DeferredSync {
   readonly queue: SqliteQueue;
   readonly results: SqliteResultLog;
   private readonly statements: Statements;
@@ -247,6 +247,15 @@ export class SqliteOutbox implements ReceivingStore {
   /** A top-level transaction that returns before the disk has it; `durable` is told once it has. */
   commitLater<T>(work: () => T, durable: Durable): T {
     return this.walSync.commit(() => this.inTransaction(work), durable);
+  }
+
+  /** One call of the send engine: committed now, on the disk at the next syncNow(). */
+  unsynced<T>(work: () => T): T {
+    return this.walSync.unsynced(work);
+  }
+
+  syncNow(): void {
+    this.walSync.syncNow();
   }
 
   /** The inbox of received messages in this same file (valid until close()). */

@@ -1,8 +1,8 @@
 /**
  * Every interface of the store: the durable outbound queue as the bulk-send engine and the
  * goip-send node see it, the results the flow takes, the held parts and the inbox. One
- * implementation (SQLite, ./sqlite-outbox.ts, on better-sqlite3 or node:sqlite); the engine never
- * touches SQL.
+ * implementation (SQLite, ./sqlite-outbox.ts, on better-sqlite3 or node:sqlite); the send engine
+ * never touches SQL and sees the store only through its asynchronous port, SendStore.
  *
  * Life of a recipient: queued -> claimed (line + sendId + telId committed BEFORE the SEND leaves)
  * -> sent (smsNo) | failed (reason) | queued again (failover, the line added to excludedLines)
@@ -134,6 +134,40 @@ export interface Outbox {
    */
   transaction<T>(work: () => T): T;
   close(): void;
+}
+
+/** The calls of the outbox the send engine makes. */
+type SendCalls = Pick<
+  Outbox,
+  | 'claim' | 'nextBatch' | 'nextSendId' | 'failUnroutable' | 'failUnsendable' | 'claimedRecipients'
+  | 'markSent' | 'markFailed' | 'requeue' | 'get' | 'sentSince' | 'sentByLineOn' | 'queuedCount'
+> &
+  Pick<QueueControl, 'expireDue' | 'nextTimedAt'>;
+
+/**
+ * The send engine's store port: the outbox's calls as Promises, so that a store across the network
+ * plugs in as well as the embedded one (./send-port.ts wraps a synchronous Outbox, resolving in the
+ * same turn). Each call is atomic on its own. `durable()` resolves once every call that resolved
+ * before it is on the disk: the engine's datagrams and results leave only after it.
+ */
+export type SendStore = { [K in keyof SendCalls]: (...args: Parameters<SendCalls[K]>) => Promise<ReturnType<SendCalls[K]>> } & {
+  durable(): Promise<void>;
+};
+
+/**
+ * A synchronous store whose calls may commit without waiting for the disk, synced later in one go
+ * (the SQLite store: one fsync for a unit of work's many calls).
+ */
+export interface DeferredSync {
+  /** Runs one call whose commit need not be on the disk yet. */
+  unsynced<T>(work: () => T): T;
+  /** Puts every commit made so far on the disk (returns once it is there). */
+  syncNow(): void;
+}
+
+export function hasDeferredSync(store: object): store is DeferredSync {
+  const candidate = store as Partial<DeferredSync>;
+  return typeof candidate.unsynced === 'function' && typeof candidate.syncNow === 'function';
 }
 
 /** Recipient counts by state. */

@@ -33,6 +33,8 @@ export class WalSync {
   private running = 0;
   private waiting: Waiting[] = [];
   private closed = false;
+  /** A commit of unsynced() may not be on the disk yet. */
+  private unsyncedCommits = false;
 
   constructor(
     private readonly db: Connection,
@@ -65,6 +67,30 @@ export class WalSync {
     return result;
   }
 
+  /**
+   * Runs `commit` without waiting for the disk and without a sync of its own: syncNow() puts it
+   * there, together with every other commit made so far.
+   */
+  unsynced<T>(commit: () => T): T {
+    if (this.closed) throw new Error('store: closed');
+    if (this.walFile === null) return commit();
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    try {
+      return commit();
+    } finally {
+      this.db.exec('PRAGMA synchronous = FULL');
+      this.unsyncedCommits = true;
+    }
+  }
+
+  /** Syncs the WAL file on this thread when an unsynced commit was made since the last time. */
+  syncNow(): void {
+    if (!this.unsyncedCommits) return;
+    if (this.closed) throw new Error('store: closed');
+    fs.fdatasyncSync(this.open());
+    this.unsyncedCommits = false;
+  }
+
   /** Syncs what still waits on this thread and tells it; the store closes right after. */
   close(): void {
     if (this.closed) return;
@@ -72,7 +98,7 @@ export class WalSync {
     const waiting = this.waiting;
     this.waiting = [];
     let error: Error | null = null;
-    if (waiting.length > 0) {
+    if (waiting.length > 0 || this.unsyncedCommits) {
       try {
         fs.fdatasyncSync(this.open());
       } catch (err) {

@@ -3,8 +3,8 @@
  * bench/fleet.ts): working lines goip01.., then mute ones (they keep alive but never answer a bulk
  * session), an outbox, and the results as they come. Optionally on FakeTime.
  */
-import type { Outbox, Recipient } from '../../src/outbox/types';
-import { SqliteOutbox } from '../../src/outbox';
+import type { Outbox, Recipient, SendStore } from '../../src/outbox/types';
+import { sendPortOf, SqliteOutbox } from '../../src/outbox';
 import { GoipServer } from '../../src/link';
 import { type BulkOptions, BulkSender, type FleetHooks, type LineHealthEvent } from '../../src/outbound';
 import { Ledger, lineIds, SimLine, type SimLineOptions } from '../../src/sim';
@@ -22,6 +22,8 @@ export interface FleetRigOptions {
   fleet?: Partial<FleetHooks>;
   fakeTime?: boolean;
   outbox?: Outbox;
+  /** The engine's store port over the outbox (default: the outbox's own, resolving in the same turn). */
+  store?: (outbox: Outbox) => SendStore;
 }
 
 export interface FleetRig {
@@ -73,7 +75,7 @@ export async function startFleetRig(options: FleetRigOptions): Promise<FleetRig>
   await Promise.all(lines.map((line) => line.start()));
   await online;
   const outbox = options.outbox ?? SqliteOutbox.open(':memory:', { now: () => Date.now() });
-  const sender = new BulkSender(server, outbox, options.bulk, options.fleet);
+  const sender = new BulkSender(server, (options.store ?? sendPortOf)(outbox), options.bulk, options.fleet);
   const health: FleetRig['health'] = [];
   sender.on('quarantine', (e) => health.push({ event: 'quarantine', ...e }));
   sender.on('recovered', (e) => health.push({ event: 'recovered', ...e }));

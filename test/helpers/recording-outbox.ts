@@ -1,22 +1,22 @@
 /**
  * Any Outbox (the in-memory double or the real SQLite store) as the bulk tests watch it: every
- * claim with whether it was committed, commits that fail on demand, and every recipient.
+ * claim with whether it is on the disk, syncs that fail on demand, and every recipient.
  */
 import type { ResultLog } from '../../src/outbox/types';
-import type { NewBatch, Outbox, Priority, QueueControl, Recipient } from '../../src/outbox/types';
+import { type DeferredSync, hasDeferredSync, type NewBatch, type Outbox, type Priority, type QueueControl, type Recipient } from '../../src/outbox/types';
 
 export interface Claim {
   line: string;
   sendId: number;
   telId: number;
   messageId: string;
-  /** Its transaction committed (false while it runs; a rolled-back claim is dropped). */
+  /** Its commit is on the disk (false until the sync after it; a rolled-back claim is dropped). */
   committed: boolean;
 }
 
-export class RecordingOutbox implements Outbox {
+export class RecordingOutbox implements Outbox, DeferredSync {
   readonly claims: Claim[] = [];
-  /** The next this many transactions that change something fail at their commit and roll back. */
+  /** The next this many syncs after a change fail (what they would have synced is not on the disk). */
   failCommits = 0;
   private readonly messageIds: string[] = [];
   private depth = 0;
@@ -122,16 +122,8 @@ export class RecordingOutbox implements Outbox {
     if (this.depth > 0) return work();
     const claimsBefore = this.claims.length;
     this.depth++;
-    this.changed = false;
     try {
-      const result = this.inner.transaction(() => {
-        const value = work();
-        if (this.failCommits > 0 && this.changed) {
-          this.failCommits--;
-          throw new Error('disk I/O error (injected at commit)');
-        }
-        return value;
-      });
+      const result = this.inner.transaction(work);
       for (const claim of this.claims.slice(claimsBefore)) claim.committed = true;
       return result;
     } catch (err) {
@@ -140,6 +132,27 @@ export class RecordingOutbox implements Outbox {
     } finally {
       this.depth--;
     }
+  }
+
+  /** A call of the send engine's: committed, on the disk at the next syncNow(). */
+  unsynced<T>(work: () => T): T {
+    this.depth++;
+    try {
+      return hasDeferredSync(this.inner) ? this.inner.unsynced(work) : work();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  /** Fails on demand while something changed since the last sync; a sync covers every commit before it. */
+  syncNow(): void {
+    if (this.failCommits > 0 && this.changed) {
+      this.failCommits--;
+      throw new Error('disk I/O error (injected at commit)');
+    }
+    if (hasDeferredSync(this.inner)) this.inner.syncNow();
+    for (const claim of this.claims) claim.committed = true;
+    this.changed = false;
   }
 
   close(): void {

@@ -15,6 +15,7 @@ import { BulkSender } from '../../src/outbound';
 import { COMMAND_SEND_ID_MIN, CommandClient, CommandError, type CommandOptions, CommandSendIds } from '../../src/link/commands';
 import { type FaultOptions, SimLine, type SimLineOptions } from '../../src/sim';
 import { MemoryOutbox } from '../helpers/memory-outbox';
+import { sendPortOf } from '../../src/outbox';
 import { nextEvent, type Received, UdpPeer } from '../helpers/udp';
 
 const PASSWORD = 'cmdpw';
@@ -568,7 +569,7 @@ describe('server commands', () => {
       this.timeout(20_000);
       await start({ lines: 2, sim: { smsRadioTimeMs: 5 } });
       const outbox = new MemoryOutbox();
-      const sender = new BulkSender(server, outbox, { stepTimeoutMs: 60, waitRecheckMs: 300 });
+      const sender = new BulkSender(server, sendPortOf(outbox), { stepTimeoutMs: 60, waitRecheckMs: 300 });
       senders.push(sender);
       outbox.enqueue({
         batchId: 'b1',

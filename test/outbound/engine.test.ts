@@ -4,12 +4,13 @@
  * session table: session.test.ts).
  */
 import assert from 'node:assert/strict';
-import { SqliteOutbox } from '../../src/outbox';
+import { sendPortOf, SqliteOutbox } from '../../src/outbox';
 import type { Outbox, Recipient } from '../../src/outbox/types';
 import { formatKeepalive } from '../../src/protocol';
 import { type DeliveryPayload, type GoipEvent, GoipServer, type GoipServerOptions } from '../../src/link';
 import { type BulkOptions, BulkSender, FAILURE } from '../../src/outbound';
 import { localDay } from '../../src/outbound/lines/policy';
+import { deliveryCorrelator } from '../../src/outbound/reports';
 import { Ledger, SimLine, type SimLineOptions } from '../../src/sim';
 import { FakeTime } from '../helpers/fake-time';
 import { MemoryOutbox } from '../helpers/memory-outbox';
@@ -165,7 +166,7 @@ describe('bulk send', () => {
       await Promise.all(lines.map((line) => line.start()));
       await online;
       const outbox = new RecordingOutbox(openOutbox());
-      const sender = new BulkSender(server, outbox, { ...FAST, ...options.bulk });
+      const sender = new BulkSender(server, sendPortOf(outbox), { ...FAST, ...options.bulk });
       const collected: Recipient[] = [];
       sender.on('result', (r) => collected.push(r));
       sender.start();
@@ -179,7 +180,7 @@ describe('bulk send', () => {
         results: collected,
         line: (id) => lines.find((l) => l.id === id) as SimLine,
         newSender: () => {
-          const more = new BulkSender(server, outbox, { ...FAST, ...options.bulk });
+          const more = new BulkSender(server, sendPortOf(outbox), { ...FAST, ...options.bulk });
           extraSenders.push(more);
           return more;
         },
@@ -830,12 +831,13 @@ describe('bulk send', () => {
 
     it('correlates each delivery report to the messageId of its send', async () => {
       const { server, outbox, sender } = await start({ sim: { deliveryReportAfterMs: 30, deliveryState: 0 } });
+      const correlate = deliveryCorrelator(outbox, sender.options.deliveryWindowMs, (err) => assert.fail(String(err)));
       const deliveries: DeliveryPayload[] = [];
       const allDelivered = new Promise<void>((resolve) => {
         server.on('event', (e) => {
           if (e.event !== 'delivery') return;
           const report = e.payload as DeliveryPayload;
-          deliveries.push({ ...report, messageId: sender.correlateDelivery(e.line, report) });
+          deliveries.push({ ...report, messageId: correlate(e.line, report) });
           if (deliveries.length === 4) resolve();
         });
       });

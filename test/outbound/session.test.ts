@@ -42,6 +42,9 @@ class Rig {
   readonly warnings: Error[] = [];
   private timers: Array<{ at: number; run: () => void; live: boolean }> = [];
   private claimed = 1;
+  /** Claims answer at once unless deferred: then they wait for answerClaims() (a store across the network). */
+  deferClaims = false;
+  private pendingClaims: Array<() => void> = [];
   readonly ports: SessionPorts;
 
   constructor() {
@@ -79,7 +82,11 @@ class Rig {
       radio: { accepted: () => 1, acceptances: () => 0, resultCame: () => {}, queueChanged: () => {}, overdueAt: () => null },
       roundTrips: { note: () => {}, retransmitDelay: () => 400 },
       outcomes: {
-        claimNext: () => (world().claims ? recipient(++this.claimed) : null),
+        claimNext: (_session, _telId, claimed) => {
+          const answer = (): void => claimed(world().claims ? recipient(++this.claimed) : null);
+          if (this.deferClaims) this.pendingClaims.push(answer);
+          else answer();
+        },
         sent: () => {},
         giveUp: () => {},
         fail: () => {},
@@ -89,6 +96,12 @@ class Rig {
       },
       warn: (err) => this.warnings.push(err),
     };
+  }
+
+  answerClaims(): void {
+    const pending = this.pendingClaims;
+    this.pendingClaims = [];
+    for (const answer of pending) answer();
   }
 
   /** Runs the session's timers in time order until its phase changes (or none is left). */
@@ -124,6 +137,11 @@ const REACH: Record<SessionPhase, (rig: Rig, session: BulkSession) => void> = {
   authenticating: (rig, session) => {
     REACH.opening(rig, session);
     session.onReply(reply.PASSWORD());
+  },
+  claiming: (rig, session) => {
+    REACH.accepted(rig, session);
+    rig.deferClaims = true;
+    session.onReply(reply.OK(1));
   },
   sending: (rig, session) => {
     REACH.authenticating(rig, session);
@@ -167,6 +185,7 @@ function fire(rig: Rig, session: BulkSession, event: SessionEvent): void {
   if (event in reply) return session.onReply(reply[event as keyof typeof reply](telId));
   if (event === 'start') return session.start();
   if (event === 'stop') return session.stop();
+  if (event === 'claimed') return rig.answerClaims();
   rig.runTimers(session);
 }
 
@@ -187,6 +206,32 @@ describe('bulk session table', () => {
       }
     }
   }
+
+  it('claims the first number of a session opened without one before its PASSWORD goes', () => {
+    const rig = new Rig();
+    rig.deferClaims = true;
+    const session = BulkSession.claimless(rig.ports, 'l1', SEND_ID, { batchId: 'b1', text: 'hi' });
+    session.start();
+    session.onReply(reply.PASSWORD());
+    assert.equal(session.phase, 'claiming');
+    assert.ok(!rig.sent.some((datagram) => datagram.startsWith('PASSWORD')), 'no PASSWORD before the claim is answered');
+    rig.answerClaims();
+    assert.equal(session.phase, 'authenticating');
+    assert.ok(rig.sent.some((datagram) => datagram.startsWith('PASSWORD')));
+    session.onReply(reply.SEND());
+    assert.equal(session.phase, 'sending');
+    assert.equal(session.current?.telId, 1);
+    assert.deepEqual(rig.warnings, []);
+  });
+
+  it('keeps a number claimed when the session stopped before its claim was answered (a restart re-asks it)', () => {
+    const rig = new Rig();
+    const session = reached(rig, 'claiming');
+    session.stop();
+    rig.answerClaims();
+    assert.equal(session.phase, 'ended');
+    assert.equal(session.current, null);
+  });
 
   it('reaches every phase through the protocol', () => {
     for (const phase of PHASES) assert.equal(reached(new Rig(), phase).phase, phase);

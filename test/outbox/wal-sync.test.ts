@@ -84,6 +84,38 @@ describe('WalSync', () => {
     db.close();
   });
 
+  it('runs unsynced commits at NORMAL and puts them on the disk with one sync on the thread, only when one was made', () => {
+    const { db, file } = store();
+    const wal = new WalSync(db, `${file}-wal`, () => assert.fail('no sync off the thread'));
+    const realSync = fs.fdatasyncSync;
+    let syncs = 0;
+    fs.fdatasyncSync = (fd: number) => {
+      syncs++;
+      realSync(fd);
+    };
+    try {
+      const levels: unknown[] = [];
+      wal.unsynced(() => {
+        levels.push(db.pragma('synchronous', { simple: true }));
+        db.exec('INSERT INTO t (v) VALUES (1)');
+      });
+      wal.unsynced(() => db.exec('INSERT INTO t (v) VALUES (2)'));
+      assert.deepEqual(levels, [1]);
+      assert.equal(db.pragma('synchronous', { simple: true }), 2);
+      assert.equal(syncs, 0);
+      wal.syncNow();
+      assert.equal(syncs, 1, 'one sync for both commits');
+      wal.syncNow();
+      assert.equal(syncs, 1, 'nothing new: no sync');
+      wal.unsynced(() => db.exec('INSERT INTO t (v) VALUES (3)'));
+      wal.close();
+      assert.equal(syncs, 2, 'close syncs the commit still unsynced');
+    } finally {
+      fs.fdatasyncSync = realSync;
+    }
+    db.close();
+  });
+
   it('is durable at once for a store in memory', () => {
     const { db } = openConnection(':memory:');
     const wal = new WalSync(db, null, () => assert.fail('nothing to sync'));

@@ -1,11 +1,13 @@
 /**
  * Group commit: everything the engine does in reaction to one thing (the replies read in one loop
- * turn, a timer, a fill pass) is one unit of work: one outbox commit, after which the datagrams
- * and results it produced leave. One fsync serves a burst of replies, and nothing leaves that
- * was not committed first. ServerLink is the lines as the socket knows them, for the sessions:
- * their datagrams leave through the group commit.
+ * turn, a timer, a fill pass) is one unit of work. Its store calls are awaited (the store port is
+ * asynchronous), then the store is made durable, and only then do the datagrams and results it
+ * produced leave: one fsync serves a burst of replies, and nothing leaves that was not stored
+ * first. Units run one after the other, so the engine's state changes in one unit at a time.
+ * ServerLink is the lines as the socket knows them, for the sessions: their datagrams leave
+ * through the group commit.
  */
-import type { Outbox, Recipient } from '../../outbox/types';
+import type { Recipient, SendStore } from '../../outbox/types';
 import type { GoipServer } from '../../link/goip-server';
 import type { LineLink } from '../session/ports';
 
@@ -16,59 +18,115 @@ export interface CommitOutput {
   progress(): void;
 }
 
-/** What a unit of work produced, released after its commit. */
-interface HeldOutput {
+/** What a unit of work produced and still waits for, released after its commit. */
+interface Unit {
   datagrams: Array<[line: string, datagram: string]>;
   results: Recipient[];
   progress: boolean;
+  /** Store calls (and what follows them) the unit waits for before it commits. */
+  pending: Array<Promise<unknown>>;
+  failure: { error: unknown } | null;
 }
 
 export class GroupCommit {
-  /** What the running unit of work produced; null outside one. */
-  private held: HeldOutput | null = null;
+  /** The unit of work running or committing; null between units. */
+  private unit: Unit | null = null;
+  /** The unit's own synchronous part is running: a nested run joins it. */
+  private working = false;
+  /** Work that came while a unit was committing: each runs as its own unit, in order. */
+  private readonly queued: Array<() => void> = [];
+  /**
+   * Results of units whose commit failed after their store calls were made: stored, not yet known
+   * to be on the disk. The next commit that succeeds covers them, and they leave with its own.
+   */
+  private carried: Recipient[] = [];
 
   constructor(
-    private readonly outbox: Outbox,
+    private readonly store: Pick<SendStore, 'durable'>,
     private readonly output: CommitOutput,
-    /** The commit failed: nothing of the unit left; the claims behind it are not stored. */
+    /** A store call or the commit failed: none of the unit's datagrams left (its results wait for the next commit). */
     private readonly failed: (err: unknown) => void,
   ) {}
 
   /**
-   * Runs `work` as one outbox commit (inside a running unit: as part of it); the datagrams and
-   * results it produced leave after the commit, or not at all when the commit fails.
+   * Runs `work` as one unit of work (inside a running unit: as part of it; while another commits:
+   * after it). Its datagrams and results leave after the commit, or not at all when it fails.
    */
   run(work: () => void): void {
-    if (this.held !== null) return work();
-    const held: HeldOutput = { datagrams: [], results: [], progress: false };
-    this.held = held;
-    try {
-      this.outbox.transaction(work);
-    } catch (err) {
-      this.held = null;
-      this.failed(err);
+    if (this.working) return work();
+    if (this.unit !== null) {
+      this.queued.push(work);
       return;
     }
-    this.held = null;
-    for (const [line, datagram] of held.datagrams) this.output.datagram(line, datagram);
-    for (const recipient of held.results) this.output.result(recipient);
-    if (held.progress) this.output.progress();
+    const unit: Unit = { datagrams: [], results: [], progress: false, pending: [], failure: null };
+    this.unit = unit;
+    this.working = true;
+    try {
+      work();
+    } catch (error) {
+      unit.failure = { error };
+    } finally {
+      this.working = false;
+    }
+    void this.commit(unit);
+  }
+
+  /** The unit waits for `promise` (a store call and what follows it) before it commits. */
+  track(promise: Promise<unknown>): void {
+    if (this.unit !== null) this.unit.pending.push(promise);
+    else promise.catch((err: unknown) => this.failed(err));
   }
 
   send(line: string, datagram: string): void {
-    if (this.held === null) this.output.datagram(line, datagram);
-    else this.held.datagrams.push([line, datagram]);
+    if (this.unit === null) this.output.datagram(line, datagram);
+    else this.unit.datagrams.push([line, datagram]);
   }
 
   result(recipient: Recipient): void {
-    if (this.held === null) this.output.result(recipient);
-    else this.held.results.push(recipient);
+    if (this.unit === null) this.output.result(recipient);
+    else this.unit.results.push(recipient);
   }
 
   /** Something changed: one progress report after the commit. */
   progress(): void {
-    if (this.held === null) this.output.progress();
-    else this.held.progress = true;
+    if (this.unit === null) this.output.progress();
+    else this.unit.progress = true;
+  }
+
+  private async commit(unit: Unit): Promise<void> {
+    // Everything the unit started settles first: a call that follows another is tracked by it.
+    while (unit.pending.length > 0) {
+      const pending = unit.pending;
+      unit.pending = [];
+      for (const outcome of await Promise.allSettled(pending)) {
+        if (outcome.status === 'rejected') unit.failure ??= { error: outcome.reason };
+      }
+    }
+    if (unit.failure === null) {
+      try {
+        await this.store.durable();
+      } catch (error) {
+        unit.failure = { error };
+      }
+    }
+    this.unit = null;
+    if (unit.failure !== null) {
+      this.carried.push(...unit.results);
+      this.failed(unit.failure.error);
+    } else {
+      this.release(unit);
+    }
+    const next = this.queued.shift();
+    if (next !== undefined) this.run(next);
+  }
+
+  private release(unit: Unit): void {
+    const carried = this.carried;
+    this.carried = [];
+    for (const [line, datagram] of unit.datagrams) this.output.datagram(line, datagram);
+    for (const recipient of carried) this.output.result(recipient);
+    for (const recipient of unit.results) this.output.result(recipient);
+    if (unit.progress || carried.length > 0) this.output.progress();
   }
 }
 

@@ -8,33 +8,37 @@
  * configured are given up, and the others are grouped by the session they were claimed in, to be
  * re-asked as they were.
  */
-import type { Outbox, Recipient } from '../../outbox/types';
+import type { Recipient, SendStore } from '../../outbox/types';
 import type { GroupCommit } from './group-commit';
 import type { BulkOptions, FleetHooks } from '../options';
 import { afterLineGaveUp, localDay } from '../lines/policy';
 import type { ConfiguredLines } from '../session/ports';
 
+/**
+ * Each outcome is stored through the asynchronous store port; the unit of work it happens in waits
+ * for it (GroupCommit.track), so its result leaves after the commit.
+ */
 export class RecipientOutcomes {
   readonly counts = { sent: 0, failed: 0, expired: 0, requeued: 0, lateResults: 0 };
 
   constructor(
-    private readonly outbox: Outbox,
+    private readonly store: SendStore,
     private readonly options: BulkOptions,
     private readonly commit: GroupCommit,
     /** The lines configured now that may send the recipient (its routing group's). */
     private readonly configuredLines: (recipient: Recipient) => string[],
-    /** A number went back to the queue. */
-    private readonly requeued: () => void,
+    /** A number of `line` went back to the queue, or was sent (the line's count of sends). */
+    private readonly changed: (event: 'requeued' | 'sent', line: string) => void,
   ) {}
 
   sent(held: Recipient, smsNo: number | null): void {
-    if (this.stillClaimed(held) === null) return;
-    this.finished(this.outbox.markSent(held.messageId, smsNo, localDay(Date.now())), 'sent');
+    // Counted at once: the limits see it before the store answers (a late reply counts until the next fill pass reads the store).
+    this.changed('sent', held.line as string);
+    this.commit.track(this.store.get(held.messageId).then((stored) => this.sentIf(held, stored, smsNo)));
   }
 
   failed(held: Recipient, reason: string): void {
-    if (this.stillClaimed(held) === null) return;
-    this.finished(this.outbox.markFailed(held.messageId, reason), 'failed');
+    this.commit.track(this.store.get(held.messageId).then((stored) => this.failedIf(held, stored, reason)));
   }
 
   /** Failed by the outbox itself, never claimed (Outbox.failUnsendable). */
@@ -52,14 +56,26 @@ export class RecipientOutcomes {
 
   /** The line has not sent it: requeue it for another line, or fail it (policy). */
   giveUp(held: Recipient, reason: string): void {
-    const stored = this.stillClaimed(held);
-    if (stored === null) return;
+    this.commit.track(this.store.get(held.messageId).then((stored) => this.giveUpIf(held, stored, reason)));
+  }
+
+  private async sentIf(held: Recipient, stored: Recipient | undefined, smsNo: number | null): Promise<void> {
+    if (!this.stillClaimed(held, stored)) return;
+    this.finished(await this.store.markSent(held.messageId, smsNo, localDay(Date.now())), 'sent');
+  }
+
+  private async failedIf(held: Recipient, stored: Recipient | undefined, reason: string): Promise<void> {
+    if (this.stillClaimed(held, stored)) this.finished(await this.store.markFailed(held.messageId, reason), 'failed');
+  }
+
+  private async giveUpIf(held: Recipient, stored: Recipient | undefined, reason: string): Promise<void> {
+    if (!this.stillClaimed(held, stored)) return;
     const line = held.line as string;
     const disposition = afterLineGaveUp(stored, line, reason, this.options.maxAttempts, this.configuredLines(stored));
-    if (disposition.action === 'fail') return this.failed(held, disposition.reason);
-    this.outbox.requeue(held.messageId, line);
+    if (disposition.action === 'fail') return this.finished(await this.store.markFailed(held.messageId, disposition.reason), 'failed');
+    await this.store.requeue(held.messageId, line);
     this.counts.requeued++;
-    this.requeued();
+    this.changed('requeued', line);
     this.commit.progress();
   }
 
@@ -70,25 +86,22 @@ export class RecipientOutcomes {
   }
 
   /**
-   * The stored recipient when it is still claimed exactly as `held` (same line, sendId, telId);
-   * null for a late or duplicated reply about a number that has moved on.
+   * Whether the stored recipient is still claimed exactly as `held` (same line, sendId, telId);
+   * not for a late or duplicated reply about a number that has moved on.
    */
-  private stillClaimed(held: Recipient): Recipient | null {
-    const stored = this.outbox.get(held.messageId);
-    if (stored?.state === 'claimed' && stored.line === held.line && stored.sendId === held.sendId && stored.telId === held.telId) {
-      return stored;
-    }
+  private stillClaimed(held: Recipient, stored: Recipient | undefined): stored is Recipient {
+    if (stored?.state === 'claimed' && stored.line === held.line && stored.sendId === held.sendId && stored.telId === held.telId) return true;
     this.counts.lateResults++;
-    return null;
+    return false;
   }
 }
 
-export function resumableSessions(outbox: Outbox, configured: ConfiguredLines, fleet: FleetHooks, outcomes: RecipientOutcomes): Recipient[][] {
-  for (const recipient of outbox.failUnsendable(configured.lines().map((info) => info.id))) outcomes.failedUnclaimed(recipient);
+export async function resumableSessions(store: SendStore, configured: ConfiguredLines, fleet: FleetHooks, outcomes: RecipientOutcomes): Promise<Recipient[][]> {
+  for (const recipient of await store.failUnsendable(configured.lines().map((info) => info.id))) outcomes.failedUnclaimed(recipient);
   const routable = fleet.routableGroups();
-  if (routable !== undefined) for (const recipient of outbox.failUnroutable(routable)) outcomes.failedUnclaimed(recipient);
+  if (routable !== undefined) for (const recipient of await store.failUnroutable(routable)) outcomes.failedUnclaimed(recipient);
   const resumable: Recipient[] = [];
-  for (const recipient of outbox.claimedRecipients()) {
+  for (const recipient of await store.claimedRecipients()) {
     const { line, sendId, telId } = recipient;
     if (line === null || sendId === null || telId === null) continue;
     if (configured.line(line) === undefined) outcomes.giveUp(recipient, 'line no longer configured');

@@ -3,7 +3,7 @@
  * line scheduler over the link's view of the lines, the hourly and daily limits, and the timers that open a
  * line again (a park that expires, the busy cooldown, the next day) by calling `reopened`.
  */
-import type { Outbox, Priority } from '../../outbox/types';
+import type { Priority, SendStore } from '../../outbox/types';
 import type { LineInfo } from '../../link/lines';
 import type { BulkOptions, FleetHooks, LineHealthEvent } from '../options';
 import type { LineScheduler } from './scheduler';
@@ -14,8 +14,8 @@ import type { TimerHandle, TimerRegistry } from './timers';
 export interface LineGateDeps {
   lines: LineScheduler;
   configured: ConfiguredLines;
-  /** The line's sends in the store, for the hourly and daily limits. */
-  usage: Pick<Outbox, 'sentSince' | 'sentToday'>;
+  /** The lines' sends, for the hourly and daily limits. */
+  usage: LineUsage;
   timers: TimerRegistry;
   options: BulkOptions;
   fleet: FleetHooks;
@@ -27,6 +27,41 @@ export interface LineGateDeps {
   parked(): void;
   /** A line was quarantined or recovered. */
   health(event: 'quarantine' | 'recovered', payload: LineHealthEvent): void;
+}
+
+/**
+ * The lines' sends as the limits and the line order count them: read from the store at each fill
+ * pass (the gate decides at once, without a store call), and counted on as numbers are sent.
+ */
+export class LineUsage {
+  private day = '';
+  private today = new Map<string, number>();
+  private lastHour = new Map<string, number>();
+
+  /** Reads today's sends of every line, and each line's of the last hour when `hourly` (a limit counts them). */
+  async refresh(store: Pick<SendStore, 'sentByLineOn' | 'sentSince'>, lines: readonly string[], now: number, hourly: boolean): Promise<void> {
+    const day = localDay(now);
+    const today = new Map(await store.sentByLineOn(day));
+    const lastHour = new Map<string, number>();
+    if (hourly) for (const line of lines) lastHour.set(line, await store.sentSince(line, now - HOUR_MS));
+    this.day = day;
+    this.today = today;
+    this.lastHour = lastHour;
+  }
+
+  noteSent(line: string): void {
+    this.today.set(line, (this.today.get(line) ?? 0) + 1);
+    this.lastHour.set(line, (this.lastHour.get(line) ?? 0) + 1);
+  }
+
+  sentToday(line: string, now: number): number {
+    return localDay(now) === this.day ? (this.today.get(line) ?? 0) : 0;
+  }
+
+  /** Sends of the last hour as of the last refresh (time only lowers it: a limit holds no longer than it should by a fill pass). */
+  sentLastHour(line: string): number {
+    return this.lastHour.get(line) ?? 0;
+  }
 }
 
 export class EngineLineGate implements LineGate {
@@ -128,13 +163,13 @@ export class EngineLineGate implements LineGate {
   private hourlyLimitReached(line: string, now: number): boolean {
     if (this.options.hourlyLimit <= 0) return false;
     const inFlight = this.lines.slot(line).inFlight() + this.deps.watchedOn(line);
-    return hourlyLimitReached(this.deps.usage.sentSince(line, now - HOUR_MS), inFlight, this.options);
+    return hourlyLimitReached(this.deps.usage.sentLastHour(line), inFlight, this.options);
   }
 
   private dailyLimitReached(line: string, now: number): boolean {
     if (this.options.dailyLimit <= 0) return false;
     const inFlight = this.lines.slot(line).inFlight() + this.deps.watchedOn(line);
-    if (!dailyLimitReached(this.deps.usage.sentToday(line, localDay(now)), inFlight, this.options)) return false;
+    if (!dailyLimitReached(this.deps.usage.sentToday(line, now), inFlight, this.options)) return false;
     if (this.dayTimer === null) {
       this.dayTimer = this.deps.timers.after(msUntilNextDay(Date.now()), () => {
         this.dayTimer = null;

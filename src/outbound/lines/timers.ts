@@ -80,14 +80,14 @@ export class TimedWake {
   constructor(
     private readonly timers: TimerRegistry,
     /** The next due or expiry time (ms epoch), null when none is pending. */
-    private readonly nextAt: () => number | null,
+    private readonly nextAt: () => Promise<number | null>,
     private readonly wake: () => void,
   ) {}
 
   /** Arms the timer for the next time the queue holds (replacing the one armed before). */
-  rearm(now: number): void {
+  async rearm(now: number): Promise<void> {
+    const at = await this.nextAt();
     this.timers.cancel(this.timer);
-    const at = this.nextAt();
     this.timer =
       at === null
         ? null

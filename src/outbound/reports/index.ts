@@ -5,5 +5,5 @@ export {
   StatusReportWatcher,
   type StatusReportWatcherEvents,
 } from './watcher';
-export { type PduDeliveryPayload, type StatusReportOutbox } from './correlation';
+export { deliveryCorrelator, type PduDeliveryPayload, type StatusReportOutbox } from './correlation';
 export { type SendRecord } from './message-references';

@@ -107,8 +107,11 @@ export interface RoundTrips {
 
 /** The engine's side of a session's numbers: claims and outcomes in the outbox, and its end. */
 export interface SessionOutcomes {
-  /** Claims the next number of the session's batch for its line with `telId`, null when none may go. */
-  claimNext(session: SessionOnLine, telId: number): Recipient | null;
+  /**
+   * Claims the next number of the session's batch for its line with `telId` and tells `claimed` the
+   * recipient once the claim is stored (null when none may go): at once, or after the store answers.
+   */
+  claimNext(session: SessionOnLine, telId: number, claimed: (recipient: Recipient | null) => void): void;
   sent(tel: Tel, smsNo: number | null): void;
   /** The line has not sent it and will not: another line or a final failure (policy). */
   giveUp(tel: Tel, reason: string): void;

@@ -29,6 +29,9 @@ export class BulkSession implements LineSession {
   private openRounds = 0;
   private afterBackoff: 'open' | 'proceed' = 'open';
   private afterPace: 'proceed' | 'next' = 'next';
+  /** What the session does once its claim is answered, and the answer while it is acted on. */
+  private afterClaim: 'ask' | 'password' = 'ask';
+  private claimAnswer: Recipient | null = null;
 
   private constructor(
     private readonly ports: SessionPorts,
@@ -180,11 +183,21 @@ export class BulkSession implements LineSession {
     if (this.numbers.taken >= this.ports.options.numbersPerSession) return this.close();
     const delay = this.ports.gate.sendDelay(this.line);
     if (delay > 0) return this.pace(delay, 'next');
-    const recipient = this.ports.outcomes.claimNext(this, this.numbers.nextId);
-    if (recipient === null) return this.close();
-    const tel = this.numbers.adopt(recipient);
-    this.ports.gate.noteNewNumber(this.line);
-    this.ask(tel);
+    this.claim('ask');
+  }
+
+  /** Asks the store for the next number; the session waits in claiming until it answers. */
+  private claim(then: 'ask' | 'password'): void {
+    this.enter('claiming');
+    this.afterClaim = then;
+    this.ports.outcomes.claimNext(this, this.numbers.nextId, (recipient) => {
+      this.claimAnswer = recipient;
+      try {
+        this.on('claimed');
+      } finally {
+        this.claimAnswer = null;
+      }
+    });
   }
 
   private ask(tel: Tel): void {
@@ -258,13 +271,26 @@ export class BulkSession implements LineSession {
 
   private sendPassword(): void {
     this.steps.answered();
-    // The line answers: a fresh session claims its first number now, committed before any SEND.
-    if (this.numbers.taken === 0 && this.numbers.current === null) {
-      const first = this.ports.outcomes.claimNext(this, this.numbers.nextId);
-      if (first !== null) this.numbers.adopt(first);
-    }
+    // The line answers: a session opened without a number claims its first one now.
+    if (this.numbers.taken === 0 && this.numbers.current === null) return this.claim('password');
+    this.authenticate();
+  }
+
+  private authenticate(): void {
     this.enter('authenticating');
     this.steps.password();
+  }
+
+  private tookClaim(): void {
+    const recipient = this.claimAnswer;
+    if (this.afterClaim === 'password') {
+      if (recipient !== null) this.numbers.adopt(recipient);
+      return this.authenticate();
+    }
+    if (recipient === null) return this.close();
+    const tel = this.numbers.adopt(recipient);
+    this.ports.gate.noteNewNumber(this.line);
+    this.ask(tel);
   }
 
   private authorized(): void {

@@ -8,6 +8,9 @@
  *
  *   opening --PASSWORD--> authenticating --SEND--> sending --WAIT--> accepted --OK/ERROR--> next number
  *    (MSG)                 (PASSWORD)               (SEND)  \-----------OK/ERROR----------/   ... --> closing (DONE)
+ *
+ * A number is claimed in the store before its SEND (claiming, until the store answers): before the
+ * next number, and before the PASSWORD of a session that opened without one.
  */
 import { BULK_SESSION_ERRORS, type BulkReply } from '../../protocol';
 
@@ -16,6 +19,8 @@ export type SessionPhase =
   | 'opening'
   /** PASSWORD sent, waiting for `SEND $sendid`. */
   | 'authenticating'
+  /** Waiting for the store's claim of its next number (its SEND, or its PASSWORD, goes after it). */
+  | 'claiming'
   /** SEND sent, waiting for WAIT/OK/ERROR. */
   | 'sending'
   /** SEND never answered: a last period for a late answer or a sign of life before failover. */
@@ -48,6 +53,8 @@ export type ReplyEvent =
 export type SessionSignal =
   /** The engine starts the session (fresh, claimless or resumed). */
   | 'start'
+  /** The store answered its claim (a number, or none). */
+  | 'claimed'
   /** Its step (MSG, PASSWORD, SEND, DONE) went unanswered for good. */
   | 'no answer'
   /** The last period after an unanswered SEND is over. */
@@ -90,6 +97,8 @@ export type SessionAction =
   | 'sendPassword'
   /** Authorized: ask the current number, or take the next one. */
   | 'authorized'
+  /** The claim is answered: ask the number, close without one, or go on authenticating. */
+  | 'tookClaim'
   /** WAIT answering the SEND step: the number is accepted (a round-trip sample). */
   | 'acceptStep'
   /** WAIT again (to a re-ask, or after a silence taken for acceptance). */
@@ -136,7 +145,7 @@ export interface Transition {
 const go = (action: SessionAction, ...next: SessionPhase[]): Transition => ({ action, next });
 
 /** After a number got its outcome: the next one is asked, waits for pacing, or the session closes. */
-const ON_TO_NEXT: readonly SessionPhase[] = ['sending', 'pacing', 'closing'];
+const ON_TO_NEXT: readonly SessionPhase[] = ['claiming', 'sending', 'pacing', 'closing'];
 const REOPEN = go('reopen', 'opening', 'ended');
 const LOGGED_OUT = go('loggedOut', 'ended');
 
@@ -155,7 +164,7 @@ function numberAwaited(phase: SessionPhase): Partial<Record<SessionEvent, Transi
 const ROWS: Record<SessionPhase, Partial<Record<SessionEvent, Transition>>> = {
   opening: {
     start: go('begin', 'opening', 'backoff', ...ON_TO_NEXT),
-    PASSWORD: go('sendPassword', 'authenticating'),
+    PASSWORD: go('sendPassword', 'authenticating', 'claiming'),
     SEND: go('authorized', ...ON_TO_NEXT),
     ...resultAside('opening'),
     'ERROR too_many_sends_in_server': go('backoffBusy', 'backoff'),
@@ -170,6 +179,10 @@ const ROWS: Record<SessionPhase, Partial<Record<SessionEvent, Transition>>> = {
     'ERROR SENDID': REOPEN,
     'ERROR GSM_LOGOUT': LOGGED_OUT,
     'no answer': go('openUnanswered', 'backoff', 'ended'),
+  },
+  claiming: {
+    claimed: go('tookClaim', 'authenticating', 'sending', 'closing'),
+    ...resultAside('claiming'),
   },
   sending: {
     WAIT: go('acceptStep', 'sending', 'accepted'),
