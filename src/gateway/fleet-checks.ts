@@ -6,7 +6,7 @@
  */
 import type { GoipEvent, GoipServer } from '../link';
 import type { CommandClient } from '../link/commands';
-import { type CheckSettings, isLow, nextCheckAt, parseSchedule, readAmount, readNumber } from '../outbound/lines/checks';
+import { type CheckSettings, isLow, nextCheckAt, parseSchedule, readAmount, readNumber } from './check-settings';
 
 /** Longest single timer wait (setTimeout's limit is about 24.8 days): a later check is re-planned. */
 const MAX_WAIT_MS = 2 ** 31 - 1;

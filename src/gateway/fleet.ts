@@ -5,7 +5,7 @@
 import type { GoipEvent, GoipServer } from '../link';
 import type { BulkSender, FleetHooks, LinePolicy } from '../outbound';
 import type { CommandClient } from '../link/commands';
-import { type CheckSettings, NO_CHECKS } from '../outbound/lines/checks';
+import { type CheckSettings, NO_CHECKS } from './check-settings';
 import { GroupRouter, type LineGroup } from '../send/routing';
 import { FleetChecks, type LineReadings } from './fleet-checks';
 

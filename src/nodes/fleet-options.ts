@@ -3,7 +3,7 @@ import type { FleetOptions } from '../gateway/fleet';
 import { InputError } from '../send/compose';
 import { checkGroups } from '../send/routing';
 import { type BulkOptions, LINE_POLICIES, type LinePolicy } from '../outbound';
-import { type CheckSettings, CheckSettingsError, type CheckSettingsInput, checkSettings } from '../outbound/lines/checks';
+import { type CheckSettings, CheckSettingsError, type CheckSettingsInput, checkSettings } from '../gateway/check-settings';
 import { definedOnly } from '../util/options';
 import { ConfigError, optionalMs, wholeNumber } from './config-options';
 

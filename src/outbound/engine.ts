@@ -30,7 +30,7 @@ import { resumableSessions } from './commit/outcomes';
 import { SessionRegistry } from './engine-sessions';
 import { TimedWake } from './lines/timers';
 import { type TimerHandle, TimerRegistry } from './lines/timers';
-import { WatchedNumbers } from './lines/watched-numbers';
+import { WatchedNumbers } from './lines/result-wait';
 
 export class BulkSender extends EventEmitter<BulkSenderEvents> {
   readonly options: BulkOptions;

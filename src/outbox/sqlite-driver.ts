@@ -102,6 +102,8 @@ const SAVEPOINT = 'outbox_nested';
 class NodeSqliteConnection implements Connection {
   /** Open transactions: 0 = none, 1 = BEGIN, more = savepoints inside it. */
   private depth = 0;
+  /** A transaction opened by `exec('BEGIN')` (better-sqlite3 tells its own by db.inTransaction). */
+  private begun = false;
 
   constructor(private readonly db: NodeDatabase) {
     db.exec(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
@@ -113,6 +115,8 @@ class NodeSqliteConnection implements Connection {
 
   exec(sql: string): void {
     this.db.exec(sql);
+    if (/^\s*BEGIN\b/i.test(sql)) this.begun = true;
+    else if (/^\s*(COMMIT|END|ROLLBACK)\s*;?\s*$/i.test(sql)) this.begun = false;
   }
 
   pragma(source: string): unknown {
@@ -129,7 +133,7 @@ class NodeSqliteConnection implements Connection {
   }
 
   private inTransaction<T>(work: () => T): T {
-    const nested = this.depth > 0;
+    const nested = this.depth > 0 || this.begun;
     this.db.exec(nested ? `SAVEPOINT ${SAVEPOINT}` : 'BEGIN');
     this.depth++;
     try {

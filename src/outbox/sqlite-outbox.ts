@@ -16,7 +16,7 @@ import { migrate } from './schema';
 import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
 import { unroutableReason, unsendableReason } from './failure-reasons';
-import { type Durable, WalSync } from './wal-sync';
+import { type Durable, UnitTransaction, WalSync } from './wal-sync';
 import { type DeferredSync, type NewBatch, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
@@ -39,6 +39,7 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
   private readonly inTransaction: <T>(work: () => T) => T;
   private readonly walSync: WalSync;
   private sendsUntilPrune = 0;
+  private readonly unit: UnitTransaction;
 
   private constructor(
     private readonly db: Connection,
@@ -50,7 +51,12 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
     this.statements = prepareStatements(db);
     this.walSync = new WalSync(db, file === ':memory:' ? null : `${file}-wal`);
     const transaction = db.transaction((work: () => unknown) => work());
-    this.inTransaction = <T>(work: () => T) => transaction(work) as T;
+    this.unit = new UnitTransaction(db, this.walSync, () => (this.statements.totalChanges.get() as { n: number }).n);
+    this.inTransaction = <T>(work: () => T) => {
+      // Anyone else's transaction commits the send engine's open unit first: it stays its own.
+      if (!this.unit.calling) this.unit.commit();
+      return transaction(work) as T;
+    };
     this.queue = new SqliteQueue(db, this.inTransaction, now, (messageId) => this.require(messageId));
     this.results = new SqliteResultLog(db, this.inTransaction, now);
   }
@@ -246,15 +252,17 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
 
   /** A top-level transaction that returns before the disk has it; `durable` is told once it has. */
   commitLater<T>(work: () => T, durable: Durable): T {
+    this.unit.commit();
     return this.walSync.commit(() => this.inTransaction(work), durable);
   }
 
-  /** One call of the send engine: committed now, on the disk at the next syncNow(). */
+  /** One call of the send engine's unit of work (./wal-sync.ts UnitTransaction). */
   unsynced<T>(work: () => T): T {
-    return this.walSync.unsynced(work);
+    return this.unit.call(work);
   }
 
   syncNow(): void {
+    this.unit.commit();
     this.walSync.syncNow();
   }
 
@@ -269,6 +277,7 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
   }
 
   close(): void {
+    this.unit.commit();
     this.walSync.close();
     this.db.close();
   }

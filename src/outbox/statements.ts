@@ -150,6 +150,7 @@ export function prepareStatements(db: Connection) {
       RETURNING last`),
     sentOnDay: db.prepare<{ count: number }>(`SELECT count FROM line_usage WHERE line = ? AND day = ?`),
     sentByLineOnDay: db.prepare<{ line: string; count: number }>(`SELECT line, count FROM line_usage WHERE day = ?`),
+    totalChanges: db.prepare<{ n: number }>('SELECT total_changes() AS n'),
     countSent: db.prepare(`
       INSERT INTO line_usage (line, day, count) VALUES (?, ?, 1)
       ON CONFLICT (line, day) DO UPDATE SET count = count + 1`),

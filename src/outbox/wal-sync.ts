@@ -67,20 +67,10 @@ export class WalSync {
     return result;
   }
 
-  /**
-   * Runs `commit` without waiting for the disk and without a sync of its own: syncNow() puts it
-   * there, together with every other commit made so far.
-   */
-  unsynced<T>(commit: () => T): T {
-    if (this.closed) throw new Error('store: closed');
-    if (this.walFile === null) return commit();
-    this.db.exec('PRAGMA synchronous = NORMAL');
-    try {
-      return commit();
-    } finally {
-      this.db.exec('PRAGMA synchronous = FULL');
-      this.unsyncedCommits = true;
-    }
+  /** A commit was made at synchronous=NORMAL outside commit(): the next syncNow() puts it on the disk. */
+  markUnsynced(): void {
+    // A store in memory has nothing to sync.
+    if (this.walFile !== null) this.unsyncedCommits = true;
   }
 
   /** Syncs the WAL file on this thread when an unsynced commit was made since the last time. */
@@ -149,5 +139,60 @@ export class WalSync {
     if (this.fd === null) return;
     fs.closeSync(this.fd);
     this.fd = null;
+  }
+}
+
+/**
+ * The send engine's unit of work as one transaction: its calls share it (one WAL append, as one
+ * commit of the whole unit did), and it commits at synchronous=NORMAL when the unit asks for
+ * durability (WalSync.syncNow follows) or when anyone else needs the connection.
+ */
+export class UnitTransaction {
+  private open = false;
+  /** One of the unit's calls runs. */
+  calling = false;
+  private changesAtBegin = 0;
+
+  constructor(
+    private readonly db: Connection,
+    private readonly walSync: WalSync,
+    /** SQLite's total_changes(): a unit that changed nothing needs no sync. */
+    private readonly totalChanges: () => number,
+  ) {}
+
+  call<T>(work: () => T): T {
+    if (!this.open) {
+      // The safety level cannot change inside a transaction: NORMAL from its start.
+      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec('BEGIN');
+      this.open = true;
+      this.changesAtBegin = this.totalChanges();
+    }
+    this.calling = true;
+    try {
+      return work();
+    } finally {
+      this.calling = false;
+    }
+  }
+
+  /** Commits the open unit without waiting for the disk (rolled back when the commit fails). */
+  commit(): void {
+    if (!this.open) return;
+    this.open = false;
+    const changed = this.totalChanges() !== this.changesAtBegin;
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // SQLite rolled it back itself.
+      }
+      throw err;
+    } finally {
+      this.db.exec('PRAGMA synchronous = FULL');
+    }
+    if (changed) this.walSync.markUnsynced();
   }
 }

@@ -1,5 +1,5 @@
 /**
- * The pure parts of the operator's queue: the goip-send queue fields, quiet hours,
+ * The pure parts of the operator's queue: the goip-send queue fields,
  * the goip-config Queue tab, the opt-out keywords; and quiet hours and retention in a gateway.
  */
 import assert from 'node:assert/strict';
@@ -9,7 +9,6 @@ import { RetentionSchedule } from '../../src/gateway/queue-retention';
 import type { Recipient } from '../../src/outbox/types';
 import { ConfigError, queueOptions, quietHoursOptions } from '../../src/nodes/config-options';
 import { composeQueueFields } from '../../src/send/compose';
-import { parseQuietHours, quietUntil } from '../../src/outbound/lines/policy';
 import { Ledger, SimLine } from '../../src/sim';
 import { MemoryOutbox } from '../helpers/memory-outbox';
 
@@ -38,20 +37,6 @@ describe('queue parts', () => {
     ] as const) {
       assert.throws(() => fields(extra), reason, JSON.stringify(extra));
     }
-  });
-
-  it('parses quiet hours and tells when the window `now` is in ends, past midnight too', () => {
-    assert.deepEqual(parseQuietHours(''), { quietFromMinute: 0, quietMinutes: 0 });
-    const night = parseQuietHours('21:00-08:00');
-    assert.deepEqual(night, { quietFromMinute: 21 * 60, quietMinutes: 11 * 60 });
-    const at = (h: number, m = 0, day = 31): number => new Date(2025, 0, day, h, m).getTime();
-    assert.equal(quietUntil(at(22), night), at(8, 0, 32));
-    assert.equal(quietUntil(at(7, 59), night), at(8));
-    assert.equal(quietUntil(at(8), night), null);
-    assert.equal(quietUntil(at(20, 59), night), null);
-    assert.equal(quietUntil(at(13), parseQuietHours('12:30 - 14:00')), at(14));
-    assert.equal(quietUntil(at(13), parseQuietHours('')), null);
-    for (const bad of ['21-08', '25:00-08:00', '21:00-08:60', 'night']) assert.throws(() => parseQuietHours(bad), /quiet hours/);
   });
 
   it('reads the Queue tab of goip-config: keywords, retention, quiet hours', () => {

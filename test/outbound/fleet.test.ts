@@ -1,14 +1,10 @@
 import assert from 'node:assert/strict';
 import { GroupRouter, checkGroups, routeAll } from '../../src/send/routing';
 import { composeBatch, InputError } from '../../src/send/compose';
-import { LineOrder } from '../../src/outbound/lines/policy';
-import { DEFAULT_BULK_OPTIONS } from '../../src/outbound';
-import { drawJitter, hourlyLimitReached, sendDelay } from '../../src/outbound/lines/policy';
-import { checkSettings, nextCheckAt, parseSchedule, readAmount, readNumber } from '../../src/outbound/lines/checks';
+import { checkSettings } from '../../src/gateway/check-settings';
 import { GoipGateway } from '../../src/gateway';
 import type { GoipEvent } from '../../src/link';
 import { SimLine } from '../../src/sim';
-import { FakeTime } from '../helpers/fake-time';
 import { MemoryOutbox } from '../helpers/memory-outbox';
 import { type FleetRig, numbers, startFleetRig } from '../helpers/fleet-rig';
 
@@ -50,56 +46,6 @@ describe('fleet', () => {
       assert.throws(() => checkGroups([{ name: 'x' }, { name: 'x' }], grouped), /twice/);
     });
 
-    it('orders lines by policy: spread as configured, roundrobin after the last, random by the source, leastUsed by today\'s count', () => {
-      const lines = ['a', 'b', 'c', 'd'].map((id) => ({ id }));
-      const ids = (order: Array<{ id: string }>): string[] => order.map((line) => line.id);
-      assert.deepEqual(ids(new LineOrder('spread', Math.random).order(lines, () => 0)), ['a', 'b', 'c', 'd']);
-      const rr = new LineOrder('roundrobin', Math.random);
-      const firsts: string[] = [];
-      for (let i = 0; i < 5; i++) {
-        const [first] = rr.order(lines, () => 0);
-        firsts.push(first.id);
-        rr.opened(first.id);
-      }
-      assert.deepEqual(firsts, ['a', 'b', 'c', 'd', 'a']);
-      assert.deepEqual(ids(new LineOrder('random', () => 0).order(lines, () => 0)), ['b', 'c', 'd', 'a']);
-      const used: Record<string, number> = { a: 9, b: 3, c: 0, d: 3 };
-      assert.deepEqual(ids(new LineOrder('leastUsed', Math.random).order(lines, (id) => used[id])), ['c', 'b', 'd', 'a']);
-    });
-
-    it('paces a line by sendInterval plus a jitter drawn per gap, and caps it per rolling hour', () => {
-      const options = { ...DEFAULT_BULK_OPTIONS, minIntervalMs: 2000, jitterMs: 3000, hourlyLimit: 5 };
-      const jitterMs = drawJitter(options, () => 0.5);
-      assert.equal(jitterMs, 1500);
-      const conditions = { park: null, busy: null, silentSince: null, lastNewSendAt: 10_000, jitterMs };
-      assert.equal(sendDelay(conditions, options, 10_000), 3500);
-      assert.equal(sendDelay(conditions, options, 13_500), 0);
-      assert.equal(drawJitter({ ...options, jitterMs: 0 }, () => 0.9), 0);
-      assert.equal(hourlyLimitReached(4, 0, options), false);
-      assert.equal(hourlyLimitReached(4, 1, options), true);
-      assert.equal(hourlyLimitReached(99, 0, { ...options, hourlyLimit: 0 }), false);
-    });
-
-    it('reads balances and numbers from USSD answers and plans checks every N minutes or by cron', () => {
-      assert.equal(readAmount('Your balance is 12.34', ''), 12.34);
-      assert.equal(readAmount('Balance: 5,50 UAH, valid to 2025-01-01', ''), 5.5);
-      assert.equal(readAmount('Bonus 3, main 40.1', String.raw`main (\d+\.\d+)`), 40.1);
-      assert.equal(readAmount('no money here', ''), null);
-      assert.equal(readNumber('Your number is +8613800138000.', ''), '+8613800138000');
-      assert.equal(nextCheckAt(parseSchedule('30'), null, 1000), 1000);
-      assert.equal(nextCheckAt(parseSchedule('30'), 1000, 2000), 1000 + 30 * 60_000);
-      const time = new FakeTime();
-      try {
-        time.clock.setSystemTime(new Date(2024, 4, 1, 8, 59, 0).getTime());
-        const next = nextCheckAt(parseSchedule('0 9 * * *'), null, Date.now());
-        assert.equal(next, new Date(2024, 4, 1, 9, 0, 0).getTime());
-      } finally {
-        time.clock.restore();
-      }
-      assert.throws(() => checkSettings({ balanceEvery: 'every tuesday' }), /neither minutes nor a cron/);
-      assert.throws(() => checkSettings({ balancePattern: '(' }), /not a regular expression/);
-      assert.deepEqual(checkSettings({ lowBalance: '5' }, checkSettings({ balanceUssd: '*100#', parkOnLowBalance: true })).lowBalance, 5);
-    });
   });
 
   describe('against simulated lines', () => {

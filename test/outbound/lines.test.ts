@@ -1,7 +1,8 @@
 /**
  * The engine's pure parts and its timers, without a socket: bulk replies typed, where a number
- * goes after a line gave up on it, the session cap, round trips and radio pace, and the timer
- * registry that lets arrived input be read before a silence is decided.
+ * goes after a line gave up on it, the session cap, round trips and radio pace, the timer
+ * registry that lets arrived input be read before a silence is decided, and the line policy
+ * (the line order, pacing and the hourly cap, quiet hours).
  */
 import assert from 'node:assert/strict';
 import type { Recipient } from '../../src/outbox/types';
@@ -9,7 +10,7 @@ import { parseBulkReply, parseDeviceMessage, type Reply } from '../../src/protoc
 import { type BulkOptions } from '../../src/outbound';
 import { DEFAULT_BULK_OPTIONS } from '../../src/outbound/options';
 import { RadioPace, RoundTrip, retransmitDelay, SlowestRecent } from '../../src/outbound/lines/timing';
-import { afterLineGaveUp, localDay, sessionCap } from '../../src/outbound/lines/policy';
+import { afterLineGaveUp, drawJitter, hourlyLimitReached, LineOrder, localDay, parseQuietHours, quietUntil, sendDelay, sessionCap } from '../../src/outbound/lines/policy';
 import { TimerRegistry } from '../../src/outbound/lines/timers';
 
 describe('bulk send: lines, pace and timers', () => {
@@ -161,6 +162,52 @@ describe('pace and timers', () => {
     });
     assert.equal(ran, false, 'a timer cancelled while it waits for input never runs');
     assert.equal(cancelled.size, 0);
+  });
+});
+
+describe('line policy', () => {
+  it('orders lines by policy: spread as configured, roundrobin after the last, random by the source, leastUsed by today\'s count', () => {
+    const lines = ['a', 'b', 'c', 'd'].map((id) => ({ id }));
+    const ids = (order: Array<{ id: string }>): string[] => order.map((line) => line.id);
+    assert.deepEqual(ids(new LineOrder('spread', Math.random).order(lines, () => 0)), ['a', 'b', 'c', 'd']);
+    const rr = new LineOrder('roundrobin', Math.random);
+    const firsts: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const [first] = rr.order(lines, () => 0);
+      firsts.push(first.id);
+      rr.opened(first.id);
+    }
+    assert.deepEqual(firsts, ['a', 'b', 'c', 'd', 'a']);
+    assert.deepEqual(ids(new LineOrder('random', () => 0).order(lines, () => 0)), ['b', 'c', 'd', 'a']);
+    const used: Record<string, number> = { a: 9, b: 3, c: 0, d: 3 };
+    assert.deepEqual(ids(new LineOrder('leastUsed', Math.random).order(lines, (id) => used[id])), ['c', 'b', 'd', 'a']);
+  });
+
+  it('paces a line by sendInterval plus a jitter drawn per gap, and caps it per rolling hour', () => {
+    const options = { ...DEFAULT_BULK_OPTIONS, minIntervalMs: 2000, jitterMs: 3000, hourlyLimit: 5 };
+    const jitterMs = drawJitter(options, () => 0.5);
+    assert.equal(jitterMs, 1500);
+    const conditions = { park: null, busy: null, silentSince: null, lastNewSendAt: 10_000, jitterMs };
+    assert.equal(sendDelay(conditions, options, 10_000), 3500);
+    assert.equal(sendDelay(conditions, options, 13_500), 0);
+    assert.equal(drawJitter({ ...options, jitterMs: 0 }, () => 0.9), 0);
+    assert.equal(hourlyLimitReached(4, 0, options), false);
+    assert.equal(hourlyLimitReached(4, 1, options), true);
+    assert.equal(hourlyLimitReached(99, 0, { ...options, hourlyLimit: 0 }), false);
+  });
+
+  it('parses quiet hours and tells when the window `now` is in ends, past midnight too', () => {
+    assert.deepEqual(parseQuietHours(''), { quietFromMinute: 0, quietMinutes: 0 });
+    const night = parseQuietHours('21:00-08:00');
+    assert.deepEqual(night, { quietFromMinute: 21 * 60, quietMinutes: 11 * 60 });
+    const at = (h: number, m = 0, day = 31): number => new Date(2025, 0, day, h, m).getTime();
+    assert.equal(quietUntil(at(22), night), at(8, 0, 32));
+    assert.equal(quietUntil(at(7, 59), night), at(8));
+    assert.equal(quietUntil(at(8), night), null);
+    assert.equal(quietUntil(at(20, 59), night), null);
+    assert.equal(quietUntil(at(13), parseQuietHours('12:30 - 14:00')), at(14));
+    assert.equal(quietUntil(at(13), parseQuietHours('')), null);
+    for (const bad of ['21-08', '25:00-08:00', '21:00-08:60', 'night']) assert.throws(() => parseQuietHours(bad), /quiet hours/);
   });
 });
 });

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { openConnection } from '../../src/outbox/sqlite-driver';
 import { isReceivingStore, SqliteOutbox } from '../../src/outbox';
-import { WalSync } from '../../src/outbox/wal-sync';
+import { UnitTransaction, WalSync } from '../../src/outbox/wal-sync';
 import { MemoryOutbox } from '../helpers/memory-outbox';
 
 describe('WalSync', () => {
@@ -84,9 +84,11 @@ describe('WalSync', () => {
     db.close();
   });
 
-  it('runs unsynced commits at NORMAL and puts them on the disk with one sync on the thread, only when one was made', () => {
+  it('runs a unit of work as one transaction at NORMAL, synced once on the thread, and only when it changed something', () => {
     const { db, file } = store();
     const wal = new WalSync(db, `${file}-wal`, () => assert.fail('no sync off the thread'));
+    const totalChanges = db.prepare<{ n: number }>('SELECT total_changes() AS n');
+    const unit = new UnitTransaction(db, wal, () => (totalChanges.get() as { n: number }).n);
     const realSync = fs.fdatasyncSync;
     let syncs = 0;
     fs.fdatasyncSync = (fd: number) => {
@@ -95,24 +97,29 @@ describe('WalSync', () => {
     };
     try {
       const levels: unknown[] = [];
-      wal.unsynced(() => {
+      unit.call(() => {
         levels.push(db.pragma('synchronous', { simple: true }));
         db.exec('INSERT INTO t (v) VALUES (1)');
       });
-      wal.unsynced(() => db.exec('INSERT INTO t (v) VALUES (2)'));
+      unit.call(() => db.exec('INSERT INTO t (v) VALUES (2)'));
       assert.deepEqual(levels, [1]);
-      assert.equal(db.pragma('synchronous', { simple: true }), 2);
+      unit.commit();
+      assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL again after the unit');
       assert.equal(syncs, 0);
       wal.syncNow();
-      assert.equal(syncs, 1, 'one sync for both commits');
+      assert.equal(syncs, 1, 'one sync for the unit');
+      unit.call(() => db.prepare('SELECT count(*) FROM t').get());
+      unit.commit();
       wal.syncNow();
-      assert.equal(syncs, 1, 'nothing new: no sync');
-      wal.unsynced(() => db.exec('INSERT INTO t (v) VALUES (3)'));
+      assert.equal(syncs, 1, 'a unit that changed nothing: no sync');
+      unit.call(() => db.exec('INSERT INTO t (v) VALUES (3)'));
+      unit.commit();
       wal.close();
-      assert.equal(syncs, 2, 'close syncs the commit still unsynced');
+      assert.equal(syncs, 2, 'close syncs the unit still unsynced');
     } finally {
       fs.fdatasyncSync = realSync;
     }
+    assert.equal((db.prepare<{ n: number }>('SELECT count(*) AS n FROM t').get() as { n: number }).n, 3);
     db.close();
   });
 
