@@ -138,12 +138,23 @@ export async function openEditDialog(page: Page, id: string): Promise<void> {
   }
 }
 
+/** Clicks of Cancel before the dialog is gone: a tray still sliding open may ignore one (seen on Node-RED 5 under load). */
+const CANCEL_TRIES = 5;
+
 /** Cancels the open edit dialog and waits until it is gone. */
 export async function cancelEditDialog(page: Page): Promise<void> {
   const config = page.locator(CONFIG_CANCEL);
   const button = (await config.isVisible()) ? config : page.locator(EDIT_CANCEL);
-  await button.click();
-  await button.waitFor({ state: 'detached' });
+  for (let tries = 1; ; tries++) {
+    if ((await button.count()) === 0) return;
+    await button.click().catch(() => undefined); // detached between the count and the click: gone
+    try {
+      await button.waitFor({ state: 'detached', timeout: 3000 });
+      return;
+    } catch (err) {
+      if (tries >= CANCEL_TRIES) throw err;
+    }
+  }
 }
 
 /**
