@@ -209,10 +209,11 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     }
   }
 
-  /** The lines' sends as the limits and the line order count them (the hourly ones only under an hourly limit). */
+  /** The lines' sends, read only where a limit or the leastUsed order counts them. */
   private countUsage(now: number): Promise<void> {
     const lines = this.server.lines().map((info) => info.id);
-    return this.usage.refresh(this.store, lines, now, this.options.hourlyLimit > 0);
+    const today = this.options.dailyLimit > 0 || this.fleet.linePolicy === 'leastUsed';
+    return this.usage.refresh(this.store, lines, now, { today, hourly: this.options.hourlyLimit > 0 });
   }
 
   private register(session: BulkSession): void {

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { sendPortOf, SqliteOutbox } from '../../src/outbox';
 import { MemoryOutbox } from '../helpers/memory-outbox';
+import { countSyncs } from '../helpers/sync-count';
 
 const BATCH = {
   batchId: 'b1', text: 'hi', line: null, nodeId: 'n1', meta: {}, segments: 1, encoding: 'GSM-7' as const,
@@ -20,12 +21,7 @@ describe('send store port', () => {
 
   it('answers the SQLite store\'s calls in the same turn and syncs their commits once, at durable()', async () => {
     const outbox = SqliteOutbox.open(path.join(dir, 'store.db'));
-    const realSync = fs.fdatasyncSync;
-    let syncs = 0;
-    fs.fdatasyncSync = (fd: number) => {
-      syncs++;
-      realSync(fd);
-    };
+    const syncs = countSyncs();
     try {
       outbox.enqueue(BATCH);
       const port = sendPortOf(outbox);
@@ -33,15 +29,15 @@ describe('send store port', () => {
       const claimed = await port.claim('goip01', sendId, 1, 2);
       await port.markSent('m1', 5, '2026-12-07');
       assert.deepEqual(claimed.map((r) => r.messageId), ['m1', 'm2']);
-      assert.equal(syncs, 0, 'the commits wait for durable()');
+      assert.equal(syncs.count, 0, 'the commits wait for durable()');
       await port.durable();
-      assert.equal(syncs, 1, 'one sync for the three commits');
+      assert.equal(syncs.count, 1, 'one sync for the three commits');
       assert.equal((await port.get('m1'))?.state, 'sent');
       assert.equal(await port.queuedCount(), 0);
       await port.durable();
-      assert.equal(syncs, 1);
+      assert.equal(syncs.count, 1);
     } finally {
-      fs.fdatasyncSync = realSync;
+      syncs.restore();
       outbox.close();
     }
   });

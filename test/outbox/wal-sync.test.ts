@@ -7,6 +7,7 @@ import { openConnection } from '../../src/outbox/sqlite-driver';
 import { isReceivingStore, SqliteOutbox } from '../../src/outbox';
 import { UnitTransaction, WalSync } from '../../src/outbox/wal-sync';
 import { MemoryOutbox } from '../helpers/memory-outbox';
+import { countSyncs } from '../helpers/sync-count';
 
 describe('WalSync', () => {
   let dir: string;
@@ -89,12 +90,7 @@ describe('WalSync', () => {
     const wal = new WalSync(db, `${file}-wal`, () => assert.fail('no sync off the thread'));
     const totalChanges = db.prepare<{ n: number }>('SELECT total_changes() AS n');
     const unit = new UnitTransaction(db, wal, () => (totalChanges.get() as { n: number }).n);
-    const realSync = fs.fdatasyncSync;
-    let syncs = 0;
-    fs.fdatasyncSync = (fd: number) => {
-      syncs++;
-      realSync(fd);
-    };
+    const syncs = countSyncs();
     try {
       const levels: unknown[] = [];
       unit.call(() => {
@@ -105,19 +101,19 @@ describe('WalSync', () => {
       assert.deepEqual(levels, [1]);
       unit.commit();
       assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL again after the unit');
-      assert.equal(syncs, 0);
+      assert.equal(syncs.count, 0);
       wal.syncNow();
-      assert.equal(syncs, 1, 'one sync for the unit');
+      assert.equal(syncs.count, 1, 'one sync for the unit');
       unit.call(() => db.prepare('SELECT count(*) FROM t').get());
       unit.commit();
       wal.syncNow();
-      assert.equal(syncs, 1, 'a unit that changed nothing: no sync');
+      assert.equal(syncs.count, 1, 'a unit that changed nothing: no sync');
       unit.call(() => db.exec('INSERT INTO t (v) VALUES (3)'));
       unit.commit();
       wal.close();
-      assert.equal(syncs, 2, 'close syncs the unit still unsynced');
+      assert.equal(syncs.count, 2, 'close syncs the unit still unsynced');
     } finally {
-      fs.fdatasyncSync = realSync;
+      syncs.restore();
     }
     assert.equal((db.prepare<{ n: number }>('SELECT count(*) AS n FROM t').get() as { n: number }).n, 3);
     db.close();

@@ -38,12 +38,12 @@ export class LineUsage {
   private today = new Map<string, number>();
   private lastHour = new Map<string, number>();
 
-  /** Reads today's sends of every line, and each line's of the last hour when `hourly` (a limit counts them). */
-  async refresh(store: Pick<SendStore, 'sentByLineOn' | 'sentSince'>, lines: readonly string[], now: number, hourly: boolean): Promise<void> {
+  /** Reads what something counts: today's sends of every line, each line's of the last hour. */
+  async refresh(store: Pick<SendStore, 'sentByLineOn' | 'sentSince'>, lines: readonly string[], now: number, counted: { today: boolean; hourly: boolean }): Promise<void> {
     const day = localDay(now);
-    const today = new Map(await store.sentByLineOn(day));
+    const today = new Map(counted.today ? await store.sentByLineOn(day) : []);
     const lastHour = new Map<string, number>();
-    if (hourly) for (const line of lines) lastHour.set(line, await store.sentSince(line, now - HOUR_MS));
+    if (counted.hourly) for (const line of lines) lastHour.set(line, await store.sentSince(line, now - HOUR_MS));
     this.day = day;
     this.today = today;
     this.lastHour = lastHour;
