@@ -15,7 +15,7 @@ import type { GoipEvent, GoipServer } from '../link/goip-server';
 import type { BulkProgress, BulkSenderEvents } from './options';
 import { BulkSession } from './session/session';
 import { DEFAULT_FLEET_HOOKS, type FleetHooks, type LineHealthEvent } from './options';
-import { FleetTiming } from './lines/radios';
+import { FleetTiming } from './lines/timing';
 import { GroupCommit } from './commit/group-commit';
 import { LineScheduler } from './lines/scheduler';
 import { type BulkOptions, resolveBulkOptions } from './options';
@@ -88,7 +88,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     this.watched = new WatchedNumbers(this.timers, this.options, (recipient) =>
       this.unitOfWork(() => this.outcomes.failed(recipient, 'line silent after accepting')),
     );
-    this.timing = new FleetTiming(this.lines, this.options, () => this.sessions.values());
+    this.timing = new FleetTiming((line) => this.lines.slot(line), this.options, () => this.sessions.values());
     const reopened = (): void => this.scheduleFill();
     const health = (event: 'quarantine' | 'recovered', payload: LineHealthEvent): boolean => this.emit(event, payload);
     const watchedOn = (line: string): number => this.watched.on(line);

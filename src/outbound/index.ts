@@ -13,3 +13,12 @@ export {
   type LineHealthEvent,
   resolveBulkOptions,
 } from './options';
+export {
+  type StatusReportCounters,
+  type StatusReportOptions,
+  type StatusReportServer,
+  StatusReportWatcher,
+  type StatusReportWatcherEvents,
+} from './reports/watcher';
+export { deliveryCorrelator, type PduDeliveryPayload, type StatusReportOutbox } from './reports/correlation';
+export { type SendRecord } from './reports/at-lines';

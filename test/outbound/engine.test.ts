@@ -10,7 +10,7 @@ import { formatKeepalive } from '../../src/protocol';
 import { type DeliveryPayload, type GoipEvent, GoipServer, type GoipServerOptions } from '../../src/link';
 import { type BulkOptions, BulkSender, FAILURE } from '../../src/outbound';
 import { localDay } from '../../src/outbound/lines/policy';
-import { deliveryCorrelator } from '../../src/outbound/reports';
+import { deliveryCorrelator } from '../../src/outbound';
 import { Ledger, SimLine, type SimLineOptions } from '../../src/sim';
 import { FakeTime } from '../helpers/fake-time';
 import { MemoryOutbox } from '../helpers/memory-outbox';

@@ -3,7 +3,7 @@ import { formatKeepalive } from '../../src/protocol';
 import { SqliteOutbox } from '../../src/outbox';
 import type { Outbox } from '../../src/outbox/types';
 import { type DeliveryPayload, type GoipEvent, GoipServer } from '../../src/link';
-import { StatusReportWatcher } from '../../src/outbound/reports';
+import { StatusReportWatcher } from '../../src/outbound';
 import { AtLineReassembler, type ModuleLine } from '../../src/outbound/reports/at-lines';
 import { MemoryOutbox } from '../helpers/memory-outbox';
 import { nextEvent, UdpPeer } from '../helpers/udp';

@@ -1,11 +1,14 @@
 /**
- * What the engine learns about a line's timing, as pure bookkeeping (the caller passes the clock):
+ * What the engine learns about the lines' timing. Pure bookkeeping (the caller passes the clock):
  * - RoundTrip: how long the line takes to answer a step (RFC 6298 smoothing), so one lost datagram
  *   is resent after a few round trips instead of a fixed stepTimeoutMs;
  * - RadioPace: how long its radio takes per SMS, measured from the pushed results, so a result
- *   that is overdue (lost) can be told from one that is merely slow.
+ *   that is overdue (lost) can be told from one that is merely slow;
+ * and FleetTiming, that bookkeeping kept per line and for all lines, as the sessions ask it.
  */
 import type { BulkOptions } from '../options';
+import type { Tel } from '../session/numbers';
+import type { LineRadio, LineSession, RoundTrips } from '../session/ports';
 
 /** RFC 6298 gains and variance weight. */
 const ALPHA = 1 / 8;
@@ -70,7 +73,7 @@ function lineRadioSamples(): SlowestRecent {
 }
 
 /** Every line's radio time per SMS: the slowest of the last 32, for lines with too few of their own. */
-export function fleetRadioSamples(): SlowestRecent {
+function fleetRadioSamples(): SlowestRecent {
   return new SlowestRecent(32, 3);
 }
 
@@ -140,5 +143,89 @@ export class RadioPace {
     const radioOnItFrom = Math.min(acceptedAt, ahead.firstAcceptedAt ?? acceptedAt);
     const base = Math.max(radioOnItFrom, this.doneAt ?? radioOnItFrom);
     return base + (ahead.count + options.overdueFactor) * slowest;
+  }
+}
+
+/** What the line book keeps of one line's timing. */
+export interface LineTimes {
+  /** WAITs counted on the line (LineRadio.accepted). */
+  acceptances: number;
+  readonly roundTrip: RoundTrip;
+  readonly radio: RadioPace;
+  readonly sessions: Iterable<LineSession>;
+  radioAhead(tel: Tel): RadioAhead | null;
+}
+
+/**
+ * The lines' timing as the sessions ask it (LineRadio, RoundTrips): round trips for resends and
+ * each line's one radio (the order its numbers were queued in, its pace per SMS), the line's own
+ * figures, else every line's.
+ */
+export class FleetTiming implements LineRadio, RoundTrips {
+  /** Round trips to all lines: the resend delay for a line not measured yet (start-up). */
+  private readonly roundTrip = new RoundTrip();
+  /** Radio times measured on all lines: the pace of a line with too few SMS of its own yet. */
+  private readonly radioSamples = fleetRadioSamples();
+
+  constructor(
+    /** The line book's slot of a line, where its own figures are kept. */
+    private readonly slotOf: (line: string) => LineTimes,
+    private readonly options: BulkOptions,
+    private readonly allSessions: () => Iterable<LineSession>,
+  ) {}
+
+  accepted(line: string): number {
+    return ++this.slotOf(line).acceptances;
+  }
+
+  acceptances(line: string): number {
+    return this.slotOf(line).acceptances;
+  }
+
+  resultCame(line: string, tel: Tel): void {
+    const slot = this.slotOf(line);
+    const ahead = slot.radioAhead(tel);
+    const result = { at: Date.now(), takenAt: tel.takenAt, acceptedAt: tel.acceptedAt, pushed: !tel.reasked, queuedBehind: ahead === null || ahead.count > 0 };
+    const sample = slot.radio.noteResult(result, this.slowestRadio(slot));
+    const fleetPaceKnownBefore = this.radioSamples.value() !== null;
+    if (sample !== null) this.radioSamples.note(sample);
+    const askedAfterSeq = tel.askedAfterSeq;
+    if (askedAfterSeq !== null) for (const session of [...slot.sessions]) session.radioPassed(askedAfterSeq);
+    // The first pace known at all: the numbers of lines without one of their own can use it now.
+    const fleetPaceNew = !fleetPaceKnownBefore && this.radioSamples.value() !== null;
+    for (const session of [...(fleetPaceNew ? this.allSessions() : slot.sessions)]) session.paceChanged();
+  }
+
+  /** The pushed result of a number whose session is gone: the radio finished one, its start unknown. */
+  watchedResultCame(line: string): void {
+    this.slotOf(line).radio.noteResult({ at: Date.now(), takenAt: null, acceptedAt: null, pushed: false, queuedBehind: true }, null);
+  }
+
+  queueChanged(line: string): void {
+    for (const session of [...this.slotOf(line).sessions]) session.paceChanged();
+  }
+
+  overdueAt(line: string, tel: Tel): number | null {
+    const slot = this.slotOf(line);
+    const ahead = slot.radioAhead(tel);
+    const slowest = this.slowestRadio(slot);
+    if (ahead === null || slowest === null || tel.acceptedAt === null) return null;
+    return slot.radio.overdueAt(tel.acceptedAt, ahead, slowest, this.options);
+  }
+
+  note(line: string, ms: number): void {
+    const firstEver = this.roundTrip.timeout() === null;
+    this.slotOf(line).roundTrip.note(ms);
+    this.roundTrip.note(ms);
+    if (firstEver) for (const session of [...this.allSessions()]) session.roundTripMeasured();
+  }
+
+  retransmitDelay(line: string, resends: number, capMs: number): number {
+    return retransmitDelay(this.slotOf(line).roundTrip, this.roundTrip, resends, this.options, capMs);
+  }
+
+  /** The line's slowest recent SMS, or every line's while it has too few of its own. */
+  private slowestRadio(slot: LineTimes): number | null {
+    return slot.radio.samples.value() ?? this.radioSamples.value();
   }
 }

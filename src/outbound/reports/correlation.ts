@@ -10,7 +10,7 @@ import type { Outbox } from '../../outbox/types';
 import type { DeliveryCorrelator, DeliveryPayload, GoipEvent } from '../../link/goip-server';
 import type { StatusReport } from '../../pdu';
 import { deliveryStatus, type Fields } from '../../protocol';
-import type { SendRecord } from './message-references';
+import type { SendRecord } from './at-lines';
 
 export function deliveryCorrelator(outbox: Outbox, windowMs: number, warn: (err: unknown) => void): DeliveryCorrelator {
   return (line, delivery) => {

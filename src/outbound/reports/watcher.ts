@@ -10,7 +10,7 @@
  *   +CMT: ,24  + PDU                      an inbound SMS-DELIVER (the GoIP also sends RECEIVE)
  *
  * Per line, the watcher rebuilds lines from the packets (./at-lines.ts), learns (TP-MR,
- * recipient, time) of each send (./message-references.ts), decodes each status report, correlates
+ * recipient, time) of each send (./at-lines.ts), decodes each status report, correlates
  * it to the send and the outbox message (./correlation.ts) and publishes a `delivery` event.
  * Unknown sends still give an event (messageId null); garbage gives none.
  *
@@ -27,9 +27,8 @@ import {
   type StatusReport,
 } from '../../pdu';
 import type { GoipEvent, GoipServer } from '../../link/goip-server';
-import { type Announcement, AtLineReassembler, type ModuleLine, type PacketOrder } from './at-lines';
+import { type Announcement, AtLineReassembler, MessageReferences, type ModuleLine, type PacketOrder, type SendRecord } from './at-lines';
 import { deliveryEvent, RecentReports, recordDelivery, type StatusReportOutbox } from './correlation';
-import { MessageReferences, type SendRecord } from './message-references';
 
 export interface StatusReportOptions {
   /** How long a send waits for its reports, default 6 h (the bulk engine's delivery window). */
