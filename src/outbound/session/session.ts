@@ -12,11 +12,9 @@ import { FAILURE } from '../lines/policy';
 import { ResultWait } from '../lines/result-wait';
 import { mayBeOnRadio, newTel, SessionNumbers, type Tel } from './numbers';
 import type { LineSession, SessionPorts } from './ports';
+import { isSetback, SETBACKS, type SessionInside, type SetbackAction } from './setbacks';
 import { SessionSteps } from './steps';
 import { SESSION_TABLE, type SessionEvent, type SessionPhase, sessionEvent, type Transition } from './table';
-
-/** Consecutive session opens without progress before the session gives up on its line. */
-const MAX_OPEN_ROUNDS = 3;
 
 export class BulkSession implements LineSession {
   private phaseNow: SessionPhase = 'opening';
@@ -32,6 +30,8 @@ export class BulkSession implements LineSession {
   /** What the session does once its claim is answered, and the answer while it is acted on. */
   private afterClaim: 'ask' | 'password' = 'ask';
   private claimAnswer: Recipient | null = null;
+  /** What the table's setback actions (./setbacks) see of the session. */
+  private readonly inside: SessionInside;
 
   private constructor(
     private readonly ports: SessionPorts,
@@ -46,6 +46,7 @@ export class BulkSession implements LineSession {
     this.numbers = new SessionNumbers(tels);
     this.steps = new SessionSteps(ports, line, sendId, text, () => this.on('no answer'));
     this.wait = new ResultWait(ports, line, sendId, this.steps.timer, () => this.on('result overdue'));
+    this.inside = this.insideView();
   }
 
   /** A new session whose first number was just claimed with telid 1 (a line in good standing). */
@@ -142,7 +143,9 @@ export class BulkSession implements LineSession {
     this.actingEvent = event;
     this.actingRow = row;
     try {
-      this[row.action](reply as BulkReply);
+      const action = row.action;
+      if (isSetback(action)) SETBACKS[action](this.inside, reply as BulkReply);
+      else this[action as Exclude<typeof action, SetbackAction>](reply as BulkReply);
     } finally {
       this.actingEvent = outerEvent;
       this.actingRow = outerRow;
@@ -155,6 +158,36 @@ export class BulkSession implements LineSession {
       this.ports.warn(new Error(`bulk session ${this.line}/${this.sendId}: ${this.actingEvent} in ${this.phaseNow} led to ${phase}, which the session table does not list`));
     }
     this.phaseNow = phase;
+  }
+
+  private insideView(): SessionInside {
+    const session = this;
+    return {
+      session,
+      ports: this.ports,
+      line: this.line,
+      numbers: this.numbers,
+      steps: this.steps,
+      wait: this.wait,
+      get openRounds() {
+        return session.openRounds;
+      },
+      set openRounds(rounds: number) {
+        session.openRounds = rounds;
+      },
+      get afterBackoff() {
+        return session.afterBackoff;
+      },
+      enter: (phase) => this.enter(phase),
+      on: (event) => this.on(event),
+      open: () => this.open(),
+      proceed: () => this.proceed(),
+      close: () => this.close(),
+      end: () => this.end(),
+      backoff: (then) => this.backoff(then),
+      abandon: (reason) => this.abandon(reason),
+      release: (tel, reason) => this.release(tel, reason),
+    };
   }
 
   // ---- steps ----
@@ -255,7 +288,7 @@ export class BulkSession implements LineSession {
     else this.ports.outcomes.giveUp(tel, reason);
   }
 
-  // ---- the actions of SESSION_TABLE ----
+  // ---- the actions of SESSION_TABLE (those for a line that refuses or stays silent: ./setbacks) ----
 
   private begin(): void {
     if (!this.resumed) return this.open();
@@ -327,143 +360,14 @@ export class BulkSession implements LineSession {
     if (this.result(reply) !== null && this.numbers.current === null) this.next();
   }
 
-  private backoffBusy(): void {
-    this.ports.gate.busy(this);
-    this.openRounds = 0; // a busy line answers: that is no reason to give up on it
-    this.backoff('open');
-  }
-
-  private refusedPassword(): void {
-    this.ports.gate.park(this.line, 'password');
-    this.abandon(FAILURE.passwordRefused);
-  }
-
-  private loggedOut(): void {
-    this.ports.gate.park(this.line, 'gsmLogout');
-    this.abandon(FAILURE.gsmLogout);
-  }
-
-  private refusedMessage(reply: BulkReply): void {
-    const text = reply.kind === 'sessionError' ? reply.text : '';
-    for (const tel of this.numbers.takeAll()) this.ports.outcomes.fail(tel, `line refused the message: ${text}`);
-    this.end();
-  }
-
   private closed(): void {
     this.steps.answered();
     this.end();
   }
 
-  /**
-   * Opens the session again under the same sendid, so the outbox's (line, sendid, telid) stay
-   * true. An accepted number cannot be re-asked in it (the line would queue it again), and the
-   * line that forgot the session will push no result for it: it fails at once, its result
-   * unknown (it may have gone out). A number never accepted is asked again with its own telid
-   * (after a restart this is the documented at-least-once case).
-   */
-  private reopen(): void {
-    const tel = this.numbers.current;
-    if (tel !== null && tel.accepted) {
-      this.numbers.dropCurrent();
-      this.ports.outcomes.fail(tel, FAILURE.forgotAfterAccepting);
-    }
-    if (this.openRounds >= MAX_OPEN_ROUNDS) return this.abandon(FAILURE.noLineAccepted);
-    this.open();
-  }
-
-  /** MSG or PASSWORD never answered. Nothing was sent: a live line is asked again later. */
-  private openUnanswered(): void {
-    this.ports.gate.handshakeUnanswered(this.line);
-    const since = this.evidenceSince(this.steps.startedAt);
-    const heard = this.ports.link.heardSince(this.line, since);
-    if (heard && this.openRounds < MAX_OPEN_ROUNDS && this.ports.gate.mayReopen(this)) {
-      // The line has to earn work again: numbers it never sent go to lines that answer.
-      for (const tel of this.numbers.takeAll()) this.release(tel, FAILURE.noLineAccepted);
-      return this.backoff('open');
-    }
-    if (!heard) this.ports.gate.silent(this.line, since);
-    this.abandon(FAILURE.noLineAccepted);
-  }
-
-  /**
-   * SEND never answered. A line heard meanwhile is alive and may have queued the number (its
-   * answers lost): it counts as accepted. A silent line gets one recheck period more for a late
-   * answer or any sign of life (a SEND held up in the network can still reach it and go out);
-   * only then does the number move to another line.
-   */
-  private sendUnanswered(): void {
-    const tel = this.numbers.current as Tel;
-    const askedAt = this.askedAt(tel);
-    if (mayBeOnRadio(tel) || this.ports.link.heardSince(this.line, this.evidenceSince(askedAt))) {
-      this.treatAsAccepted(tel, askedAt);
-      return this.wait.start(tel);
-    }
-    this.enter('unanswered');
-    this.steps.timer.arm(this.ports.options.waitRecheckMs, () => this.on('grace over'));
-  }
-
-  /** The current number is still the unanswered one: whatever changes it also leaves the phase. */
-  private unansweredAfterGrace(): void {
-    const tel = this.numbers.current as Tel;
-    const askedAt = this.askedAt(tel);
-    const since = this.evidenceSince(askedAt);
-    if (this.ports.link.heardSince(this.line, since)) {
-      this.treatAsAccepted(tel, askedAt);
-      return this.wait.recheck(tel);
-    }
-    this.ports.gate.silent(this.line, since);
-    this.abandon(FAILURE.noLineAccepted);
-  }
-
-  /** When `tel` was first asked (its SEND step's start for one never asked before it). */
-  private askedAt(tel: Tel): number {
-    return tel.firstAskedAt ?? this.steps.startedAt;
-  }
-
-  private treatAsAccepted(tel: Tel, askedAt: number): void {
-    tel.accepted = true;
-    tel.acceptedAt ??= askedAt;
-    this.enter('accepted');
-  }
-
-  /**
-   * Whether the line is alive is judged by what came from it after the first step timeout: by
-   * then anything it sent before our first try has arrived, so it cannot pass for a sign of life.
-   */
-  private evidenceSince(firstTryAt: number): number {
-    return firstTryAt + this.ports.options.stepTimeoutMs;
-  }
-
-  /** No result for acceptedTimeoutMs: the line is silent, hand it nothing more in this session. */
-  private silentAfterAccepting(): void {
-    const tel = this.numbers.current as Tel;
-    this.numbers.dropCurrent();
-    this.ports.outcomes.fail(tel, FAILURE.silentAfterAccepting);
-    for (const queued of this.numbers.takeQueued()) this.release(queued, FAILURE.silentAfterAccepting);
-    this.close();
-  }
-
   private afterPacing(): void {
     if (this.afterPace === 'proceed') this.proceed();
     else this.next();
-  }
-
-  private retryAfterBackoff(): void {
-    const tel = this.numbers.current;
-    if (tel !== null && mayBeOnRadio(tel) && this.ports.clock.now() - (tel.acceptedAt ?? 0) >= this.ports.options.acceptedTimeoutMs) {
-      this.numbers.dropCurrent();
-      this.ports.outcomes.fail(tel, FAILURE.silentAfterAccepting);
-    }
-    if (this.ports.gate.mayReopen(this)) {
-      if (this.afterBackoff === 'open') return this.open();
-      return this.proceed();
-    }
-    const offline = !this.ports.link.online(this.line);
-    if (offline && tel !== null && this.numbers.current === tel && !mayBeOnRadio(tel) && tel.recipient.pinnedLine === null) {
-      // It never left: another line takes it while this one is away.
-      return this.abandon(FAILURE.lineOffline);
-    }
-    this.backoff(this.afterBackoff);
   }
 
   private isCurrent(reply: BulkReply): boolean {

@@ -2,7 +2,8 @@
  * The bulk session (docs/protocol.md#bulk-sequence) as a state/transition table: per phase, the
  * events it acts on (the line's replies in the protocol's words, and the session's own: its start,
  * a step's silence, its timers, its stop), the action each one takes (BulkSession's method of that
- * name) and the phases the action may leave it in. Anything else is stale and ignored. A phase
+ * name, or for a line that refuses or stays silent the function of that name in ./setbacks) and
+ * the phases the action may leave it in. Anything else is stale and ignored. A phase
  * changes only by a row of this table (BulkSession.enter checks it; test/outbound/session.test.ts
  * walks every row).
  *
@@ -89,7 +90,7 @@ export function sessionEvent(reply: BulkReply): ReplyEvent {
   }
 }
 
-/** What a session does on an event (BulkSession's method of that name). */
+/** What a session does on an event (BulkSession's method of that name, or ./setbacks' SETBACKS entry). */
 export type SessionAction =
   /** Open with MSG, or re-ask a resumed session's numbers (SEND only), or wait for the line. */
   | 'begin'
