@@ -4,12 +4,13 @@
 # on Debian/Ubuntu:
 #   chromium       the browser test drives the Node-RED editor with it (test/browser.test.ts)
 #   python3-gammu  the independent PDU/segment oracle (test/oracle/)
+#   postgresql     the shared store's tests start a throwaway cluster of it (test/helpers/postgres.ts)
 # Installs only what is missing; quiet; safe to run again. Anywhere else (not root, no apt-get)
 # or when apt cannot install a package (no network), it prints a notice and exits 0: the tests
 # that need the package then skip with a notice of their own.
 set -eu
 
-PACKAGES="chromium python3-gammu"
+PACKAGES="chromium python3-gammu postgresql"
 
 notice() { echo "install-test-deps: $*" >&2; }
 

@@ -1,0 +1,59 @@
+/**
+ * The connection to a shared PostgreSQL store: a `pg` pool over a connection string, or over the
+ * standard PGHOST, PGPORT, PGUSER, PGPASSWORD and PGDATABASE variables when it is empty (as the
+ * driver reads them). Every connection works in the store's own schema (search_path), and reads
+ * bigint columns (ms epochs, sequence numbers) as numbers: they stay far below 2^53.
+ */
+import pg from 'pg';
+
+export interface PgStoreOptions {
+  /** postgres://user:password@host:port/database; empty or absent = the PG* variables. */
+  connectionString?: string;
+  /** The schema holding the store's tables (default goip). */
+  schema?: string;
+  /** Connections at most (default 4). */
+  maxConnections?: number;
+}
+
+export const DEFAULT_SCHEMA = 'goip';
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const INT8 = 20;
+
+/** A schema name used as is in SQL: lower case letters, digits and underscores. */
+export function checkSchemaName(schema: string): string {
+  if (!SCHEMA_NAME.test(schema)) throw new Error(`postgres store: schema "${schema}" is not a plain lower-case SQL name (a-z, 0-9, _)`);
+  return schema;
+}
+
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+};
+
+export function openPool(options: PgStoreOptions): pg.Pool {
+  const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
+  const connectionString = options.connectionString === '' ? undefined : options.connectionString;
+  return new pg.Pool({
+    connectionString,
+    max: options.maxConnections ?? 4,
+    options: `-c search_path=${schema}`,
+    types,
+  });
+}
+
+/** Runs `work` in one transaction on one connection of the pool: committed when it resolves, rolled back when it throws. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
