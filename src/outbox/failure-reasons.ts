@@ -11,3 +11,10 @@ export function unsendableReason(pinnedLine: string | null, lines: readonly stri
 export function unroutableReason(group: string): string {
   return group === '' ? 'no configured line is outside the routing groups' : `no configured line is in routing group "${group}"`;
 }
+
+/** The `error` of a recipient that ended without going on the air. */
+export const QUEUE_REASONS = {
+  expired: 'expired before it went on the air',
+  cancelled: 'cancelled',
+  blocked: 'the number is on the block list',
+} as const;

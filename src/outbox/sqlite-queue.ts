@@ -3,6 +3,7 @@
  * block list, expiry. Each operation is one transaction of the outbox's connection.
  */
 import { BlockList } from './block-list';
+import { QUEUE_REASONS } from './failure-reasons';
 import { type BatchRow, prepareQueueStatements, type QueueStatements } from './queue-statements';
 import type { Connection } from './sqlite-driver';
 import {
@@ -17,13 +18,6 @@ import {
   type RecipientState,
   type StateCounts,
 } from './types';
-
-/** The `error` of a recipient that ended without going on the air. */
-export const QUEUE_REASONS = {
-  expired: 'expired before it went on the air',
-  cancelled: 'cancelled',
-  blocked: 'the number is on the block list',
-} as const;
 
 export function emptyCounts(): StateCounts {
   return { queued: 0, claimed: 0, sent: 0, failed: 0, expired: 0, cancelled: 0, blocked: 0 };

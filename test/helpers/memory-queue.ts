@@ -1,6 +1,7 @@
 /** QueueControl of the in-memory outbox double (./memory-outbox.ts), following src/outbox/types.ts. */
 import { BlockList } from '../../src/outbox/block-list';
-import { emptyCounts, QUEUE_REASONS } from '../../src/outbox/sqlite-queue';
+import { QUEUE_REASONS } from '../../src/outbox/failure-reasons';
+import { emptyCounts } from '../../src/outbox/sqlite-queue';
 import {
   type BatchStatus,
   type BlockedNumber,

@@ -13,6 +13,11 @@ export interface PgStoreOptions {
   schema?: string;
   /** Connections at most (default 4). */
   maxConnections?: number;
+  /**
+   * An idle connection failed (the server restarted or went away). The pool drops it and connects
+   * anew on the next call, which is where the store's users see the failure.
+   */
+  onIdleError?: (err: Error) => void;
 }
 
 export const DEFAULT_SCHEMA = 'goip';
@@ -34,26 +39,33 @@ const types = {
 export function openPool(options: PgStoreOptions): pg.Pool {
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const connectionString = options.connectionString === '' ? undefined : options.connectionString;
-  return new pg.Pool({
+  const pool = new pg.Pool({
     connectionString,
     max: options.maxConnections ?? 4,
     options: `-c search_path=${schema}`,
     types,
   });
+  // Unheard, the pool's 'error' would end the process.
+  pool.on('error', (err) => options.onIdleError?.(err));
+  return pool;
 }
 
 /** Runs `work` in one transaction on one connection of the pool: committed when it resolves, rolled back when it throws. */
 export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A connection that failed mid-transaction is not handed out again.
+  let broken: Error | undefined;
   try {
     await client.query('BEGIN');
     const result = await work(client);
     await client.query('COMMIT');
     return result;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch((rollbackFailed: Error) => {
+      broken = rollbackFailed;
+    });
     throw err;
   } finally {
-    client.release();
+    client.release(broken);
   }
 }

@@ -78,6 +78,32 @@ describe('postgres store: schema and migrations', function () {
     await assert.rejects(migratePg(store, 'goip'), /newer than this version knows/);
   });
 
+  it('lives through the server stopping under idle connections, and works again once it is back', async () => {
+    const url = database();
+    const idleErrors: Error[] = [];
+    const store = openPool({ connectionString: url, onIdleError: (err) => idleErrors.push(err) });
+    pools.push(store);
+    await migratePg(store, 'goip');
+    await Promise.all([store.query('SELECT 1'), store.query('SELECT 2')]);
+    cluster.stopServer();
+    await assert.rejects(store.query('SELECT 1'), /ECONNREFUSED|terminat|connect/);
+    cluster.startServer();
+    // A connection the server cut may fail once more as it is found out; the pool then connects anew.
+    let answer: unknown = null;
+    for (let attempt = 0; attempt < 4 && answer === null; attempt++) {
+      answer = await store.query<{ n: number }>('SELECT count(*)::int AS n FROM send_ids').then(
+        (result) => result.rows,
+        (err: Error) => {
+          assert.match(err.message, /terminat|connect|ECONN/);
+          return null;
+        },
+      );
+    }
+    assert.deepEqual(answer, [{ n: 0 }]);
+    // An idle connection's end may come as an event (told to onIdleError, the process lives on) or at its next use.
+    for (const err of idleErrors) assert.match(err.message, /terminat|connect|ECONN/);
+  });
+
   it('refuses a schema name that is not a plain SQL name', () => {
     assert.equal(checkSchemaName('goip_2'), 'goip_2');
     for (const bad of ['Goip', 'goip; DROP TABLE x', '', '1goip', 'a-b']) assert.throws(() => checkSchemaName(bad), /not a plain lower-case SQL name/);

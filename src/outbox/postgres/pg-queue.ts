@@ -1,0 +1,333 @@
+/**
+ * The send queue on the shared store: batches in, recipients claimed by the instances whose lines
+ * send them, and their outcomes. Every call is one statement (one round trip, its own
+ * transaction) except enqueue. A claim takes rows with FOR UPDATE SKIP LOCKED, so two instances
+ * never claim the same recipient, and only for a line that is registered to this instance
+ * (./pg-presence.ts): an instance whose line moved elsewhere claims nothing more for it.
+ * Semantics are those of the SQLite store (../sqlite-outbox.ts); the calls are SendStore's.
+ */
+import { randomInt } from 'node:crypto';
+import type pg from 'pg';
+import { BlockList } from '../block-list';
+import { QUEUE_REASONS, unroutableReason, unsendableReason } from '../failure-reasons';
+import { type NewBatch, type Priority, PRIORITIES, type Recipient, type RecipientState, type SendStore } from '../types';
+import { inTransaction } from './pg-pool';
+
+/** Sendids are positive integers on the wire; a new line starts somewhere in 1..9000 (as the SQLite store). */
+const MAX_SEND_ID = 999_999;
+const MAX_FIRST_SEND_ID = 9000;
+
+interface RecipientRow {
+  message_id: string;
+  batch_id: string;
+  idx: number;
+  recipient_count: number;
+  number: string;
+  text: string;
+  pinned_line: string | null;
+  node_id: string;
+  meta: Record<string, unknown>;
+  segments: number;
+  encoding: 'GSM-7' | 'UCS-2';
+  state: RecipientState;
+  line: string | null;
+  send_id: number | null;
+  tel_id: number | null;
+  sms_no: number | null;
+  error: string | null;
+  attempts: number;
+  excluded_lines: string[];
+  route_group: string;
+  delivery_state: number | null;
+  delivered_at: number | null;
+  updated_at: number;
+}
+
+const COLUMNS = `r.message_id, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
+  b.node_id, b.meta, b.segments, b.encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no, r.error,
+  r.attempts, r.excluded_lines, r.route_group, r.delivery_state, r.delivered_at, r.updated_at`;
+const SELECT_RECIPIENT = `SELECT ${COLUMNS} FROM recipients r JOIN batches b ON b.seq = r.batch_seq`;
+
+/** A queued recipient `$line` may send now ($now), in the groups $groups (null: any). */
+const SENDABLE = `r.state = 'queued' AND NOT r.excluded_lines ? $1 AND (r.expires_at IS NULL OR r.expires_at > $2)
+  AND ($3::text[] IS NULL OR r.route_group = ANY ($3::text[]))`;
+/** ... in a batch that may go now on $line, of priority $4 or higher. */
+const BATCH_OPEN = `(b.line IS NULL OR b.line = $1) AND (b.send_at IS NULL OR b.send_at <= $2) AND r.priority <= $4`;
+const FIRST_BATCH = `SELECT r.batch_seq AS seq, r.priority FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+  WHERE ${SENDABLE} AND ${BATCH_OPEN} ORDER BY r.priority, r.batch_seq LIMIT 1`;
+
+/**
+ * $1 line, $2 now, $3 groups, $4 lowest priority, $5 instance, $6 sendId, $7 first telId, $8 limit,
+ * $9 the session's batchId (null: the first batch the line may send). A session keeps its batch
+ * unless work of higher priority waits for the line.
+ */
+const CLAIM = `
+  WITH first AS (${FIRST_BATCH}),
+  session AS (
+    SELECT b.seq FROM batches b
+    WHERE b.batch_id = $9 AND (b.line IS NULL OR b.line = $1) AND (b.send_at IS NULL OR b.send_at <= $2) AND b.priority <= $4
+      AND NOT EXISTS (SELECT 1 FROM first WHERE first.priority < b.priority)
+  ),
+  target AS (SELECT seq FROM first WHERE $9::text IS NULL UNION ALL SELECT seq FROM session),
+  picked AS (
+    SELECT r.message_id, r.idx FROM recipients r
+    WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE}
+      AND EXISTS (SELECT 1 FROM line_presence p WHERE p.line = $1 AND p.instance = $5)
+    ORDER BY r.idx LIMIT $8
+    FOR UPDATE SKIP LOCKED
+  ),
+  numbered AS (SELECT message_id, row_number() OVER (ORDER BY idx) - 1 AS n FROM picked)
+  UPDATE recipients r
+  SET state = 'claimed', line = $1, send_id = $6, tel_id = $7 + numbered.n, attempts = r.attempts + 1, updated_at = $2
+  FROM numbered, batches b
+  WHERE r.message_id = numbered.message_id AND b.seq = r.batch_seq
+  RETURNING ${COLUMNS}`;
+
+function toRecipient(row: RecipientRow): Recipient {
+  return {
+    messageId: row.message_id,
+    batchId: row.batch_id,
+    index: row.idx,
+    count: row.recipient_count,
+    number: row.number,
+    text: row.text,
+    pinnedLine: row.pinned_line,
+    nodeId: row.node_id,
+    meta: row.meta,
+    segments: row.segments,
+    encoding: row.encoding,
+    state: row.state,
+    line: row.line,
+    sendId: row.send_id,
+    telId: row.tel_id,
+    smsNo: row.sms_no,
+    error: row.error,
+    attempts: row.attempts,
+    excludedLines: row.excluded_lines,
+    group: row.route_group,
+    deliveryState: row.delivery_state,
+    deliveredAt: row.delivered_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export class PgQueue implements SendStore {
+  constructor(
+    private readonly pool: pg.Pool,
+    /** This instance's name in the cluster: it claims only for lines registered to it. */
+    private readonly instance: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** The batch and its recipients in one transaction; recipients whose number is on the block list end blocked (returned). */
+  async enqueue(batch: NewBatch): Promise<Recipient[]> {
+    const now = this.now();
+    const priority = PRIORITIES.indexOf(batch.priority ?? 'normal');
+    return inTransaction(this.pool, async (client) => {
+      const listed = await client.query<{ number: string }>('SELECT number FROM blocked_numbers');
+      const list = new BlockList(listed.rows.map((row) => row.number));
+      const blocked = batch.recipients.map(({ number }) => list.size > 0 && list.has(number));
+      await client.query(
+        `WITH b AS (
+          INSERT INTO batches (batch_id, text, line, node_id, meta, segments, encoding, recipient_count, created_at, priority, send_at)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq)
+        INSERT INTO recipients (message_id, batch_seq, idx, number, state, error, updated_at, priority, expires_at, route_group)
+        SELECT n.message_id, b.seq, n.i - 1, n.number, CASE WHEN n.blocked THEN 'blocked' ELSE 'queued' END,
+               CASE WHEN n.blocked THEN $16 END, $9, $10, $12, n.grp
+        FROM b, unnest($13::text[], $14::text[], $15::text[], $17::boolean[]) WITH ORDINALITY AS n(message_id, number, grp, blocked, i)`,
+        [
+          batch.batchId, batch.text, batch.line, batch.nodeId, JSON.stringify(batch.meta), batch.segments, batch.encoding,
+          batch.recipients.length, now, priority, batch.sendAt ?? null, batch.expiresAt ?? null,
+          batch.recipients.map((r) => r.messageId), batch.recipients.map((r) => r.number), batch.recipients.map((r) => r.group ?? ''),
+          QUEUE_REASONS.blocked, blocked,
+        ],
+      );
+      if (!blocked.includes(true)) return [];
+      const ids = batch.recipients.filter((_, i) => blocked[i]).map((r) => r.messageId);
+      const rows = await client.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ANY ($1::text[]) ORDER BY r.idx`, [ids]);
+      return rows.rows.map(toRecipient);
+    });
+  }
+
+  async claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[]): Promise<Recipient[]> {
+    if (limit <= 0) return [];
+    const { rows } = await this.pool.query<RecipientRow>(CLAIM, [
+      line, this.now(), groups ?? null, PRIORITIES.indexOf(lowest), this.instance, sendId, firstTelId, limit, batchId ?? null,
+    ]);
+    return rows.map(toRecipient).sort((a, b) => (a.telId ?? 0) - (b.telId ?? 0));
+  }
+
+  async nextBatch(line: string, groups?: readonly string[], lowest: Priority = 'low'): Promise<{ batchId: string; text: string } | null> {
+    const { rows } = await this.pool.query<{ batch_id: string; text: string }>(
+      `SELECT b.batch_id, b.text FROM (${FIRST_BATCH}) f JOIN batches b ON b.seq = f.seq`,
+      [line, this.now(), groups ?? null, PRIORITIES.indexOf(lowest)],
+    );
+    return rows.length === 0 ? null : { batchId: rows[0].batch_id, text: rows[0].text };
+  }
+
+  /** Queued recipients of routing groups none of `groups` is: failed, with the reason. */
+  async failUnroutable(groups: readonly string[]): Promise<Recipient[]> {
+    return this.failQueued('r.route_group <> ALL ($1::text[])', [groups], (row) => unroutableReason(row.route_group));
+  }
+
+  /** Queued recipients none of `lines` may send (pinned elsewhere, or every one of them excluded): failed. */
+  async failUnsendable(lines: readonly string[]): Promise<Recipient[]> {
+    if (lines.length === 0) return [];
+    return this.failQueued(
+      `((b.line IS NOT NULL AND b.line <> ALL ($1::text[])) OR NOT EXISTS (SELECT 1 FROM unnest($1::text[]) l WHERE NOT r.excluded_lines ? l))`,
+      [lines],
+      (row) => unsendableReason(row.pinned_line, lines),
+    );
+  }
+
+  async expireDue(): Promise<Recipient[]> {
+    const now = this.now();
+    const { rows } = await this.pool.query<RecipientRow>(
+      `UPDATE recipients r SET state = 'expired', error = $1, updated_at = $2 FROM batches b
+       WHERE b.seq = r.batch_seq AND r.state = 'queued' AND r.expires_at IS NOT NULL AND r.expires_at <= $2 RETURNING ${COLUMNS}`,
+      [QUEUE_REASONS.expired, now],
+    );
+    return rows.map(toRecipient);
+  }
+
+  /** When the queue changes by itself next: a queued recipient expires or a scheduled batch may go. */
+  async nextTimedAt(): Promise<number | null> {
+    const { rows } = await this.pool.query<{ at: number | null }>(
+      `SELECT MIN(at) AS at FROM (
+        SELECT MIN(expires_at) AS at FROM recipients WHERE state = 'queued' AND expires_at IS NOT NULL
+        UNION ALL
+        SELECT MIN(b.send_at) FROM batches b
+        WHERE b.send_at IS NOT NULL AND b.send_at > $1 AND EXISTS (SELECT 1 FROM recipients r WHERE r.batch_seq = b.seq AND r.state = 'queued')) t`,
+      [this.now()],
+    );
+    return rows[0]?.at ?? null;
+  }
+
+  /** Each call commits on its own (synchronous_commit): once it resolved it is on the server's disk. */
+  async durable(): Promise<void> {}
+
+  async nextSendId(line: string): Promise<number> {
+    const { rows } = await this.pool.query<{ last: number }>(
+      `INSERT INTO send_ids (line, last) VALUES ($1, $2)
+       ON CONFLICT (line) DO UPDATE SET last = send_ids.last % ${MAX_SEND_ID} + 1 RETURNING last`,
+      [line, randomInt(1, MAX_FIRST_SEND_ID + 1)],
+    );
+    return rows[0].last;
+  }
+
+  /** Sent: counted for its line's day and hour in the same statement. A late duplicate OK returns it as it is. */
+  async markSent(messageId: string, smsNo: number | null, day: string): Promise<Recipient> {
+    const now = this.now();
+    const { rows } = await this.pool.query<RecipientRow>(
+      `WITH sent AS (
+        UPDATE recipients r SET state = 'sent', sms_no = $2, sent_at = $3, updated_at = $3
+        FROM batches b WHERE b.seq = r.batch_seq AND r.message_id = $1 AND r.state = 'claimed'
+        RETURNING ${COLUMNS}),
+      usage AS (
+        INSERT INTO line_usage (line, day, count) SELECT line, $4, 1 FROM sent
+        ON CONFLICT (line, day) DO UPDATE SET count = line_usage.count + 1),
+      sends AS (INSERT INTO line_sends (line, at) SELECT line, $3 FROM sent)
+      SELECT * FROM sent`,
+      [messageId, smsNo, now, day],
+    );
+    if (rows.length > 0) return toRecipient(rows[0]);
+    const recipient = await this.require(messageId);
+    if (recipient.state === 'sent') return recipient;
+    throw wrongState(recipient, 'claimed', 'markSent');
+  }
+
+  async markFailed(messageId: string, reason: string): Promise<Recipient> {
+    return this.fromClaimed(messageId, 'markFailed', `state = 'failed', error = $2, updated_at = $3`, [reason]);
+  }
+
+  /** Queued again for another line: `excludeLine` joins its excluded lines. */
+  async requeue(messageId: string, excludeLine: string): Promise<Recipient> {
+    return this.fromClaimed(
+      messageId,
+      'requeue',
+      `state = 'queued', line = NULL, send_id = NULL, tel_id = NULL, updated_at = $3,
+       excluded_lines = CASE WHEN r.excluded_lines ? $2 THEN r.excluded_lines ELSE r.excluded_lines || to_jsonb($2::text) END`,
+      [excludeLine],
+    );
+  }
+
+  /** The claimed recipients of this instance's lines, by line, sendid and telid (what a start resumes). */
+  async claimedRecipients(): Promise<Recipient[]> {
+    const { rows } = await this.pool.query<RecipientRow>(
+      `${SELECT_RECIPIENT} JOIN line_presence p ON p.line = r.line AND p.instance = $1
+       WHERE r.state = 'claimed' ORDER BY r.line, r.send_id, r.tel_id`,
+      [this.instance],
+    );
+    return rows.map(toRecipient);
+  }
+
+  async get(messageId: string): Promise<Recipient | undefined> {
+    const { rows } = await this.pool.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = $1`, [messageId]);
+    return rows.length === 0 ? undefined : toRecipient(rows[0]);
+  }
+
+  async queuedCount(): Promise<number> {
+    return this.count('queued');
+  }
+
+  async claimedCount(): Promise<number> {
+    return this.count('claimed');
+  }
+
+  async sentToday(line: string, day: string): Promise<number> {
+    const { rows } = await this.pool.query<{ count: number }>('SELECT count FROM line_usage WHERE line = $1 AND day = $2', [line, day]);
+    return rows[0]?.count ?? 0;
+  }
+
+  async sentByLineOn(day: string): Promise<ReadonlyMap<string, number>> {
+    const { rows } = await this.pool.query<{ line: string; count: number }>('SELECT line, count FROM line_usage WHERE day = $1', [day]);
+    return new Map(rows.map((row) => [row.line, row.count]));
+  }
+
+  async sentSince(line: string, since: number): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM line_sends WHERE line = $1 AND at >= $2', [line, since]);
+    return rows[0].n;
+  }
+
+  /** The queued recipients `where` selects ($1.. `values`), failed with their reason, in one transaction. */
+  private async failQueued(where: string, values: unknown[], reason: (row: RecipientRow) => string): Promise<Recipient[]> {
+    return inTransaction(this.pool, async (client) => {
+      const found = await client.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.state = 'queued' AND ${where} FOR UPDATE OF r SKIP LOCKED`, values);
+      if (found.rows.length === 0) return [];
+      const now = this.now();
+      const reasons = found.rows.map(reason);
+      await client.query(
+        `UPDATE recipients r SET state = 'failed', error = f.reason, updated_at = $3
+         FROM unnest($1::text[], $2::text[]) AS f(message_id, reason) WHERE r.message_id = f.message_id`,
+        [found.rows.map((row) => row.message_id), reasons, now],
+      );
+      return found.rows.map((row, i) => toRecipient({ ...row, state: 'failed', error: reasons[i], updated_at: now }));
+    });
+  }
+
+  private async count(state: RecipientState): Promise<number> {
+    const { rows } = await this.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM recipients WHERE state = $1', [state]);
+    return rows[0].n;
+  }
+
+  /** `set` ($2.. its values, $3 now) applied to a claimed recipient; another state is an error. */
+  private async fromClaimed(messageId: string, operation: string, set: string, values: unknown[]): Promise<Recipient> {
+    const { rows } = await this.pool.query<RecipientRow>(
+      `UPDATE recipients r SET ${set} FROM batches b
+       WHERE b.seq = r.batch_seq AND r.message_id = $1 AND r.state = 'claimed' RETURNING ${COLUMNS}`,
+      [messageId, ...values, this.now()],
+    );
+    if (rows.length > 0) return toRecipient(rows[0]);
+    throw wrongState(await this.require(messageId), 'claimed', operation);
+  }
+
+  private async require(messageId: string): Promise<Recipient> {
+    const recipient = await this.get(messageId);
+    if (recipient === undefined) throw new Error(`outbox: no recipient with messageId ${messageId}`);
+    return recipient;
+  }
+}
+
+function wrongState(recipient: Recipient, expected: RecipientState, operation: string): Error {
+  return new Error(`outbox: ${operation}(${recipient.messageId}) needs a ${expected} recipient, it is ${recipient.state}`);
+}
