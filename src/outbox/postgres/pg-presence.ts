@@ -1,9 +1,10 @@
 /**
- * Which instance each line is registered to. An instance renews the lines it hears in one
- * statement per round (not per keepalive); a line registered elsewhere is taken over only once
- * that instance's lease has lapsed (its last renewal older than leaseMs), so a line that moved
- * has one owner at a time. What the new owner then takes over (the line's open sessions, its
- * inbox rows) is decided by the callers of `renew`.
+ * Which instance each line is registered to, and what each instance is configured for. An
+ * instance renews the lines it hears in one statement per round (not per keepalive), which also
+ * renews its own lease; a line registered elsewhere is taken over only once that instance's lease
+ * has lapsed (its last renewal older than leaseMs), so a line that moved has one owner at a time.
+ * What the new owner then takes over (the line's open sessions, its inbox rows) is decided by the
+ * callers of `renew`.
  */
 import type pg from 'pg';
 
@@ -26,9 +27,9 @@ export class LinePresence {
    * each was taken from (null: it was already this one's, or nobody's).
    */
   async renew(lines: readonly string[]): Promise<Map<string, string | null>> {
-    if (lines.length === 0) return new Map();
     const { rows } = await this.pool.query<{ line: string; previous: string | null }>(
-      `WITH before AS (SELECT line, instance FROM line_presence WHERE line = ANY ($1::text[]))
+      `WITH before AS (SELECT line, instance FROM line_presence WHERE line = ANY ($1::text[])),
+       alive AS (UPDATE instances SET renewed_at = $3 WHERE instance = $2)
        INSERT INTO line_presence AS p (line, instance, renewed_at) SELECT unnest($1::text[]), $2, $3
        ON CONFLICT (line) DO UPDATE SET instance = EXCLUDED.instance, renewed_at = EXCLUDED.renewed_at
          WHERE p.instance = EXCLUDED.instance OR p.renewed_at < EXCLUDED.renewed_at - $4
@@ -36,6 +37,18 @@ export class LinePresence {
       [[...new Set(lines)], this.instance, this.now(), this.leaseMs],
     );
     return new Map(rows.map((row) => [row.line, row.previous]));
+  }
+
+  /**
+   * This instance's configured lines and routing groups (null: none), as the cluster's other
+   * instances read them while its lease holds.
+   */
+  async announce(lines: readonly string[], groups: readonly string[] | null): Promise<void> {
+    await this.pool.query(
+      `INSERT INTO instances (instance, lines, groups, renewed_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (instance) DO UPDATE SET lines = EXCLUDED.lines, groups = EXCLUDED.groups, renewed_at = EXCLUDED.renewed_at`,
+      [this.instance, [...lines], groups === null ? null : [...groups], this.now()],
+    );
   }
 
   /** Gives `lines` up at once (a clean stop): another instance need not wait for the lease. */

@@ -111,13 +111,30 @@ function toRecipient(row: RecipientRow): Recipient {
   };
 }
 
+export interface PgQueueOptions {
+  /** This instance's name in the cluster: it claims only for lines registered to it. */
+  instance: string;
+  /** How long an instance's last renewal counts (./pg-presence.ts). */
+  leaseMs: number;
+  now?: () => number;
+}
+
+/** The lines (or groups) of `$1`, and those of every other instance whose lease holds ($2 this instance, $3 now, $4 lease). */
+const CLUSTER_LINES = `SELECT unnest($1::text[]) UNION SELECT unnest(lines) FROM instances WHERE instance <> $2 AND renewed_at >= $3::bigint - $4::bigint`;
+const CLUSTER_GROUPS = `SELECT unnest($1::text[]) UNION SELECT unnest(groups) FROM instances WHERE instance <> $2 AND renewed_at >= $3::bigint - $4::bigint`;
+
 export class PgQueue implements SendStore {
-  constructor(
-    private readonly pool: pg.Pool,
-    /** This instance's name in the cluster: it claims only for lines registered to it. */
-    private readonly instance: string,
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly pool: pg.Pool;
+  private readonly instance: string;
+  private readonly leaseMs: number;
+  private readonly now: () => number;
+
+  constructor(pool: pg.Pool, options: PgQueueOptions) {
+    this.pool = pool;
+    this.instance = options.instance;
+    this.leaseMs = options.leaseMs;
+    this.now = options.now ?? Date.now;
+  }
 
   /** The batch and its recipients in one transaction; recipients whose number is on the block list end blocked (returned). */
   async enqueue(batch: NewBatch): Promise<Recipient[]> {
@@ -165,16 +182,23 @@ export class PgQueue implements SendStore {
     return rows.length === 0 ? null : { batchId: rows[0].batch_id, text: rows[0].text };
   }
 
-  /** Queued recipients of routing groups none of `groups` is: failed, with the reason. */
+  /**
+   * Queued recipients of routing groups that none of `groups` is, nor a group of another live
+   * instance: failed, with the reason (the reason names this instance's view).
+   */
   async failUnroutable(groups: readonly string[]): Promise<Recipient[]> {
-    return this.failQueued('r.route_group <> ALL ($1::text[])', [groups], (row) => unroutableReason(row.route_group));
+    return this.failQueued(`r.route_group NOT IN (${CLUSTER_GROUPS})`, [groups], (row) => unroutableReason(row.route_group));
   }
 
-  /** Queued recipients none of `lines` may send (pinned elsewhere, or every one of them excluded): failed. */
+  /**
+   * Queued recipients that none of `lines`, nor a line of another live instance, may send (pinned
+   * elsewhere, or every one of them excluded): failed.
+   */
   async failUnsendable(lines: readonly string[]): Promise<Recipient[]> {
     if (lines.length === 0) return [];
     return this.failQueued(
-      `((b.line IS NOT NULL AND b.line <> ALL ($1::text[])) OR NOT EXISTS (SELECT 1 FROM unnest($1::text[]) l WHERE NOT r.excluded_lines ? l))`,
+      `((b.line IS NOT NULL AND b.line NOT IN (${CLUSTER_LINES}))
+        OR NOT EXISTS (SELECT 1 FROM (${CLUSTER_LINES}) l(line) WHERE NOT r.excluded_lines ? l.line))`,
       [lines],
       (row) => unsendableReason(row.pinned_line, lines),
     );
@@ -289,12 +313,14 @@ export class PgQueue implements SendStore {
     return rows[0].n;
   }
 
-  /** The queued recipients `where` selects ($1.. `values`), failed with their reason, in one transaction. */
-  private async failQueued(where: string, values: unknown[], reason: (row: RecipientRow) => string): Promise<Recipient[]> {
+  /** The queued recipients `where` selects ($1 `value`, $2 this instance, $3 now, $4 lease), failed with their reason, in one transaction. */
+  private async failQueued(where: string, [value]: [unknown], reason: (row: RecipientRow) => string): Promise<Recipient[]> {
+    const now = this.now();
     return inTransaction(this.pool, async (client) => {
-      const found = await client.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.state = 'queued' AND ${where} FOR UPDATE OF r SKIP LOCKED`, values);
+      const found = await client.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.state = 'queued' AND ${where} FOR UPDATE OF r SKIP LOCKED`, [
+        value, this.instance, now, this.leaseMs,
+      ]);
       if (found.rows.length === 0) return [];
-      const now = this.now();
       const reasons = found.rows.map(reason);
       await client.query(
         `UPDATE recipients r SET state = 'failed', error = f.reason, updated_at = $3

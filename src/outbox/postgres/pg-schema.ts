@@ -1,7 +1,8 @@
 /**
  * The shared store's PostgreSQL schema and its migrations, kept in <schema>.schema_version. The
- * tables hold what the SQLite store holds (./../schema.ts), shaped for several instances: line
- * presence (which instance a line is registered to, until its lease lapses). Two instances that
+ * tables hold what the SQLite store holds (../schema.ts), shaped for several instances: line
+ * presence (which instance a line is registered to, until its lease lapses) and the instances
+ * with their configured lines. Two instances that
  * start at once migrate one after the other under an advisory lock: one migration, no error.
  */
 import type pg from 'pg';
@@ -124,6 +125,14 @@ export const PG_MIGRATIONS = [
     renewed_at bigint NOT NULL
   );
   CREATE INDEX line_presence_by_instance ON line_presence (instance);
+  -- Each instance's configured lines and routing groups: what the cluster can send is what any
+  -- live instance (renewed within the lease) is configured for.
+  CREATE TABLE instances (
+    instance text PRIMARY KEY,
+    lines text[] NOT NULL,
+    groups text[],                      -- NULL: the instance routes no groups (every line in none)
+    renewed_at bigint NOT NULL
+  );
   `,
 ];
 

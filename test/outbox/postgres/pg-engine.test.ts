@@ -42,7 +42,7 @@ async function startInstance(pool: pg.Pool, name: string, lineCount: number, led
   await Promise.all(lines.map((line) => line.start()));
   await online;
   await new LinePresence(pool, name, 30_000).renew(ids);
-  const queue = new PgQueue(pool, name);
+  const queue = new PgQueue(pool, { instance: name, leaseMs: 30_000 });
   const sender = new BulkSender(server, queue, { stepTimeoutMs: 80, waitRecheckMs: 300 });
   const results: Recipient[] = [];
   sender.on('result', (r) => results.push(r));

@@ -62,7 +62,7 @@ describe('postgres store: the send queue', function () {
     const clock = (): number => now;
     const [pool] = await store();
     await new LinePresence(pool, 'a', 30_000, clock).renew(['l1', 'l2']);
-    const pgQueue = new PgQueue(pool, 'a', clock);
+    const pgQueue = new PgQueue(pool, { instance: 'a', leaseMs: 30_000, now: clock });
     const sqlite = SqliteOutbox.open(':memory:', { now: clock });
     const stores: Array<{ name: string; port: SendStore; enqueue: (b: NewBatch) => Promise<Recipient[]>; block: (n: string) => Promise<void> }> = [
       { name: 'sqlite', port: sendPortOf(sqlite), enqueue: async (b) => sqlite.enqueue(b), block: async (n) => void sqlite.queue.block([n]) },
@@ -113,8 +113,8 @@ describe('postgres store: the send queue', function () {
     const [poolA, poolB] = await store(2);
     await new LinePresence(poolA, 'a', 30_000).renew(['a1', 'a2', 'a3', 'a4']);
     await new LinePresence(poolB, 'b', 30_000).renew(['b1', 'b2', 'b3', 'b4']);
-    const a = new PgQueue(poolA, 'a');
-    const b = new PgQueue(poolB, 'b');
+    const a = new PgQueue(poolA, { instance: 'a', leaseMs: 30_000 });
+    const b = new PgQueue(poolB, { instance: 'b', leaseMs: 30_000 });
     await a.enqueue(batch('big', 400));
     const claims: Recipient[] = [];
     const claimer = async (queue: PgQueue, line: string): Promise<void> => {
@@ -137,7 +137,7 @@ describe('postgres store: the send queue', function () {
     let now = T0;
     const clock = (): number => now;
     const [pool] = await store();
-    const a = new PgQueue(pool, 'a', clock);
+    const a = new PgQueue(pool, { instance: 'a', leaseMs: 30_000, now: clock });
     await a.enqueue(batch('b1', 3));
     assert.deepEqual(await a.claim('l1', 1, 1, 1), [], 'a line nobody registered');
     await new LinePresence(pool, 'b', 30_000, clock).renew(['l1']);
@@ -147,7 +147,23 @@ describe('postgres store: the send queue', function () {
     assert.deepEqual([...taken], [['l1', 'b']]);
     assert.equal((await a.claim('l1', 1, 1, 1)).length, 1);
     assert.equal((await a.claimedRecipients()).length, 1);
-    assert.deepEqual(await new PgQueue(pool, 'b', clock).claimedRecipients(), [], 'what a start resumes: its own lines only');
+    assert.deepEqual(await new PgQueue(pool, { instance: 'b', leaseMs: 30_000, now: clock }).claimedRecipients(), [], 'what a start resumes: its own lines only');
+  });
+
+  it("fails a recipient no line may send only when no live instance's configured lines may", async () => {
+    let now = T0;
+    const clock = (): number => now;
+    const [pool] = await store();
+    const a = new PgQueue(pool, { instance: 'a', leaseMs: 30_000, now: clock });
+    await new LinePresence(pool, 'a', 30_000, clock).announce(['a1'], null);
+    await new LinePresence(pool, 'b', 30_000, clock).announce(['b1'], ['vip']);
+    await a.enqueue(batch('pinned', 1, { line: 'b1' }));
+    await a.enqueue(batch('vip', 1, { recipients: [{ messageId: 'vip-0', number: '+4930999', group: 'vip' }] }));
+    assert.deepEqual(await a.failUnsendable(['a1']), [], 'b1 is configured at b');
+    assert.deepEqual(await a.failUnroutable(['']), [], 'vip is routed at b');
+    now += 30_001;
+    assert.deepEqual((await a.failUnsendable(['a1'])).map((r) => [r.messageId, r.error]), [['pinned-0', 'line b1 is no longer configured (batch pinned to it)']]);
+    assert.deepEqual((await a.failUnroutable(['']).then((rs) => rs.map((r) => r.messageId))), ['vip-0'], "b's lease lapsed");
   });
 
   it('takes a line registered elsewhere only once its lease lapsed, and at once when it was given up', async () => {
@@ -164,7 +180,7 @@ describe('postgres store: the send queue', function () {
     assert.deepEqual([...(await b.renew(['l1', 'l2']))], [['l2', 'a']], 'l2 lapsed, l1 was renewed');
     await a.release(['l1']);
     assert.deepEqual([...(await b.renew(['l1']))], [['l1', null]], 'given up: nobody to take it from');
-    assert.deepEqual(await a.renew([]), new Map());
+    assert.deepEqual(await a.renew([]), new Map(), 'renewing no line only renews the instance');
     assert.deepEqual(await b.owner('l1'), { instance: 'b', renewedAt: now });
     assert.equal(await b.owner('l9'), null);
   });
