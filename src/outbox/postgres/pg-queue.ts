@@ -12,6 +12,7 @@ import { BlockList } from '../block-list';
 import { QUEUE_REASONS, unroutableReason, unsendableReason } from '../failure-reasons';
 import { type NewBatch, type Priority, PRIORITIES, type Recipient, type RecipientState, type SendStore } from '../types';
 import { inTransaction } from './pg-pool';
+import { QUEUE_CHANNEL } from './pg-wake';
 
 /** Sendids are positive integers on the wire; a new line starts somewhere in 1..9000 (as the SQLite store). */
 const MAX_SEND_ID = 999_999;
@@ -159,6 +160,8 @@ export class PgQueue implements SendStore {
           QUEUE_REASONS.blocked, blocked,
         ],
       );
+      // Delivered at the commit: every instance's engine looks for work at once (./pg-wake.ts).
+      await client.query(`SELECT pg_notify('${QUEUE_CHANNEL}', current_schema())`);
       if (!blocked.includes(true)) return [];
       const ids = batch.recipients.filter((_, i) => blocked[i]).map((r) => r.messageId);
       const rows = await client.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ANY ($1::text[]) ORDER BY r.idx`, [ids]);

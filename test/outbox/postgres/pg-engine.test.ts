@@ -1,7 +1,7 @@
 /**
  * The send engine on the shared store: two instances (each its own GoipServer, BulkSender and
- * simulated lines) on one PostgreSQL. A batch enqueued on one is sent by both, each on its own
- * lines, every number once; with loss on the lines too.
+ * simulated lines) on one PostgreSQL. A batch enqueued on one is sent by both (the other one woken
+ * by the store), each on its own lines, every number once; with loss on the lines too.
  */
 import assert from 'node:assert/strict';
 import type pg from 'pg';
@@ -10,6 +10,7 @@ import { BulkSender } from '../../../src/outbound';
 import { openPool } from '../../../src/outbox/postgres/pg-pool';
 import { LinePresence } from '../../../src/outbox/postgres/pg-presence';
 import { PgQueue } from '../../../src/outbox/postgres/pg-queue';
+import { PgWake } from '../../../src/outbox/postgres/pg-wake';
 import { migratePg } from '../../../src/outbox/postgres/pg-schema';
 import type { Recipient } from '../../../src/outbox/types';
 import { Ledger, lineIds, SimLine, type SimLineOptions } from '../../../src/sim';
@@ -24,10 +25,11 @@ interface Instance {
   sender: BulkSender;
   lines: SimLine[];
   queue: PgQueue;
+  wake: PgWake;
   results: Recipient[];
 }
 
-async function startInstance(pool: pg.Pool, name: string, lineCount: number, ledger: Ledger, sim: Partial<SimLineOptions>): Promise<Instance> {
+async function startInstance(pool: pg.Pool, url: string, name: string, lineCount: number, ledger: Ledger, sim: Partial<SimLineOptions>): Promise<Instance> {
   const ids = lineIds(lineCount, `${name}-`);
   const server = new GoipServer({ bind: '127.0.0.1', port: 0, devices: ids.map((id) => ({ id, password: PASSWORD })) });
   const { port } = await server.start();
@@ -50,10 +52,13 @@ async function startInstance(pool: pg.Pool, name: string, lineCount: number, led
     throw err;
   });
   sender.start();
-  return { name, server, sender, lines, queue, results };
+  const wake = new PgWake({ connectionString: url }, () => sender.kick());
+  await wake.start();
+  return { name, server, sender, lines, queue, wake, results };
 }
 
 async function stopInstance(instance: Instance): Promise<void> {
+  await instance.wake.stop();
   await instance.sender.stop();
   await Promise.all(instance.lines.map((line) => line.stop()));
   await instance.server.stop();
@@ -89,18 +94,18 @@ describe('postgres store: the send engine of two instances', function () {
 
   for (const loss of [0, 0.1]) {
     it(`sends a batch handed to one instance on the lines of both, every number once (${loss * 100}% loss)`, async () => {
-      pool = openPool({ connectionString: cluster.createDatabase(`engine_${++databases}`), maxConnections: 10 });
+      const url = cluster.createDatabase(`engine_${++databases}`);
+      pool = openPool({ connectionString: url, maxConnections: 10 });
       await migratePg(pool, 'goip');
       const ledger = new Ledger();
       const sim = loss > 0 ? { faults: { loss, duplicate: 0.05, reorder: 0.05, delayMs: [0, 3] as [number, number], seed: 5 } } : {};
-      instances = [await startInstance(pool, 'a', 3, ledger, sim), await startInstance(pool, 'b', 3, ledger, sim)];
+      instances = [await startInstance(pool, url, 'a', 3, ledger, sim), await startInstance(pool, url, 'b', 3, ledger, sim)];
       const [a, b] = instances;
       const recipients = numbers('4930', 60).map((number, i) => ({ messageId: `pg-${i}`, number }));
       await a.queue.enqueue({ batchId: 'pgb', text: 'shared store', line: null, nodeId: 'n', meta: {}, segments: 1, encoding: 'GSM-7', recipients });
       const done = allResults(instances, 60);
-      // Told of the new batch as goip-send tells its engine; the other instance is told too (in
-      // the product, by the store).
-      for (const instance of instances) instance.sender.kick();
+      // The instance that took the batch kicks its engine as goip-send does; the other one is told by the store.
+      a.sender.kick();
       await done;
 
       const results = [...a.results, ...b.results];
