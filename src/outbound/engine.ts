@@ -135,6 +135,15 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
   }
 
   /**
+   * Numbers claimed in sessions this engine does not run (on a line taken over from another
+   * instance of a shared store) are resumed under their sendid and telids, as after a restart.
+   */
+  resumeClaimed(): void {
+    if (!this.running) return;
+    this.commit.run(() => this.commit.track(this.resume()));
+  }
+
+  /**
    * Stops sending: clears every timer and forgets the sessions. Claimed numbers stay claimed in
    * the outbox; the next start() re-asks them.
    */
@@ -205,6 +214,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
     await this.countUsage(Date.now());
     for (const claimed of await resumableSessions(this.store, this.server, this.fleet, this.outcomes)) {
       if (!this.running) return;
+      if (this.sessions.find(claimed[0].line as string, claimed[0].sendId as number) !== undefined) continue; // running here already
       this.register(BulkSession.resume(this.ports, claimed[0].line as string, claimed[0].sendId as number, claimed));
     }
   }

@@ -149,6 +149,17 @@ export class SimLine extends EventEmitter<SimLineEvents> {
     return this.bound;
   }
 
+  /**
+   * The SMS server moved (its floating address is on another host now): the line goes on as it
+   * is, its sessions and the radio's memory kept, and talks to `server` from its next datagram.
+   */
+  async moveTo(server: { host: string; port: number }): Promise<void> {
+    const family = this.options.bindAddress.includes(':') ? 6 : 4;
+    this.serverAddress = isIP(server.host) !== 0 ? server.host : (await lookup(server.host, { family })).address;
+    this.options.server = { ...server };
+    this.sendKeepalive();
+  }
+
   /** Clears every timer, ends waiting reports unacked, drops sessions and closes the socket. */
   stop(): Promise<void> {
     this.timers.clearAll();

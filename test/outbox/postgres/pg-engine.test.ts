@@ -19,32 +19,45 @@ import { PgCluster } from '../../helpers/postgres';
 
 const PASSWORD = 'pgpw';
 
+const LEASE_MS = 30_000;
+
 interface Instance {
   name: string;
   server: GoipServer;
   sender: BulkSender;
   lines: SimLine[];
   queue: PgQueue;
+  presence: LinePresence;
   wake: PgWake;
   results: Recipient[];
 }
 
-async function startInstance(pool: pg.Pool, url: string, name: string, lineCount: number, ledger: Ledger, sim: Partial<SimLineOptions>): Promise<Instance> {
-  const ids = lineIds(lineCount, `${name}-`);
-  const server = new GoipServer({ bind: '127.0.0.1', port: 0, devices: ids.map((id) => ({ id, password: PASSWORD })) });
+interface InstanceOptions {
+  /** The lines that register to this instance. */
+  own: string[];
+  /** Every line it is configured for (default its own). */
+  devices?: string[];
+  ledger: Ledger;
+  sim: Partial<SimLineOptions>;
+  /** The clock of the leases (a test moves it past one). */
+  clock?: () => number;
+}
+
+async function startInstance(pool: pg.Pool, url: string, name: string, options: InstanceOptions): Promise<Instance> {
+  const devices = options.devices ?? options.own;
+  const server = new GoipServer({ bind: '127.0.0.1', port: 0, devices: devices.map((id) => ({ id, password: PASSWORD })) });
   const { port } = await server.start();
-  const lines = ids.map((id) => new SimLine({ id, password: PASSWORD, server: { host: '127.0.0.1', port }, ledger, smsRadioTimeMs: 5, ...sim }));
-  const online = new Promise<void>((resolve) => {
-    const seen = new Set<string>();
-    server.on('event', (e) => {
-      if (e.event === 'online') seen.add(e.line);
-      if (seen.size === ids.length) resolve();
-    });
-  });
+  const lines = options.own.map(
+    (id) => new SimLine({ id, password: PASSWORD, server: { host: '127.0.0.1', port }, ledger: options.ledger, smsRadioTimeMs: 5, ...options.sim }),
+  );
+  const online = linesOnline(server, options.own);
   await Promise.all(lines.map((line) => line.start()));
   await online;
-  await new LinePresence(pool, name, 30_000).renew(ids);
-  const queue = new PgQueue(pool, { instance: name, leaseMs: 30_000 });
+  const clock = options.clock ?? Date.now;
+  const presence = new LinePresence(pool, name, LEASE_MS, clock);
+  await presence.announce(devices, null);
+  await presence.renew(options.own);
+  const queue = new PgQueue(pool, { instance: name, leaseMs: LEASE_MS, now: clock });
   const sender = new BulkSender(server, queue, { stepTimeoutMs: 80, waitRecheckMs: 300 });
   const results: Recipient[] = [];
   sender.on('result', (r) => results.push(r));
@@ -54,7 +67,21 @@ async function startInstance(pool: pg.Pool, url: string, name: string, lineCount
   sender.start();
   const wake = new PgWake({ connectionString: url }, () => sender.kick());
   await wake.start();
-  return { name, server, sender, lines, queue, wake, results };
+  return { name, server, sender, lines, queue, presence, wake, results };
+}
+
+/** Resolves once every line of `ids` is online at `server`. */
+function linesOnline(server: GoipServer, ids: readonly string[]): Promise<void> {
+  return new Promise((resolve) => {
+    const seen = new Set<string>();
+    const onEvent = (e: { event: string; line: string }): void => {
+      if (e.event === 'online' && ids.includes(e.line)) seen.add(e.line);
+      if (seen.size < ids.length) return;
+      server.off('event', onEvent);
+      resolve();
+    };
+    server.on('event', onEvent);
+  });
 }
 
 async function stopInstance(instance: Instance): Promise<void> {
@@ -99,7 +126,7 @@ describe('postgres store: the send engine of two instances', function () {
       await migratePg(pool, 'goip');
       const ledger = new Ledger();
       const sim = loss > 0 ? { faults: { loss, duplicate: 0.05, reorder: 0.05, delayMs: [0, 3] as [number, number], seed: 5 } } : {};
-      instances = [await startInstance(pool, url, 'a', 3, ledger, sim), await startInstance(pool, url, 'b', 3, ledger, sim)];
+      instances = [await startInstance(pool, url, 'a', { own: lineIds(3, 'a-'), ledger, sim }), await startInstance(pool, url, 'b', { own: lineIds(3, 'b-'), ledger, sim })];
       const [a, b] = instances;
       const recipients = numbers('4930', 60).map((number, i) => ({ messageId: `pg-${i}`, number }));
       await a.queue.enqueue({ batchId: 'pgb', text: 'shared store', line: null, nodeId: 'n', meta: {}, segments: 1, encoding: 'GSM-7', recipients });
@@ -119,4 +146,58 @@ describe('postgres store: the send engine of two instances', function () {
       assert.equal(await a.queue.claimedCount(), 0);
     });
   }
+
+  it('takes the lines of an instance that died in the middle of a batch over once its lease lapsed: every number on the air once', async () => {
+    const url = cluster.createDatabase(`engine_${++databases}`);
+    pool = openPool({ connectionString: url, maxConnections: 10 });
+    await migratePg(pool, 'goip');
+    let leaseClock = 0;
+    const clock = (): number => Date.now() + leaseClock;
+    const ledger = new Ledger();
+    const ownA = lineIds(3, 'a-');
+    const ownB = lineIds(3, 'b-');
+    const devices = [...ownA, ...ownB];
+    const sim = { smsRadioTimeMs: 20 };
+    instances = [
+      await startInstance(pool, url, 'a', { own: ownA, devices, ledger, sim, clock }),
+      await startInstance(pool, url, 'b', { own: ownB, devices, ledger, sim, clock }),
+    ];
+    const [a, b] = instances;
+    const count = 120;
+    const recipients = numbers('4931', count).map((number, i) => ({ messageId: `to-${i}`, number }));
+    const quarter = new Promise<void>((resolve) => a.sender.on('result', () => a.results.length >= 15 && resolve()));
+    await a.queue.enqueue({ batchId: 'takeover', text: 'failover', line: null, nodeId: 'n', meta: {}, segments: 1, encoding: 'GSM-7', recipients });
+    a.sender.kick();
+    await quarter;
+
+    // A dies: its sessions stop where they are, their claims and its lease stay in the store.
+    await a.wake.stop();
+    await a.sender.stop();
+    await a.server.stop();
+    const claimedOnA = (await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM recipients WHERE state = 'claimed' AND line LIKE 'a-%'")).rows[0].n;
+    // Its lines find the SMS server at B (the floating address moved), their sessions kept.
+    const movedOnline = linesOnline(b.server, ownA);
+    for (const line of a.lines) await line.moveTo({ host: '127.0.0.1', port: (b.server.address() as { port: number }).port });
+    await movedOnline;
+    assert.deepEqual([...(await b.presence.renew([...ownA, ...ownB]))].filter(([, from]) => from !== null), [], "a's lease holds: nothing taken yet");
+    leaseClock += LEASE_MS + 1;
+    const finished = new Promise<void>((resolve) => {
+      b.sender.on('result', async () => {
+        const open = await pool?.query<{ n: number }>("SELECT count(*)::int AS n FROM recipients WHERE state IN ('queued', 'claimed')");
+        if (open?.rows[0].n === 0) resolve();
+      });
+    });
+    const taken = await b.presence.renew([...ownA, ...ownB]);
+    assert.deepEqual([...taken].filter(([, from]) => from !== null).sort(), ownA.map((line) => [line, 'a']));
+    b.sender.resumeClaimed();
+    b.sender.kick();
+    await finished;
+
+    const { rows } = await pool.query<{ state: string; n: number }>('SELECT state, count(*)::int AS n FROM recipients GROUP BY state');
+    assert.deepEqual(rows, [{ state: 'sent', n: count }]);
+    assert.deepEqual(ledger.duplicates(), [], 'no number on the air twice');
+    assert.equal(ledger.sent.length, count);
+    assert.ok(claimedOnA > 0, 'A died with numbers claimed in open sessions');
+    assert.ok(b.results.some((r) => r.line?.startsWith('a-')), "B sent on A's lines after the takeover");
+  });
 });
