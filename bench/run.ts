@@ -3,6 +3,7 @@ import os from 'node:os';
 import { runSoak, soakWanted } from './ingest-soak';
 import { runIngestTargets } from './ingest-targets';
 import { formatParts, runParts } from './parts';
+import { runPostgres } from './postgres';
 import { run as runRetention } from './retention';
 import { run as runSend } from './send';
 
@@ -16,6 +17,8 @@ async function main(): Promise<void> {
   console.log('');
   console.log(formatParts(await runParts()));
   console.log(runRetention());
+  console.log('');
+  console.log(await runPostgres());
 }
 
 main().catch((err) => {

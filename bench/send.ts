@@ -19,6 +19,12 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import type { Recipient } from '../src/outbox/types';
 import { sendPortOf, SqliteOutbox } from '../src/outbox';
+import { openPool } from '../src/outbox/postgres/pg-pool';
+import { LinePresence } from '../src/outbox/postgres/pg-presence';
+import { PgQueue } from '../src/outbox/postgres/pg-queue';
+import { migratePg } from '../src/outbox/postgres/pg-schema';
+import type { NewBatch, SendStore } from '../src/outbox/types';
+import type pg from 'pg';
 import { GoipServer } from '../src/link';
 import { type BulkOptions, BulkSender, DEFAULT_BULK_OPTIONS } from '../src/outbound';
 import { lineIds, type SimFleet, startLines } from '../src/sim';
@@ -39,6 +45,8 @@ export interface SendCase {
   lossDirection?: 'both' | 'out' | 'in';
   /** Seed of the fleet's faults; default BENCH_SEND_SEED (1000) + lines. */
   seed?: number;
+  /** The store: a SQLite file (default), or this PostgreSQL database (its connection string). */
+  postgres?: string;
 }
 
 interface FleetInput {
@@ -303,11 +311,26 @@ export async function runSendCase(c: SendCase, recipients = 1000, fleetMode: 'ch
   });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'goip-bench-send-'));
   let outbox: SqliteOutbox | null = null;
+  let pool: pg.Pool | null = null;
   let sender: BulkSender | null = null;
   let fleet: FleetHandle | null = null;
   try {
     const { port } = await server.start();
-    outbox = SqliteOutbox.open(path.join(dir, 'outbox.db'));
+    let store: SendStore;
+    let enqueue: (batch: NewBatch) => Promise<unknown>;
+    if (c.postgres === undefined) {
+      const sqlite = SqliteOutbox.open(path.join(dir, 'outbox.db'));
+      outbox = sqlite;
+      store = sendPortOf(sqlite);
+      enqueue = async (batch) => sqlite.enqueue(batch);
+    } else {
+      pool = openPool({ connectionString: c.postgres, maxConnections: 8 });
+      await migratePg(pool, 'goip');
+      await new LinePresence(pool, 'bench', 600_000).renew(ids);
+      const queue = new PgQueue(pool, { instance: 'bench', leaseMs: 600_000 });
+      store = queue;
+      enqueue = (batch) => queue.enqueue(batch);
+    }
     const input: FleetInput = {
       port,
       lines: c.lines,
@@ -321,7 +344,7 @@ export async function runSendCase(c: SendCase, recipients = 1000, fleetMode: 'ch
     };
     fleet = fleetMode === 'child' ? await childFleet(input) : await inProcessFleet(input);
     // Every line registered (the fleet waited for its keepalive acks): the server has them online.
-    sender = new BulkSender(server, sendPortOf(outbox), { ...scaledBulkOptions(c.radioMs), ...c.bulk });
+    sender = new BulkSender(server, store, { ...scaledBulkOptions(c.radioMs), ...c.bulk });
     const warnings: Error[] = [];
     sender.on('warning', (err) => warnings.push(err));
     sender.start();
@@ -378,7 +401,7 @@ export async function runSendCase(c: SendCase, recipients = 1000, fleetMode: 'ch
     const eluBefore = performance.eventLoopUtilization();
     const startedAt = Date.now();
     t0 = performance.now();
-    outbox.enqueue(batch);
+    await enqueue(batch);
     sender.kick();
     const finished = await complete;
     const elapsedMs = finished ? lastResultPerf - t0 : performance.now() - t0;
@@ -439,6 +462,7 @@ export async function runSendCase(c: SendCase, recipients = 1000, fleetMode: 'ch
     await fleet?.stop();
     await server.stop();
     outbox?.close();
+    await pool?.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -46,6 +46,8 @@ export class PgCluster {
     readonly port: number,
     private readonly bin: string,
     private readonly asPostgres: boolean,
+    /** fsync on (benchmarks); the tests run without it. */
+    private readonly durable: boolean,
   ) {}
 
   /** A running cluster, or the suite skips (fails under CI=true) with the reason none can run. */
@@ -55,7 +57,7 @@ export class PgCluster {
     return PgCluster.start();
   }
 
-  static async start(): Promise<PgCluster> {
+  static async start(options: { durable?: boolean } = {}): Promise<PgCluster> {
     const bin = binDir();
     if (bin === null) throw new Error(postgresMissing() ?? 'no PostgreSQL');
     const asPostgres = process.getuid?.() === 0;
@@ -65,11 +67,10 @@ export class PgCluster {
       const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }));
       fs.chownSync(dir, uid, gid);
     }
-    const cluster = new PgCluster(dir, await freePort(), bin, asPostgres);
+    const cluster = new PgCluster(dir, await freePort(), bin, asPostgres, options.durable === true);
     try {
       cluster.run('initdb', ['-D', cluster.dataDir, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync']);
-      const options = `-c listen_addresses=127.0.0.1 -p ${cluster.port} -k ${dir} -c fsync=off -c max_connections=60`;
-      cluster.run('pg_ctl', ['-D', cluster.dataDir, '-l', path.join(dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
+      cluster.startServer();
     } catch (err) {
       cluster.remove();
       throw err;
@@ -98,7 +99,8 @@ export class PgCluster {
   }
 
   startServer(): void {
-    const options = `-c listen_addresses=127.0.0.1 -p ${this.port} -k ${this.dir} -c fsync=off -c max_connections=60`;
+    const fsync = this.durable ? '' : ' -c fsync=off';
+    const options = `-c listen_addresses=127.0.0.1 -p ${this.port} -k ${this.dir}${fsync} -c max_connections=60`;
     this.run('pg_ctl', ['-D', this.dataDir, '-l', path.join(this.dir, 'server.log'), '-o', options, '-w', '-t', '60', 'start']);
   }
 
