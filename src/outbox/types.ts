@@ -150,9 +150,12 @@ type SendCalls = Pick<
  * same turn). Each call is atomic on its own. `durable()` resolves once every call that resolved
  * before it is on the disk: the engine's datagrams and results leave only after it.
  */
-export type SendStore = { [K in keyof SendCalls]: (...args: Parameters<SendCalls[K]>) => Promise<ReturnType<SendCalls[K]>> } & {
+export type SendStore = Asynchronous<SendCalls> & {
   durable(): Promise<void>;
 };
+
+/** The calls of a store interface as Promises: a store across the network answers them later. */
+export type Asynchronous<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
 
 /**
  * A synchronous store whose calls may commit without waiting for the disk, synced later in one go

@@ -12,42 +12,12 @@ import { BlockList } from '../block-list';
 import { QUEUE_REASONS, unroutableReason, unsendableReason } from '../failure-reasons';
 import { type NewBatch, type Priority, PRIORITIES, type Recipient, type RecipientState, type SendStore } from '../types';
 import { inTransaction } from './pg-pool';
+import { COLUMNS, type RecipientRow, SELECT_RECIPIENT, toRecipient, wrongState } from './pg-rows';
 import { QUEUE_CHANNEL } from './pg-wake';
 
 /** Sendids are positive integers on the wire; a new line starts somewhere in 1..9000 (as the SQLite store). */
 const MAX_SEND_ID = 999_999;
 const MAX_FIRST_SEND_ID = 9000;
-
-interface RecipientRow {
-  message_id: string;
-  batch_id: string;
-  idx: number;
-  recipient_count: number;
-  number: string;
-  text: string;
-  pinned_line: string | null;
-  node_id: string;
-  meta: Record<string, unknown>;
-  segments: number;
-  encoding: 'GSM-7' | 'UCS-2';
-  state: RecipientState;
-  line: string | null;
-  send_id: number | null;
-  tel_id: number | null;
-  sms_no: number | null;
-  error: string | null;
-  attempts: number;
-  excluded_lines: string[];
-  route_group: string;
-  delivery_state: number | null;
-  delivered_at: number | null;
-  updated_at: number;
-}
-
-const COLUMNS = `r.message_id, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
-  b.node_id, b.meta, b.segments, b.encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no, r.error,
-  r.attempts, r.excluded_lines, r.route_group, r.delivery_state, r.delivered_at, r.updated_at`;
-const SELECT_RECIPIENT = `SELECT ${COLUMNS} FROM recipients r JOIN batches b ON b.seq = r.batch_seq`;
 
 /** A queued recipient `$line` may send now ($now), in the groups $groups (null: any). */
 const SENDABLE = `r.state = 'queued' AND NOT r.excluded_lines ? $1 AND (r.expires_at IS NULL OR r.expires_at > $2)
@@ -83,34 +53,6 @@ const CLAIM = `
   FROM numbered, batches b
   WHERE r.message_id = numbered.message_id AND b.seq = r.batch_seq
   RETURNING ${COLUMNS}`;
-
-function toRecipient(row: RecipientRow): Recipient {
-  return {
-    messageId: row.message_id,
-    batchId: row.batch_id,
-    index: row.idx,
-    count: row.recipient_count,
-    number: row.number,
-    text: row.text,
-    pinnedLine: row.pinned_line,
-    nodeId: row.node_id,
-    meta: row.meta,
-    segments: row.segments,
-    encoding: row.encoding,
-    state: row.state,
-    line: row.line,
-    sendId: row.send_id,
-    telId: row.tel_id,
-    smsNo: row.sms_no,
-    error: row.error,
-    attempts: row.attempts,
-    excludedLines: row.excluded_lines,
-    group: row.route_group,
-    deliveryState: row.delivery_state,
-    deliveredAt: row.delivered_at,
-    updatedAt: row.updated_at,
-  };
-}
 
 export interface PgQueueOptions {
   /** This instance's name in the cluster: it claims only for lines registered to it. */
@@ -355,8 +297,4 @@ export class PgQueue implements SendStore {
     if (recipient === undefined) throw new Error(`outbox: no recipient with messageId ${messageId}`);
     return recipient;
   }
-}
-
-function wrongState(recipient: Recipient, expected: RecipientState, operation: string): Error {
-  return new Error(`outbox: ${operation}(${recipient.messageId}) needs a ${expected} recipient, it is ${recipient.state}`);
 }
