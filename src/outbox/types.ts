@@ -155,7 +155,7 @@ export type SendStore = Asynchronous<SendCalls> & {
 };
 
 /** The calls of a store interface as Promises: a store across the network answers them later. */
-export type Asynchronous<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : never };
+export type Asynchronous<T> = { [K in keyof T]: T[K] extends (...args: infer A) => infer R ? (...args: A) => Promise<R> : T[K] };
 
 /**
  * A synchronous store whose calls may commit without waiting for the disk, synced later in one go

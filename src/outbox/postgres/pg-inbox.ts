@@ -1,0 +1,191 @@
+/**
+ * The receive side of the shared store: the inbox (every received SMS and delivery report, and
+ * which goip-in nodes have still to take them) and the held parts of long SMS, on PostgreSQL.
+ * Each inbox row names the instance that stored it: that instance hands it out while it lives;
+ * once its lease lapsed, a live instance adopts what it left untaken and hands that out (at least
+ * once). Semantics are those of the SQLite store (../inbox-log.ts, ../held-parts.ts).
+ */
+import type pg from 'pg';
+import type { GoipEvent } from '../../link/server-types';
+import { numberTail, sameNumber } from '../../pdu/numbers';
+import type {
+  Asynchronous,
+  HeldPart,
+  HeldPartStore,
+  InboxFilter,
+  InboxLog,
+  InboxPage,
+  InboxQuery,
+  InboxRecord,
+  InboxRowOut,
+  RecentReport,
+  SentTo,
+  UntakenMessage,
+} from '../types';
+
+/** As the SQLite store: candidates a history query reads per statement, and at most per page. */
+const QUERY_CHUNK_ROWS = 500;
+const QUERY_SCAN_ROWS = 20_000;
+const RECENT_REPORTS_READ = 100_000;
+
+export interface PgInboxOptions {
+  /** This instance: the rows it stores are its own to hand out. */
+  instance: string;
+  /** How long an instance's last renewal counts (./pg-presence.ts). */
+  leaseMs: number;
+  now?: () => number;
+}
+
+export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
+  private readonly instance: string;
+  private readonly leaseMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly pool: pg.Pool,
+    options: PgInboxOptions,
+  ) {
+    this.instance = options.instance;
+    this.leaseMs = options.leaseMs;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Stores messages in one statement (one round trip, one commit), in order; their inboxIds. */
+  async insert(records: readonly InboxRecord[]): Promise<number[]> {
+    if (records.length === 0) return [];
+    const column = <T>(pick: (record: InboxRecord) => T): T[] => records.map(pick);
+    const { rows } = await this.pool.query<{ inbox_id: number }>(
+      `WITH stored AS (
+        INSERT INTO inbox (kind, line, sender, sender_tail, text, received_at, parts, message_id, status, event, report_key, handed, instance)
+        SELECT kind, line, sender, tail, text, received_at, parts, message_id, status, event, report_key, handed, $13
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::jsonb[], $11::bigint[], $12::boolean[])
+          WITH ORDINALITY AS m(kind, line, sender, tail, text, received_at, parts, message_id, status, event, report_key, handed, n)
+        ORDER BY n
+        RETURNING inbox_id),
+      pending AS (INSERT INTO inbox_pending (inbox_id) SELECT inbox_id FROM stored)
+      SELECT inbox_id FROM stored ORDER BY inbox_id`,
+      [
+        column((r) => r.kind), column((r) => r.line), column((r) => r.sender), column((r) => numberTail(r.sender)), column((r) => r.text),
+        column((r) => r.receivedAt), column((r) => r.parts), column((r) => r.messageId), column((r) => r.status),
+        column((r) => JSON.stringify(r.event)), column((r) => r.reportKey), column((r) => r.handed), this.instance,
+      ],
+    );
+    return rows.map((row) => row.inbox_id);
+  }
+
+  async recentReports(since: number, limit = RECENT_REPORTS_READ): Promise<RecentReport[]> {
+    const { rows } = await this.pool.query<RecentReport>(
+      `SELECT line, report_key AS key, received_at AS at FROM inbox
+       WHERE received_at >= $1 AND report_key IS NOT NULL ORDER BY received_at DESC, inbox_id DESC LIMIT $2`,
+      [since, limit],
+    );
+    return rows.reverse();
+  }
+
+  /** What `nodeId` accepts and has not taken of this instance's rows, in receive order, after `after`. */
+  async untaken(nodeId: string, filter: InboxFilter, after: number, limit: number): Promise<UntakenMessage[]> {
+    const { rows } = await this.pool.query<{ inbox_id: number; event: GoipEvent; handed: boolean }>(
+      `SELECT i.inbox_id, i.event, i.handed FROM inbox_pending p JOIN inbox i ON i.inbox_id = p.inbox_id
+       WHERE p.inbox_id > $1 AND i.instance = $2
+         AND ($3::text[] IS NULL OR i.kind = ANY ($3::text[]))
+         AND ($4::text IS NULL OR i.line = $4)
+         AND NOT EXISTS (SELECT 1 FROM inbox_takes t WHERE t.inbox_id = i.inbox_id AND t.node_id = $5)
+       ORDER BY p.inbox_id LIMIT $6`,
+      [after, this.instance, filter.kinds === null ? null : [...filter.kinds], filter.line, nodeId, limit],
+    );
+    return rows.map((row) => ({ inboxId: row.inbox_id, event: { ...row.event, inboxId: row.inbox_id }, handed: row.handed }));
+  }
+
+  /** The untaken rows of instances whose lease lapsed become this instance's to hand out; how many. */
+  async adoptOrphans(): Promise<number> {
+    const { rowCount } = await this.pool.query(
+      `UPDATE inbox i SET instance = $1 FROM inbox_pending p
+       WHERE p.inbox_id = i.inbox_id AND i.instance <> $1
+         AND NOT EXISTS (SELECT 1 FROM instances s WHERE s.instance = i.instance AND s.renewed_at >= $2::bigint - $3::bigint)`,
+      [this.instance, this.now(), this.leaseMs],
+    );
+    return rowCount ?? 0;
+  }
+
+  async takesOf(inboxId: number): Promise<string[]> {
+    const { rows } = await this.pool.query<{ node_id: string }>('SELECT node_id FROM inbox_takes WHERE inbox_id = $1 ORDER BY node_id', [inboxId]);
+    return rows.map((row) => row.node_id);
+  }
+
+  /** Takes in one statement: `done` taken by every consumer that accepts them, `partial` by one of several. */
+  async taken(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): Promise<void> {
+    if (done.length === 0 && partial.length === 0) return;
+    await this.pool.query(
+      `WITH dropped AS (DELETE FROM inbox_pending WHERE inbox_id = ANY ($1::bigint[])),
+       untaken AS (DELETE FROM inbox_takes WHERE inbox_id = ANY ($1::bigint[]))
+       INSERT INTO inbox_takes (inbox_id, node_id)
+       SELECT t.id, t.node FROM unnest($2::bigint[], $3::text[]) AS t(id, node) WHERE NOT (t.id = ANY ($1::bigint[]))
+       ON CONFLICT DO NOTHING`,
+      [[...done], partial.map((take) => take.inboxId), partial.map((take) => take.nodeId)],
+    );
+  }
+
+  /** A history page, newest first: candidates by the indexed columns a chunk at a time, sender and text compared in full here. */
+  async query(query: InboxQuery): Promise<InboxPage> {
+    const textNeedle = query.text?.toLowerCase();
+    const where = ['inbox_id < $1'];
+    const params: unknown[] = [];
+    const add = (sql: string, value: unknown): void => {
+      params.push(value);
+      where.push(sql.replace('?', `$${params.length + 2}`));
+    };
+    if (query.from !== undefined) add('sender_tail = ?', numberTail(query.from));
+    if (query.line !== undefined) add('line = ?', query.line);
+    if (query.kind !== undefined) add('kind = ?', query.kind);
+    if (query.since !== undefined) add('received_at >= ?', query.since);
+    if (query.until !== undefined) add('received_at < ?', query.until);
+    const sql = `SELECT inbox_id, kind, line, sender, text, received_at, parts, message_id, status FROM inbox
+      WHERE ${where.join(' AND ')} ORDER BY inbox_id DESC LIMIT $2`;
+    const matches: InboxRowOut[] = [];
+    let before = query.before ?? Number.MAX_SAFE_INTEGER;
+    for (let scanned = 0; scanned < QUERY_SCAN_ROWS; ) {
+      const { rows: chunk } = await this.pool.query<InboxRowOut>(sql, [before, QUERY_CHUNK_ROWS, ...params]);
+      for (const row of chunk) {
+        if (query.from !== undefined && !sameNumber(row.sender, query.from)) continue;
+        if (textNeedle !== undefined && !row.text.toLowerCase().includes(textNeedle)) continue;
+        matches.push(row);
+        if (matches.length > query.limit) return { rows: matches.slice(0, query.limit), next: String(matches[query.limit - 1].inbox_id) };
+      }
+      scanned += chunk.length;
+      if (chunk.length < QUERY_CHUNK_ROWS) return { rows: matches, next: null };
+      before = chunk[chunk.length - 1].inbox_id;
+    }
+    return { rows: matches, next: String(before) };
+  }
+
+  async lastSentTo(number: string, since: number): Promise<SentTo | null> {
+    const { rows } = await this.pool.query<{ message_id: string; batch_id: string; sent_at: number; line: string | null; number: string }>(
+      `SELECT r.message_id, b.batch_id, r.sent_at, r.line, r.number FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+       WHERE r.state = 'sent' AND r.number_tail = $1 AND r.sent_at >= $2 ORDER BY r.sent_at DESC LIMIT 50`,
+      [numberTail(number), since],
+    );
+    const row = rows.find((candidate) => sameNumber(candidate.number, number));
+    return row === undefined ? null : { messageId: row.message_id, batchId: row.batch_id, sentAt: row.sent_at, line: row.line };
+  }
+}
+
+export class PgHeldParts implements Asynchronous<HeldPartStore> {
+  readonly durable = true;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  async all(): Promise<HeldPart[]> {
+    const { rows } = await this.pool.query<{ line: string; sender: string; event: GoipEvent; held_at: number }>(
+      'SELECT line, sender, event, held_at FROM held_parts ORDER BY seq',
+    );
+    return rows.map((row) => ({ line: row.line, from: row.sender, event: row.event, heldAt: row.held_at }));
+  }
+
+  async hold(part: HeldPart): Promise<void> {
+    await this.pool.query('INSERT INTO held_parts (line, sender, event, held_at) VALUES ($1, $2, $3, $4)', [part.line, part.from, JSON.stringify(part.event), part.heldAt]);
+  }
+
+  async release(line: string, from: string): Promise<void> {
+    await this.pool.query('DELETE FROM held_parts WHERE line = $1 AND sender = $2', [line, from]);
+  }
+}
