@@ -39,6 +39,9 @@ interface BatchRow {
 
 type Query = Pick<pg.PoolClient, 'query'>;
 
+/** line_sends keeps the hourly limit's window (as the SQLite store). */
+const LINE_SENDS_KEPT_MS = 3600_000;
+
 const BATCH = 'SELECT seq, batch_id, priority, send_at, created_at, recipient_count FROM batches';
 
 function tally(rows: ReadonlyArray<{ state: RecipientState; n: number }>): StateCounts {
@@ -165,6 +168,17 @@ export class PgQueueControl implements Asynchronous<QueueControl> {
       [this.now()],
     );
     return rows[0]?.at ?? null;
+  }
+
+  /** Final recipients, the inbox and the hourly send log older than retention; the recipients purged. */
+  async purge(olderThanMs: number, now: number): Promise<number> {
+    return inTransaction(this.pool, async (client) => {
+      const { rowCount } = await client.query("DELETE FROM recipients WHERE state NOT IN ('queued', 'claimed') AND updated_at < $1", [now - olderThanMs]);
+      await client.query('DELETE FROM batches b WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.batch_seq = b.seq)');
+      await client.query('DELETE FROM line_sends WHERE at < $1', [now - LINE_SENDS_KEPT_MS]);
+      await client.query('DELETE FROM inbox WHERE received_at < $1', [now - olderThanMs]);
+      return rowCount ?? 0;
+    });
   }
 
   private async batch(client: Query, batchId: string): Promise<BatchRow | null> {

@@ -41,6 +41,7 @@ interface Store {
   queue: Asynchronous<QueueControl>;
   results: Asynchronous<ResultLog>;
   enqueue: (b: NewBatch) => Promise<Recipient[]>;
+  purge: (olderThanMs: number, now: number) => Promise<number>;
 }
 
 describe('postgres store: the operator queue and the result log', function () {
@@ -77,12 +78,20 @@ describe('postgres store: the operator queue and the result log', function () {
       },
       results: { unreported: async (...args) => sqlite.results.unreported(...args), taken: async (ids) => sqlite.results.taken(ids) },
       enqueue: async (b) => sqlite.enqueue(b),
+      purge: async (olderThanMs, at) => sqlite.purge(olderThanMs, at),
     };
     const pgQueue = new PgQueue(pool, { instance: 'a', leaseMs: 30_000, now: clock });
-    const pgStore: Store = { port: pgQueue, queue: new PgQueueControl(pool, clock), results: new PgResultLog(pool, clock), enqueue: (b) => pgQueue.enqueue(b) };
+    const control = new PgQueueControl(pool, clock);
+    const pgStore: Store = {
+      port: pgQueue,
+      queue: control,
+      results: new PgResultLog(pool, clock),
+      enqueue: (b) => pgQueue.enqueue(b),
+      purge: (olderThanMs, at) => control.purge(olderThanMs, at),
+    };
 
     const answers: unknown[][] = [];
-    for (const { port, queue, results, enqueue } of [sqliteStore, pgStore]) {
+    for (const { port, queue, results, enqueue, purge } of [sqliteStore, pgStore]) {
       now = T0;
       const said: unknown[] = [];
       answers.push(said);
@@ -121,6 +130,8 @@ describe('postgres store: the operator queue and the result log', function () {
       await results.taken(first.recipients.map((r) => r.messageId));
       note('unreported after taken', await results.unreported('send2', null, 10));
       note('final status', await queue.status());
+      note('purged', await purge(100_000, T0 + 250_000));
+      note('status after the purge', await queue.status());
     }
     sqlite.close();
     assert.deepEqual(answers[1], answers[0]);

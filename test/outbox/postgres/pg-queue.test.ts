@@ -11,7 +11,8 @@ import { LinePresence } from '../../../src/outbox/postgres/pg-presence';
 import { PgQueue } from '../../../src/outbox/postgres/pg-queue';
 import { sendPortOf } from '../../../src/outbox/send-port';
 import { SqliteOutbox } from '../../../src/outbox/sqlite-outbox';
-import type { NewBatch, Recipient, SendStore } from '../../../src/outbox/types';
+import type { Asynchronous, NewBatch, Outbox, Recipient, SendStore } from '../../../src/outbox/types';
+import { PgDeliveries } from '../../../src/outbox/postgres/pg-deliveries';
 import { PgCluster } from '../../helpers/postgres';
 
 const T0 = 1_765_000_000_000;
@@ -64,17 +65,29 @@ describe('postgres store: the send queue', function () {
     await new LinePresence(pool, 'a', 30_000, clock).renew(['l1', 'l2']);
     const pgQueue = new PgQueue(pool, { instance: 'a', leaseMs: 30_000, now: clock });
     const sqlite = SqliteOutbox.open(':memory:', { now: clock });
-    const stores: Array<{ name: string; port: SendStore; enqueue: (b: NewBatch) => Promise<Recipient[]>; block: (n: string) => Promise<void> }> = [
-      { name: 'sqlite', port: sendPortOf(sqlite), enqueue: async (b) => sqlite.enqueue(b), block: async (n) => void sqlite.queue.block([n]) },
+    type Deliveries = Asynchronous<Pick<Outbox, 'correlateDelivery' | 'markDelivery' | 'findSentTo'>>;
+    const stores: Array<{ name: string; port: SendStore; deliveries: Deliveries; enqueue: (b: NewBatch) => Promise<Recipient[]>; block: (n: string) => Promise<void> }> = [
+      {
+        name: 'sqlite',
+        port: sendPortOf(sqlite),
+        deliveries: {
+          correlateDelivery: async (...args) => sqlite.correlateDelivery(...args),
+          markDelivery: async (...args) => sqlite.markDelivery(...args),
+          findSentTo: async (...args) => sqlite.findSentTo(...args),
+        },
+        enqueue: async (b) => sqlite.enqueue(b),
+        block: async (n) => void sqlite.queue.block([n]),
+      },
       {
         name: 'postgres',
         port: pgQueue,
+        deliveries: new PgDeliveries(pool, clock),
         enqueue: (b) => pgQueue.enqueue(b),
         block: async (n) => void (await pool.query('INSERT INTO blocked_numbers (number, blocked_at) VALUES ($1, $2)', [n, now])),
       },
     ];
     const answers: unknown[][] = [[], []];
-    for (const [i, { port, enqueue, block }] of stores.entries()) {
+    for (const [i, { port, deliveries, enqueue, block }] of stores.entries()) {
       now = T0;
       const note = (label: string, value: unknown): void => void answers[i].push([label, value]);
       await block('+4930 1234 0003');
@@ -91,6 +104,12 @@ describe('postgres store: the send queue', function () {
       note('claim l2', shape(await port.claim('l2', 21, 1, 2, undefined, 'low', [''])));
       note('sent', shape([await port.markSent(claimed[0].messageId, 40, DAY)]));
       note('sent again (late OK)', shape([await port.markSent(claimed[0].messageId, 40, DAY)]));
+      note('DELIVER correlated', shape([(await deliveries.correlateDelivery('l1', 40, 60_000, now)) as Recipient]));
+      note('DELIVER of another sms_no', await deliveries.correlateDelivery('l1', 41, 60_000, now));
+      note('delivered', shape([await deliveries.markDelivery(claimed[0].messageId, 0, now + 5)]));
+      note('+CDS send found', shape([(await deliveries.findSentTo('l1', claimed[0].number.replace('+49', '0049'), now + 2_000, 5_000)) as Recipient]));
+      note('+CDS too far', await deliveries.findSentTo('l1', claimed[0].number, now + 20_000, 5_000));
+      await assert.rejects(deliveries.markDelivery(claimed[1].messageId, 0, now), /needs a sent recipient, it is claimed/);
       note('failed', shape([await port.markFailed(claimed[1].messageId, 'radio said no')]));
       note('requeued', shape([await port.requeue(claimed[2].messageId, 'l1')]));
       await assert.rejects(port.markFailed(claimed[1].messageId, 'twice'), /needs a claimed recipient, it is failed/);
