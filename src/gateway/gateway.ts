@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { SqliteDriverName } from '../outbox/sqlite-driver';
 import { SqliteOutbox } from '../outbox/sqlite-outbox';
+import { receivePortOf } from '../outbox/receive-port';
 import { sendPortOf } from '../outbox/send-port';
 import { isReceivingStore, type Outbox, type ReceivingStore } from '../outbox/types';
 import { type DeliveryCorrelator, type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer, type LineInfo } from '../link';
@@ -92,12 +93,16 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.correlateDelivery = sending?.correlate ?? (() => null);
     this.sending = sending?.service ?? null;
     this.sendingError = sendingError;
-    this.inbox = options.inbox !== false && this.outbox !== null && isReceivingStore(this.outbox) ? this.openInbox(this.outbox, options) : null;
+    this.inbox =
+      options.inbox !== false && sending !== null && isReceivingStore(sending.outbox)
+        ? this.openInbox(sending.outbox, options, sending.sender.options.deliveryWindowMs)
+        : null;
     const inbox = this.inbox;
+    const heldParts = this.outbox !== null && isReceivingStore(this.outbox) ? this.outbox.heldParts() : new MemoryHeldParts();
     this.parts = new PartJoiner({
       enabled: options.joinParts ?? true,
       windowMs: options.joinWindowMs ?? 60_000,
-      store: this.outbox !== null && isReceivingStore(this.outbox) ? this.outbox.heldParts() : new MemoryHeldParts(),
+      store: inbox === null ? heldParts : inbox.heldParts(heldParts),
       publish: inbox === null ? (event) => this.publishSms(event) : (event) => inbox.record(event),
       warn: (err) => this.warn('parts', err),
       ...(inbox === null ? {} : { atomically: (work: () => void) => inbox.atomically(work) }),
@@ -185,19 +190,17 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   }
 
   /** Received SMS and DELIVER reports are acked once stored, and publish from the inbox. */
-  private openInbox(outbox: ReceivingStore, options: GoipGatewayOptions): InboxService {
+  private openInbox(outbox: ReceivingStore, options: GoipGatewayOptions, deliveryWindowMs: number): InboxService {
     const log = outbox.inbox();
     const inbox = new InboxService(
       {
         log,
-        transaction: (work) => outbox.transaction(work),
-        commitLater: (work, durable) => outbox.commitLater(work, durable),
-        correlate: (line, report) => this.correlateDelivery(line, report),
+        store: receivePortOf(outbox, (err) => this.warn('inbox', err)),
         publish: (event) => (event.event === 'sms' ? this.publishSms(event) : this.publish(event)),
         health: () => this.tellStatus(),
         warn: (err) => this.warn('inbox', err),
       },
-      { replyWindowMs: options.replyWindowMs ?? 168 * 3600_000 },
+      { replyWindowMs: options.replyWindowMs ?? 168 * 3600_000, deliveryWindowMs },
     );
     this.server.deferAcks(['RECEIVE', 'DELIVER']);
     // A resend of a report acked just before a restart is acked again, not stored twice.

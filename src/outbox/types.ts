@@ -378,6 +378,38 @@ export interface InboxLog {
   lastSentTo(number: string, since: number): SentTo | null;
 }
 
+/** What one inbox commit writes, decided before any of it reaches the store (src/gateway/inbox). */
+export interface InboxWrites {
+  /** The messages in receive order: their inboxIds come back in this order. */
+  records: InboxRecord[];
+  /** Parts of long SMS held, and chains released (their parts forgotten), in the order decided. */
+  held: Array<{ hold: HeldPart } | { release: { line: string; from: string } }>;
+  /** The delivery state of each send a DELIVER report was for. */
+  deliveries: Array<{ messageId: string; tpStatus: number; at: number }>;
+  /** What the flow took since the last commit (InboxLog.taken). */
+  takes: { done: number[]; partial: Array<{ inboxId: number; nodeId: string }> };
+}
+
+/** A commit's answer: the records' inboxIds, and why its sync failed (null: on the disk). */
+export interface InboxCommit {
+  inboxIds: number[];
+  syncError: Error | null;
+}
+
+/**
+ * The receive path's store port: a group commit's reads, then its writes in one transaction, as
+ * Promises (the SQLite one, ./receive-port.ts, answers the reads in the same turn and commits
+ * synchronously, its sync off the event loop).
+ */
+export interface ReceiveStore {
+  /** The last SMS sent to `number` since `since` (reply correlation). */
+  lastSentTo(number: string, since: number): Promise<SentTo | null>;
+  /** The messageId of `line`'s latest send with `smsNo` within `windowMs` before `now` (a DELIVER report's). */
+  deliverySend(line: string, smsNo: number, windowMs: number, now: number): Promise<string | null>;
+  /** The writes in one transaction; rejects when it did not commit. */
+  commit(writes: InboxWrites): Promise<InboxCommit>;
+}
+
 /**
  * A store that also keeps the inbox and the held parts (the SQLite store does; a store without
  * them leaves the gateway receiving from memory).

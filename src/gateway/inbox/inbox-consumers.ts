@@ -24,7 +24,7 @@ const TAKEN = Object.freeze({});
 const NONE: readonly string[] = [];
 
 /** Takes not written yet: messages taken by all their consumers, and by one of several. */
-interface Takes {
+export interface Takes {
   done: number[];
   partial: Array<{ inboxId: number; nodeId: string }>;
 }
@@ -194,31 +194,27 @@ export class InboxConsumers {
     if (page.length === REPLAY_PAGE) setImmediate(() => this.replay(id, consumer, page[page.length - 1].inboxId));
   }
 
-  /**
-   * Writes the takes so far inside the caller's transaction. The returned function puts them back
-   * when that transaction rolled back (a later commit writes them); a write that throws does so itself.
-   */
-  writeTakes(): () => void {
+  /** The takes so far, for the inbox commit that carries them (putBack them if it did not commit). */
+  pendingTakes(): Takes {
     if (this.commitTimer !== null) clearTimeout(this.commitTimer);
     this.commitTimer = null;
     const takes = this.takes;
     this.takes = { done: [], partial: [] };
-    const putBack = (): void => {
-      this.takes = { done: takes.done.concat(this.takes.done), partial: takes.partial.concat(this.takes.partial) };
-    };
-    try {
-      this.log.taken(takes.done, takes.partial);
-    } catch (err) {
-      putBack();
-      throw err;
-    }
-    return putBack;
+    return takes;
+  }
+
+  /** Takes whose commit failed: a later commit writes them. */
+  putBack(takes: Takes): void {
+    this.takes = { done: takes.done.concat(this.takes.done), partial: takes.partial.concat(this.takes.partial) };
   }
 
   private readonly commit = (): void => {
+    const takes = this.pendingTakes();
+    if (takes.done.length === 0 && takes.partial.length === 0) return;
     try {
-      this.writeTakes();
+      this.log.taken(takes.done, takes.partial);
     } catch (err) {
+      this.putBack(takes);
       this.failed(err);
     }
   };

@@ -1,24 +1,24 @@
 /**
  * The durable inbox: every received SMS (after part joining) and delivery report is committed to
- * the store before its ack leaves. Reports read in one loop turn are stored in one transaction
- * (group commit), synced to the disk off the event loop (one fsync for all the commits made
- * meanwhile), then acked, then published and handed to the consumers. When the store cannot write, nothing of the turn is acked (the GoIP resends later),
- * the failure is told, and the next turn that commits tells the recovery.
+ * the store before its ack leaves. Reports read in one loop turn share one commit (group commit),
+ * in three phases (./README.md): the part joiner and this service decide the commit's writes
+ * without touching the store; the reads (reply correlation, the send of each DELIVER report) fill
+ * them in; then one transaction writes them (with SQLite its sync off the event loop), and only
+ * then are the reports acked and the messages published and handed to the consumers. When the
+ * store cannot write, nothing of the commit is acked (the GoIP resends later), the failure is told,
+ * and the next commit that succeeds tells the recovery.
  */
-import type { InboxLog, InboxRecord } from '../../outbox/types';
+import type { HeldPart, HeldPartStore, InboxLog, InboxRecord, InboxWrites, ReceiveStore } from '../../outbox/types';
 import type { DeliveryPayload, GoipEvent, ReplyTo } from '../../link';
 import type { PartJoiner } from '../parts/part-joiner';
 import { InboxConsumers } from './inbox-consumers';
 import { type InboxItem, inboxItem, parseInboxQuery } from './inbox-filter';
 
 export interface InboxPorts {
+  /** The inbox's rows as the consumers and the history read them. */
   log: InboxLog;
-  /** The store's transaction (nested calls are savepoints); the disk has it when it returns. */
-  transaction: <T>(work: () => T) => T;
-  /** A top-level transaction that returns before the disk has it; `durable` is told once it has. */
-  commitLater: (work: () => void, durable: (err: Error | null) => void) => void;
-  /** The messageId of the send a DELIVER report is for (stores its delivery state on the way). */
-  correlate: (line: string, report: DeliveryPayload) => string | null;
+  /** The group commit's reads and writes. */
+  store: ReceiveStore;
   /** A committed message goes out to the gateway's listeners. */
   publish: (event: GoipEvent) => void;
   /** The store failed (an Error) or writes again (null). */
@@ -29,6 +29,8 @@ export interface InboxPorts {
 export interface InboxOptions {
   /** msg.goip.inReplyTo looks this far back; 0 = off. */
   replyWindowMs: number;
+  /** How far back a DELIVER report's send is looked for. */
+  deliveryWindowMs: number;
 }
 
 /**
@@ -40,13 +42,24 @@ const FULL_TURN = 16;
 /** Reports of one commit at most. */
 const MAX_GROUP = 256;
 
+/** One commit being decided and then written. */
+interface Unit {
+  writes: InboxWrites;
+  /** Its messages, in the order of writes.records. */
+  stored: GoipEvent[];
+  /** Its DELIVER reports, whose send is read before the write. */
+  delivers: Array<{ message: GoipEvent; record: InboxRecord }>;
+}
+
 export class InboxService {
   readonly consumers: InboxConsumers;
   private parts: PartJoiner | null = null;
   private arrived: GoipEvent[] = [];
   private arrivedThisTurn = 0;
-  /** Messages stored by the transaction in progress, published once it commits. */
-  private stored: GoipEvent[] | null = null;
+  /** The commit being decided (its writes are collected synchronously), null between them. */
+  private current: Unit | null = null;
+  /** Commits are called in the order their reports came: each waits for the call of the one before. */
+  private lastCall: Promise<void> = Promise.resolve();
   /** The report being ingested: a message it completes is stored with its key. */
   private reportKey: number | null = null;
   private failure: Error | null = null;
@@ -64,6 +77,16 @@ export class InboxService {
     this.parts = parts;
   }
 
+  /** The joiner's held parts: read from `store`, written with the commit being decided. */
+  heldParts(store: HeldPartStore): HeldPartStore {
+    return {
+      durable: true,
+      all: () => store.all(),
+      hold: (part: HeldPart) => this.unitNow().writes.held.push({ hold: part }),
+      release: (line: string, from: string) => this.unitNow().writes.held.push({ release: { line, from } }),
+    };
+  }
+
   /** Why the store cannot write right now, null when it can. */
   get error(): Error | null {
     return this.failure;
@@ -77,25 +100,28 @@ export class InboxService {
   }
 
   /**
-   * Runs `work` in a transaction whose stored messages are published once it commits (the joiner's
-   * releases); throws when it did not commit.
+   * Runs `work` (the joiner's release of a chain: its parts forgotten, the joined message stored)
+   * in the commit being decided, or in one of its own; rejects when that one did not commit.
    */
-  atomically(work: () => void): void {
-    if (this.stored !== null) {
-      this.ports.transaction(work);
-      return;
+  atomically(work: () => void): Promise<void> {
+    if (this.current !== null) {
+      work();
+      return Promise.resolve();
     }
-    if (!this.commit(work)) throw this.failure ?? new Error('inbox: the store did not commit');
+    const unit = this.open();
+    try {
+      work();
+    } finally {
+      this.current = null;
+    }
+    return this.complete(unit, [], false);
   }
 
-  /** Stores a whole message (a joined SMS or a delivery) inside the transaction in progress. */
-  record(event: GoipEvent): void {
+  /** Stores a whole message (a joined SMS or a delivery) with the commit being decided. */
+  record(event: GoipEvent): GoipEvent {
+    const unit = this.unitNow();
     const { receipt: _receipt, ...message } = event;
     const sms = message.event === 'sms';
-    if (sms) {
-      const inReplyTo = this.replyTo(message);
-      if (inReplyTo !== null) message.inReplyTo = inReplyTo;
-    }
     const delivery = sms ? null : (message.payload as DeliveryPayload);
     const record: InboxRecord = {
       kind: sms ? 'sms' : 'delivery',
@@ -110,9 +136,9 @@ export class InboxService {
       reportKey: this.reportKey,
       handed: this.consumers.accepted(message),
     };
-    if (this.stored === null) throw new Error('inbox: record() outside a transaction');
-    message.inboxId = this.ports.log.insert(record);
-    this.stored.push(message);
+    unit.writes.records.push(record);
+    unit.stored.push(message);
+    return message;
   }
 
   /** A history page, newest first; an InboxQueryError (code 'input') for a bad filter. */
@@ -137,49 +163,30 @@ export class InboxService {
     }
     const batch = this.arrived;
     this.arrived = [];
-    let putTakesBack = (): void => undefined;
-    const stored: GoipEvent[] = [];
-    const work = (): void => {
-      this.stored = stored;
-      try {
-        putTakesBack = this.consumers.writeTakes();
-        for (const event of batch) this.ingest(event);
-      } finally {
-        this.stored = null;
-      }
-    };
+    const unit = this.open();
     try {
-      this.ports.commitLater(work, (err) => this.durable(batch, stored, err));
+      for (const event of batch) this.ingest(event, unit);
     } catch (err) {
-      this.failed(err);
-      for (const event of batch) event.receipt?.refuse();
-      putTakesBack();
-      this.parts?.reload();
+      this.current = null;
+      this.undo(unit, batch, err);
+      return;
     }
+    this.current = null;
+    void this.complete(unit, batch, true).catch(() => undefined);
   };
 
-  /**
-   * A group commit reached the disk (err null): its reports are acked, then its messages go out
-   * (the acks first: the flows' work would delay them). When the sync failed the rows are in the
-   * store but maybe not on the disk: the acks are refused (the GoIP resends, which may store a
-   * message twice: at least once) and the messages still go out.
-   */
-  private durable(batch: readonly GoipEvent[], stored: readonly GoipEvent[], err: Error | null): void {
-    try {
-      if (err === null) this.recovered();
-      else this.failed(err);
-      for (const event of batch) {
-        if (err === null) event.receipt?.ack();
-        else event.receipt?.refuse();
-      }
-      if (this.closed) return; // untaken in the store: the next start hands them out
-      this.handOut(stored);
-    } catch (error) {
-      this.ports.warn(error);
-    }
+  private open(): Unit {
+    const unit: Unit = { writes: { records: [], held: [], deliveries: [], takes: this.consumers.pendingTakes() }, stored: [], delivers: [] };
+    this.current = unit;
+    return unit;
   }
 
-  private ingest(event: GoipEvent): void {
+  private unitNow(): Unit {
+    if (this.current === null) throw new Error('inbox: a write outside a commit');
+    return this.current;
+  }
+
+  private ingest(event: GoipEvent, unit: Unit): void {
     this.reportKey = event.receipt?.key ?? null;
     try {
       if (event.event === 'sms') {
@@ -187,35 +194,98 @@ export class InboxService {
         else this.parts.accept(event);
         return;
       }
-      const report = event.payload as DeliveryPayload;
-      const messageId = event.fields.verb === 'DELIVER' ? this.ports.correlate(event.line, report) : report.messageId;
-      this.record({ ...event, payload: { ...report, messageId } });
+      const message = this.record({ ...event, payload: { ...(event.payload as DeliveryPayload) } });
+      if (event.fields.verb === 'DELIVER') unit.delivers.push({ message, record: unit.writes.records[unit.writes.records.length - 1] });
     } finally {
       this.reportKey = null;
     }
   }
 
-  /** One transaction that the disk has when it returns, its messages out; false (told, not thrown) when it failed. */
-  private commit(work: () => void): boolean {
-    const stored: GoipEvent[] = [];
-    this.stored = stored;
+  /**
+   * Reads what the writes need, writes them in one commit (called after the previous one's),
+   * then acks the batch's reports and hands the messages out. False when it did not commit: the
+   * reports are refused and, for a batch (`reload`), the joiner takes its chains up from the store.
+   */
+  private async complete(unit: Unit, batch: readonly GoipEvent[], reload: boolean): Promise<void> {
+    const previous = this.lastCall;
+    let called!: () => void;
+    this.lastCall = new Promise((resolve) => {
+      called = resolve;
+    });
+    let committed: Awaited<ReturnType<ReceiveStore['commit']>>;
     try {
-      this.ports.transaction(work);
+      await this.read(unit);
+      await previous;
+      const commit = this.ports.store.commit(unit.writes);
+      called();
+      committed = await commit;
     } catch (err) {
-      this.failed(err);
-      return false;
-    } finally {
-      this.stored = null;
+      called();
+      this.undo(unit, batch, err, reload);
+      throw err;
     }
-    this.recovered();
-    this.handOut(stored);
-    return true;
+    this.durable(unit, batch, committed.inboxIds, committed.syncError);
   }
 
-  private handOut(stored: readonly GoipEvent[]): void {
-    for (const message of stored) {
-      this.ports.publish(message);
-      this.consumers.hand(message);
+  /** Reply correlation for the unit's SMS, and the send of each DELIVER report (its state written with them). */
+  private async read(unit: Unit): Promise<void> {
+    for (const message of unit.stored) {
+      if (message.event !== 'sms') continue;
+      const inReplyTo = await this.replyTo(message);
+      if (inReplyTo !== null) message.inReplyTo = inReplyTo;
+    }
+    for (const { message, record } of unit.delivers) {
+      const report = message.payload as DeliveryPayload;
+      const now = Date.now();
+      const messageId = await this.deliverySend(message.line, report, now);
+      report.messageId = messageId;
+      record.messageId = messageId;
+      if (messageId !== null && report.state !== null) unit.writes.deliveries.push({ messageId, tpStatus: report.state, at: now });
+    }
+  }
+
+  private async deliverySend(line: string, report: DeliveryPayload, now: number): Promise<string | null> {
+    if (report.smsNo === null) return null;
+    try {
+      return await this.ports.store.deliverySend(line, report.smsNo, this.options.deliveryWindowMs, now);
+    } catch (err) {
+      this.ports.warn(err);
+      return null;
+    }
+  }
+
+  /** Nothing of the unit was stored: its reports are refused (the GoIP resends), its takes wait for the next commit. */
+  private undo(unit: Unit, batch: readonly GoipEvent[], err: unknown, reload = true): void {
+    this.failed(err);
+    for (const event of batch) event.receipt?.refuse();
+    this.consumers.putBack(unit.writes.takes);
+    if (reload) this.parts?.reload();
+  }
+
+  /**
+   * A commit was written (syncError null: on the disk): its reports are acked, then its messages go
+   * out (the acks first: the flows' work would delay them). When the sync failed the rows are in
+   * the store but maybe not on the disk: the acks are refused (the GoIP resends, which may store a
+   * message twice: at least once) and the messages still go out.
+   */
+  private durable(unit: Unit, batch: readonly GoipEvent[], inboxIds: readonly number[], syncError: Error | null): void {
+    try {
+      if (syncError === null) this.recovered();
+      else this.failed(syncError);
+      for (const event of batch) {
+        if (syncError === null) event.receipt?.ack();
+        else event.receipt?.refuse();
+      }
+      unit.stored.forEach((message, i) => {
+        message.inboxId = inboxIds[i];
+      });
+      if (this.closed) return; // untaken in the store: the next start hands them out
+      for (const message of unit.stored) {
+        this.ports.publish(message);
+        this.consumers.hand(message);
+      }
+    } catch (error) {
+      this.ports.warn(error);
     }
   }
 
@@ -234,9 +304,9 @@ export class InboxService {
     this.ports.health(error);
   }
 
-  private replyTo(message: GoipEvent): ReplyTo | null {
+  private async replyTo(message: GoipEvent): Promise<ReplyTo | null> {
     if (this.options.replyWindowMs <= 0 || message.from === undefined || message.from === '') return null;
-    const sent = this.ports.log.lastSentTo(message.from, message.receivedAt - this.options.replyWindowMs);
+    const sent = await this.ports.store.lastSentTo(message.from, message.receivedAt - this.options.replyWindowMs);
     return sent === null ? null : { messageId: sent.messageId, batchId: sent.batchId, sentAt: new Date(sent.sentAt).toISOString(), line: sent.line };
   }
 }

@@ -27,10 +27,11 @@ export interface PartJoinerOptions {
   warn: (err: unknown) => void;
   /**
    * With the inbox: runs a chain's release (the store's release and the publish, which stores the
-   * joined message) in one transaction. A failure then propagates out of accept() (its caller
-   * refuses the report and calls reload()); a release on the window timer is tried again later.
+   * joined message) in one commit, the one being decided while a report is accepted (a failure of
+   * that commit refuses the report and reloads the chains), else one of its own: its rejection
+   * puts the chain back, tried again later.
    */
-  atomically?: (work: () => void) => void;
+  atomically?: (work: () => void) => Promise<void>;
 }
 
 /** A chain whose release failed on its timer is tried again this much later. */
@@ -149,13 +150,20 @@ export class PartJoiner {
   }
 
   private releaseOnTimer(chain: Chain): void {
-    try {
-      this.release(chain);
-    } catch (err) {
+    const retry = (err: unknown): void => {
       // Inbox on and the store failing: the parts stay held, in memory and in the store.
       this.options.warn(err);
-      this.chains.set(chainKey(chain.line, chain.from), chain);
-      this.arm(chain, RELEASE_RETRY_MS);
+      if (!this.running) return;
+      // A part that came meanwhile began a chain of its own: the older parts go first in it.
+      const newer = this.chains.get(chainKey(chain.line, chain.from));
+      if (newer !== undefined) newer.parts.unshift(...chain.parts);
+      else this.chains.set(chainKey(chain.line, chain.from), chain);
+      this.arm(newer ?? chain, RELEASE_RETRY_MS);
+    };
+    try {
+      this.release(chain)?.catch(retry);
+    } catch (err) {
+      retry(err);
     }
   }
 
@@ -164,18 +172,17 @@ export class PartJoiner {
    * between the two repeats the message after the restart rather than lose it; with it, both are
    * one transaction.
    */
-  private release(chain: Chain): void {
+  private release(chain: Chain): Promise<void> | undefined {
     if (chain.timer !== null) clearTimeout(chain.timer);
     chain.timer = null;
     this.chains.delete(chainKey(chain.line, chain.from));
-    if (chain.parts.length === 0) return;
+    if (chain.parts.length === 0) return undefined;
     const { atomically } = this.options;
     if (atomically !== undefined) {
-      atomically(() => {
+      return atomically(() => {
         this.options.store.release(chain.line, chain.from);
         this.options.publish(joined(chain.parts));
       });
-      return;
     }
     this.options.publish(joined(chain.parts));
     try {
@@ -183,6 +190,7 @@ export class PartJoiner {
     } catch (err) {
       this.options.warn(err);
     }
+    return undefined;
   }
 }
 
