@@ -137,13 +137,15 @@ export class SqliteQueue implements QueueControl {
   }
 }
 
-function tally(rows: ReadonlyArray<{ state: RecipientState; n: number }>): StateCounts {
+/** Counts by state, every state present. */
+export function tally(rows: ReadonlyArray<{ state: RecipientState; n: number }>): StateCounts {
   const counts = emptyCounts();
   for (const { state, n } of rows) counts[state] = n;
   return counts;
 }
 
-function byLine(rows: ReadonlyArray<{ line: string; state: RecipientState; n: number }>): Record<string, StateCounts> {
+/** Counts by line and state. */
+export function byLine(rows: ReadonlyArray<{ line: string; state: RecipientState; n: number }>): Record<string, StateCounts> {
   const lines: Record<string, StateCounts> = {};
   for (const { line, state, n } of rows) (lines[line] ??= emptyCounts())[state] = n;
   return lines;

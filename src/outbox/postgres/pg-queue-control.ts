@@ -8,7 +8,7 @@
 import type pg from 'pg';
 import { BlockList } from '../block-list';
 import { QUEUE_REASONS } from '../failure-reasons';
-import { emptyCounts } from '../sqlite-queue';
+import { byLine, tally } from '../sqlite-queue';
 import {
   type Asynchronous,
   type BatchStatus,
@@ -23,7 +23,6 @@ import {
   type ResultCursor,
   type ResultLog,
   type ResultPage,
-  type StateCounts,
 } from '../types';
 import { inTransaction } from './pg-pool';
 import { COLUMNS, type RecipientRow, SELECT_RECIPIENT, toRecipient } from './pg-rows';
@@ -43,18 +42,6 @@ type Query = Pick<pg.PoolClient, 'query'>;
 const LINE_SENDS_KEPT_MS = 3600_000;
 
 const BATCH = 'SELECT seq, batch_id, priority, send_at, created_at, recipient_count FROM batches';
-
-function tally(rows: ReadonlyArray<{ state: RecipientState; n: number }>): StateCounts {
-  const counts = emptyCounts();
-  for (const { state, n } of rows) counts[state] = n;
-  return counts;
-}
-
-function byLine(rows: ReadonlyArray<{ line: string; state: RecipientState; n: number }>): Record<string, StateCounts> {
-  const lines: Record<string, StateCounts> = {};
-  for (const { line, state, n } of rows) (lines[line] ??= emptyCounts())[state] = n;
-  return lines;
-}
 
 export class PgQueueControl implements Asynchronous<QueueControl> {
   constructor(

@@ -12,6 +12,7 @@ import { BlockList } from '../block-list';
 import { QUEUE_REASONS, unroutableReason, unsendableReason } from '../failure-reasons';
 import { type NewBatch, type Priority, PRIORITIES, type Recipient, type RecipientState, type SendStore } from '../types';
 import { inTransaction } from './pg-pool';
+import { PgQueueControl } from './pg-queue-control';
 import { COLUMNS, type RecipientRow, SELECT_RECIPIENT, toRecipient, wrongState } from './pg-rows';
 import { QUEUE_CHANNEL } from './pg-wake';
 
@@ -71,12 +72,14 @@ export class PgQueue implements SendStore {
   private readonly instance: string;
   private readonly leaseMs: number;
   private readonly now: () => number;
+  private readonly control: PgQueueControl;
 
   constructor(pool: pg.Pool, options: PgQueueOptions) {
     this.pool = pool;
     this.instance = options.instance;
     this.leaseMs = options.leaseMs;
     this.now = options.now ?? Date.now;
+    this.control = new PgQueueControl(pool, this.now);
   }
 
   /** The batch and its recipients in one transaction; recipients whose number is on the block list end blocked (returned). */
@@ -149,27 +152,14 @@ export class PgQueue implements SendStore {
     );
   }
 
-  async expireDue(): Promise<Recipient[]> {
-    const now = this.now();
-    const { rows } = await this.pool.query<RecipientRow>(
-      `UPDATE recipients r SET state = 'expired', error = $1, updated_at = $2 FROM batches b
-       WHERE b.seq = r.batch_seq AND r.state = 'queued' AND r.expires_at IS NOT NULL AND r.expires_at <= $2 RETURNING ${COLUMNS}`,
-      [QUEUE_REASONS.expired, now],
-    );
-    return rows.map(toRecipient);
+  /** Queued recipients past their expiry end expired (the operator queue's own call). */
+  expireDue(): Promise<Recipient[]> {
+    return this.control.expireDue();
   }
 
   /** When the queue changes by itself next: a queued recipient expires or a scheduled batch may go. */
-  async nextTimedAt(): Promise<number | null> {
-    const { rows } = await this.pool.query<{ at: number | null }>(
-      `SELECT MIN(at) AS at FROM (
-        SELECT MIN(expires_at) AS at FROM recipients WHERE state = 'queued' AND expires_at IS NOT NULL
-        UNION ALL
-        SELECT MIN(b.send_at) FROM batches b
-        WHERE b.send_at IS NOT NULL AND b.send_at > $1 AND EXISTS (SELECT 1 FROM recipients r WHERE r.batch_seq = b.seq AND r.state = 'queued')) t`,
-      [this.now()],
-    );
-    return rows[0]?.at ?? null;
+  nextTimedAt(): Promise<number | null> {
+    return this.control.nextTimedAt();
   }
 
   /** Each call commits on its own (synchronous_commit): once it resolved it is on the server's disk. */
