@@ -16,6 +16,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { purgeIntervalMs, RetentionSchedule } from '../src/gateway/queue-retention';
 import { SqliteOutbox } from '../src/outbox';
+import { asynchronousOf } from '../src/outbox/store-ports';
 
 const LINES = 128;
 /** 128 lines at a ~3 s radio. */
@@ -55,7 +56,7 @@ export function runRetention(totalSms: number, retention: boolean): RetentionRow
   const file = path.join(dir, 'outbox.sqlite');
   let clock = 1_700_000_000_000;
   const outbox = SqliteOutbox.open(file, { now: () => clock });
-  const schedule = new RetentionSchedule(outbox, RETENTION_MS, DELIVERY_WINDOW_MS, (err) => { throw err; }, () => clock);
+  const schedule = new RetentionSchedule(asynchronousOf(outbox, ['purge']), RETENTION_MS, DELIVERY_WINDOW_MS, (err) => { throw err; }, () => clock);
   const purgeEveryMs = purgeIntervalMs(RETENTION_MS);
   let lastPurge = clock;
   const rows: RetentionRow[] = [];

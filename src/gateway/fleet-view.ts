@@ -94,15 +94,16 @@ export class FleetView extends EventEmitter<{ change: [] }> {
     this.detach.push(() => gateway.sender?.off('result', onResult));
   }
 
-  snapshot(): FleetSnapshot {
+  async snapshot(): Promise<FleetSnapshot> {
     const now = Date.now();
     const day = localDay(now);
-    const outbox = this.gateway.outbox;
-    const sent = outbox?.sentByLineOn(day) ?? null;
+    const outbox = this.gateway.store?.outbox ?? null;
+    const [sent, queued, claimed] =
+      outbox === null ? [null, 0, 0] : await Promise.all([outbox.sentByLineOn(day), outbox.queuedCount(), outbox.claimedCount()]);
     return {
       at: now,
       lines: this.gateway.server.lines().map((line) => this.lineView(line, day, now, sent)),
-      queue: outbox === null ? null : { queued: outbox.queuedCount(), claimed: outbox.claimedCount() },
+      queue: outbox === null ? null : { queued, claimed },
       partsHeld: this.gateway.parts.heldCount,
       events: this.events.map(({ at, event, line, summary }) => ({ at, event, line, summary: summary() })),
     };

@@ -11,14 +11,15 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { SqliteDriverName } from '../outbox/sqlite-driver';
 import { SqliteOutbox } from '../outbox/sqlite-outbox';
-import { receivePortOf } from '../outbox/receive-port';
-import { sendPortOf } from '../outbox/send-port';
-import { isReceivingStore, type Outbox, type ReceivingStore } from '../outbox/types';
+import { sqliteStore } from '../outbox/sqlite-store';
+import { type GatewayStore, isGatewayStore, type ReceivePorts } from '../outbox/store-ports';
+import { isReceivingStore, type Outbox } from '../outbox/types';
 import { type DeliveryCorrelator, type DeliveryPayload, emitIsolated, type GoipEvent, GoipServer, type LineInfo } from '../link';
 import { CommandClient } from '../link/commands';
 import { BulkSender, deliveryCorrelator, StatusReportWatcher } from '../outbound';
 import { isTransientBindError } from '../link/udp-endpoint';
 import { Backoff } from './backoff';
+import { ClusterMember } from './cluster-member';
 import { GatewayFleet, type FleetLineView } from './fleet';
 import { InboxService } from './inbox/inbox-service';
 import { MemoryHeldParts } from './parts/memory-held-parts';
@@ -32,7 +33,9 @@ import type { GatewayStatus, GoipGatewayEvents, GoipGatewayOptions, WarningSourc
 type Phase = Exclude<GatewayStatus, { state: 'listening' }> | { state: 'listening' };
 
 interface Sending {
-  outbox: Outbox;
+  store: GatewayStore;
+  /** The SQLite store's synchronous outbox; null on a shared store. */
+  outbox: Outbox | null;
   sender: BulkSender;
   service: SendingService;
   /** The messageId of the send a DELIVER report is for (asked once per report, in its store commit). */
@@ -43,7 +46,9 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   readonly server: GoipServer;
   readonly commands: CommandClient;
   readonly statusReports: StatusReportWatcher;
-  /** The durable outbox; null when sending is unavailable (see sendingError). */
+  /** The store behind sending and the inbox; null when sending is unavailable (see sendingError). */
+  readonly store: GatewayStore | null;
+  /** The embedded SQLite store's outbox; null on a shared store or when sending is unavailable. */
   readonly outbox: Outbox | null;
   readonly sender: BulkSender | null;
   /** Submitting batches and receiving their results; null when sending is unavailable. */
@@ -54,8 +59,10 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   readonly fleet: GatewayFleet;
   /** Joins long SMS received part by part before they are published. */
   readonly parts: PartJoiner;
-  /** Received SMS and delivery reports, stored before their ack; null when off or without a SQLite store. */
+  /** Received SMS and delivery reports, stored before their ack; null when off or without a store. */
   readonly inbox: InboxService | null;
+  /** This gateway among the instances of a shared store; null on a store of its own. */
+  readonly cluster: ClusterMember | null;
 
   private phase: Phase = { state: 'idle' };
   private readonly backoff: Backoff;
@@ -66,8 +73,9 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private readonly optOut: OptOutKeywords;
   private readonly retention: RetentionSchedule | null;
   private readonly correlateDelivery: DeliveryCorrelator;
+  private stopWaiting: () => void = () => undefined;
 
-  constructor(options: GoipGatewayOptions) {
+  constructor(private readonly options: GoipGatewayOptions) {
     super();
     this.setMaxListeners(0); // one listener per consumer (goip-in node) is the normal case
     this.backoff = new Backoff(options.bindRetryMs ?? 1000, options.maxBindRetryMs ?? 30_000);
@@ -88,21 +96,25 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     } catch (err) {
       sendingError = err instanceof Error ? err : new Error(String(err));
     }
+    this.store = sending?.store ?? null;
     this.outbox = sending?.outbox ?? null;
     this.sender = sending?.sender ?? null;
-    this.correlateDelivery = sending?.correlate ?? (() => null);
+    this.correlateDelivery = sending?.correlate ?? (() => Promise.resolve(null));
     this.sending = sending?.service ?? null;
     this.sendingError = sendingError;
+    const receive = sending?.store.receive ?? null;
     this.inbox =
-      options.inbox !== false && sending !== null && isReceivingStore(sending.outbox)
-        ? this.openInbox(sending.outbox, options, sending.sender.options.deliveryWindowMs)
-        : null;
+      options.inbox !== false && sending !== null && receive !== null ? this.openInbox(receive, options, sending.sender.options.deliveryWindowMs) : null;
     const inbox = this.inbox;
-    const heldParts = this.outbox !== null && isReceivingStore(this.outbox) ? this.outbox.heldParts() : new MemoryHeldParts();
     this.parts = new PartJoiner({
       enabled: options.joinParts ?? true,
       windowMs: options.joinWindowMs ?? 60_000,
-      store: inbox === null ? heldParts : inbox.heldParts(heldParts),
+      store:
+        inbox !== null && receive !== null
+          ? inbox.heldParts(receive.heldParts)
+          : this.outbox !== null && isReceivingStore(this.outbox)
+            ? this.outbox.heldParts()
+            : new MemoryHeldParts(),
       publish: inbox === null ? (event) => this.publishSms(event) : (event) => inbox.record(event),
       warn: (err) => this.warn('parts', err),
       ...(inbox === null ? {} : { atomically: (work: () => void) => inbox.atomically(work) }),
@@ -112,11 +124,13 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.optOut = new OptOutKeywords(queue.optOut ?? DEFAULT_OPT_OUT_KEYWORDS, queue.optIn ?? DEFAULT_OPT_IN_KEYWORDS);
     const retentionMs = queue.retentionMs ?? DEFAULT_RETENTION_DAYS * 86_400_000;
     this.retention =
-      sending === null ? null : new RetentionSchedule(sending.outbox, retentionMs, sending.sender.options.deliveryWindowMs, (err) => this.warn('sending', err));
+      sending === null ? null : new RetentionSchedule(sending.store.outbox, retentionMs, sending.sender.options.deliveryWindowMs, (err) => this.warn('sending', err));
     // Delivery reports decoded from AT sessions (+CMGS / +CDS in the module's traffic), next to
     // the DELIVER reports the bulk sender correlates; without a store their messageId stays null.
     const windowMs = this.sender?.options.deliveryWindowMs;
-    this.statusReports = new StatusReportWatcher(this.server, this.outbox, windowMs === undefined ? {} : { windowMs });
+    this.statusReports = new StatusReportWatcher(this.server, this.store?.deliveries ?? null, windowMs === undefined ? {} : { windowMs });
+    const cluster = this.store?.cluster ?? null;
+    this.cluster = cluster === null ? null : this.joinCluster(cluster, options.leaseMs ?? 30_000);
 
     // Registered before the watcher and the sender listen: flows get an `at` packet before the
     // delivery decoded from it, as they always did.
@@ -135,8 +149,11 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     const address = this.server.address();
     if (address === null) return { state: 'starting' };
     const status: GatewayStatus = { state: 'listening', address, online: this.server.onlineCount(), lines: this.server.lineCount };
+    const storeError = this.cluster?.failure;
+    if (storeError != null) status.storeError = storeError;
     const inboxError = this.inbox?.error;
-    return inboxError == null ? status : { ...status, inboxError };
+    if (inboxError != null) status.inboxError = inboxError;
+    return status;
   }
 
   /** Each configured line as the link knows it, with the fleet's view of it (balance, quarantine, today's sends). */
@@ -171,31 +188,31 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   }
 
   private openSending(options: GoipGatewayOptions): Sending {
-    const store = options.store ?? null;
-    if (store === null) throw new Error('no store configured: sending is off');
-    const outbox = typeof store === 'string' ? SqliteOutbox.open(store) : store;
+    const given = options.store ?? null;
+    if (given === null) throw new Error('no store configured: sending is off');
+    const outbox = isGatewayStore(given) ? null : typeof given === 'string' ? SqliteOutbox.open(given) : given;
+    const store = outbox === null ? (given as GatewayStore) : sqliteStore(outbox, (err) => this.warn('inbox', err));
     try {
-      const sender = new BulkSender(this.server, sendPortOf(outbox), options.sending, this.fleet.engineHooks());
+      const sender = new BulkSender(this.server, store.send, options.sending, this.fleet.engineHooks());
       this.fleet.watch(sender);
-      const service = new SendingService(outbox, sender, (err) => this.warn('sending', err), {
+      const service = new SendingService(store, sender, (err) => this.warn('sending', err), {
         knownLines: () => new Set(this.server.lines().map((line) => line.id)),
         router: () => this.fleet.router,
       });
-      const correlate = deliveryCorrelator(outbox, sender.options.deliveryWindowMs, (err) => this.warn('sending', err));
-      return { outbox, sender, service, correlate };
+      const correlate = deliveryCorrelator(store.deliveries, sender.options.deliveryWindowMs, (err) => this.warn('sending', err));
+      return { store, outbox, sender, service, correlate };
     } catch (err) {
-      outbox.close();
+      void store.close();
       throw err;
     }
   }
 
   /** Received SMS and DELIVER reports are acked once stored, and publish from the inbox. */
-  private openInbox(outbox: ReceivingStore, options: GoipGatewayOptions, deliveryWindowMs: number): InboxService {
-    const log = outbox.inbox();
+  private openInbox(receive: ReceivePorts, options: GoipGatewayOptions, deliveryWindowMs: number): InboxService {
     const inbox = new InboxService(
       {
-        log,
-        store: receivePortOf(outbox, (err) => this.warn('inbox', err)),
+        log: receive.log,
+        store: receive.commit,
         publish: (event) => (event.event === 'sms' ? this.publishSms(event) : this.publish(event)),
         health: () => this.tellStatus(),
         warn: (err) => this.warn('inbox', err),
@@ -203,22 +220,75 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       { replyWindowMs: options.replyWindowMs ?? 168 * 3600_000, deliveryWindowMs },
     );
     this.server.deferAcks(['RECEIVE', 'DELIVER']);
-    // A resend of a report acked just before a restart is acked again, not stored twice.
-    const since = Date.now() - (options.server.dedupWindowMs ?? 600_000);
-    for (const report of log.recentReports(since)) this.server.rememberReport(report.line, report.key, report.at);
     return inbox;
+  }
+
+  private joinCluster(cluster: NonNullable<GatewayStore['cluster']>, leaseMs: number): ClusterMember {
+    return new ClusterMember(
+      cluster,
+      {
+        server: this.server,
+        configured: () => {
+          const lines = this.server.lines().map((line) => line.id);
+          return { lines, groups: this.fleet.router.routableGroups(lines) ?? null };
+        },
+        taken: () => {
+          this.sender?.resumeClaimed();
+          this.sender?.kick();
+        },
+        work: () => this.sender?.kick(),
+        adopted: () => this.inbox?.consumers.rescan(),
+        health: () => this.tellStatus(),
+        warn: (err) => this.warn('store', err),
+      },
+      leaseMs,
+    );
+  }
+
+  /**
+   * Before the socket: the store answers (tried again with a doubling wait while it does not),
+   * the reports stored lately are known to the de-duplication (a resend of one acked just before
+   * a restart is acked again, not stored twice), and the held parts of long SMS are taken up.
+   * False when stop() came first.
+   */
+  private async prepare(options: GoipGatewayOptions): Promise<boolean> {
+    const store = this.store;
+    if (store !== null) {
+      const wait = new Backoff(options.bindRetryMs ?? 1000, options.maxBindRetryMs ?? 30_000);
+      for (;;) {
+        try {
+          await store.ready();
+          const log = store.receive?.log;
+          if (this.inbox !== null && log !== undefined) {
+            for (const report of await log.recentReports(Date.now() - (options.server.dedupWindowMs ?? 600_000))) {
+              this.server.rememberReport(report.line, report.key, report.at);
+            }
+          }
+          break;
+        } catch (err) {
+          if (this.stopping !== null) return false;
+          this.setPhase({ state: 'waiting-store', error: err instanceof Error ? err : new Error(String(err)), retryInMs: wait.nextDelayMs });
+          this.stopWaiting = () => wait.cancel();
+          if (!(await wait.wait())) return false;
+        }
+      }
+    }
+    await this.parts.start();
+    return this.stopping === null;
   }
 
   private async listen(): Promise<AddressInfo | null> {
     this.commands.start();
     this.statusReports.start();
     this.setPhase({ state: 'starting' });
+    if (!(await this.prepare(this.options))) return null;
+    this.setPhase({ state: 'starting' });
     for (;;) {
       try {
         const address = await this.server.start();
         if (this.stopping !== null) return null;
         this.setPhase({ state: 'listening' });
-        this.parts.start();
+        await this.cluster?.start();
         this.sender?.start();
         this.fleet.checks.start();
         this.retention?.start();
@@ -237,6 +307,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
 
   private async shutdown(): Promise<void> {
     this.backoff.cancel();
+    this.stopWaiting();
     this.fleet.checks.stop();
     this.parts.stop();
     this.statusReports.stop();
@@ -247,9 +318,10 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       this.warn('stop', err);
     }
     try {
-      this.inbox?.close();
-      this.sending?.close();
-      this.outbox?.close();
+      await this.cluster?.stop();
+      await this.inbox?.close();
+      await this.sending?.close();
+      await this.store?.close();
     } finally {
       this.server.removeAllListeners();
       await this.server.stop();
@@ -274,8 +346,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
       return;
     }
     const report = event.payload as DeliveryPayload;
-    const messageId = this.correlateDelivery(event.line, report);
-    this.publish({ ...event, payload: { ...report, messageId } });
+    void this.correlateDelivery(event.line, report).then((messageId) => this.publish({ ...event, payload: { ...report, messageId } }));
   };
 
   /** A received SMS (whole, or joined from its parts) goes out, then may opt its sender out or in. */
@@ -286,12 +357,12 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
 
   private optOutBy(event: GoipEvent): void {
     if (this.sending === null) return;
-    try {
-      const told = this.optOut.apply(event, this.sending);
-      if (told !== null) this.publish(told);
-    } catch (err) {
-      this.warn('sending', err);
-    }
+    this.optOut.apply(event, this.sending).then(
+      (told) => {
+        if (told !== null) this.publish(told);
+      },
+      (err: unknown) => this.warn('sending', err),
+    );
   }
 
   private publish(event: GoipEvent): void {

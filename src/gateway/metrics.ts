@@ -59,16 +59,17 @@ export class GatewayMetrics {
       labelNames: ['line', 'status'],
       registers,
     });
-    const outbox = gateway.outbox;
+    const store = gateway.store;
     new Gauge({
       name: 'goip_queue_recipients',
       help: 'Recipients in the durable outbox by state: queued (waiting) and claimed (being sent).',
       labelNames: ['state'],
       registers,
-      collect() {
-        if (outbox === null) return;
-        this.set({ state: 'queued' }, outbox.queuedCount());
-        this.set({ state: 'claimed' }, outbox.claimedCount());
+      async collect() {
+        if (store === null) return;
+        const [queued, claimed] = await Promise.all([store.outbox.queuedCount(), store.outbox.claimedCount()]);
+        this.set({ state: 'queued' }, queued);
+        this.set({ state: 'claimed' }, claimed);
       },
     });
     new Gauge({

@@ -36,15 +36,15 @@ export class OptOutKeywords {
 
   /**
    * For an `sms` event that is a keyword: blocks or unblocks its sender through `sending` and
-   * returns the optout/optin event; null for any other event.
+   * resolves with the optout/optin event once the block list has it; null for any other event.
    */
-  apply(event: GoipEvent, sending: SendingService): GoipEvent | null {
+  async apply(event: GoipEvent, sending: SendingService): Promise<GoipEvent | null> {
     if (event.event !== 'sms' || typeof event.payload !== 'string' || event.from === undefined || event.from.trim() === '') return null;
     const found = this.match(event.payload);
     if (found === null) return null;
     const number = event.from.trim();
-    if (found.event === 'optout') sending.block([number], { keyword: found.keyword, line: event.line });
-    else sending.unblock([number]);
+    if (found.event === 'optout') await sending.block([number], { keyword: found.keyword, line: event.line });
+    else await sending.unblock([number]);
     const payload: OptOutPayload = { number, keyword: found.keyword, line: event.line };
     // Not an inbox message itself: without the inbox fields goip-in emits it as a plain event.
     const { inboxId: _inboxId, inReplyTo: _inReplyTo, receipt: _receipt, ...rest } = event;

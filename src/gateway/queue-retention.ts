@@ -4,7 +4,8 @@
  * bounded under continuous sending. A sent one is kept at least as long as a delivery report may
  * still be matched to it.
  */
-import type { Outbox } from '../outbox/types';
+import type { OutboxCalls } from '../outbox/store-ports';
+import type { Asynchronous } from '../outbox/types';
 
 /** Purge passes run this often relative to the retention, within [MIN, MAX]. */
 const PASSES_PER_RETENTION = 10;
@@ -22,7 +23,7 @@ export class RetentionSchedule {
   private timer: ReturnType<typeof setInterval> | null = null;
 
   constructor(
-    private readonly outbox: Outbox,
+    private readonly outbox: Pick<Asynchronous<OutboxCalls>, 'purge'>,
     /** 0 = keep everything. */
     private readonly retentionMs: number,
     /** The delivery-report window: no sent recipient younger than this goes. */
@@ -37,8 +38,8 @@ export class RetentionSchedule {
 
   start(): void {
     if (this.retentionMs <= 0 || this.timer !== null) return;
-    this.purgeNow();
-    this.timer = setInterval(() => this.purgeNow(), this.intervalMs);
+    void this.purgeNow();
+    this.timer = setInterval(() => void this.purgeNow(), this.intervalMs);
     this.timer.unref();
   }
 
@@ -48,9 +49,9 @@ export class RetentionSchedule {
   }
 
   /** One pass; returns the recipients purged. */
-  purgeNow(): number {
+  async purgeNow(): Promise<number> {
     try {
-      return this.outbox.purge(Math.max(this.retentionMs, this.deliveryWindowMs), this.now());
+      return await this.outbox.purge(Math.max(this.retentionMs, this.deliveryWindowMs), this.now());
     } catch (err) {
       this.failed(err);
       return 0;

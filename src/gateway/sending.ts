@@ -6,7 +6,8 @@
  * when the owner subscribes (after a restart, a redeploy): at least once.
  */
 import { randomUUID } from 'node:crypto';
-import type { BlockedNumber, Outbox, QueueStatus, QueueTarget, Recipient, ResultCursor } from '../outbox/types';
+import type { GatewayStore } from '../outbox/store-ports';
+import type { BlockedNumber, QueueStatus, QueueTarget, Recipient, ResultCursor } from '../outbox/types';
 import { type ComposedBatch, composeBatch, composeQueueFields, InputError, type NumberRule, type QueueFields, type SendRequest } from '../send/compose';
 import type { GroupRouter } from '../send/routing';
 import type { BulkSender } from '../outbound';
@@ -65,10 +66,11 @@ export class SendingService {
   private readonly inHand = new Set<string>();
   private takenIds: string[] = [];
   private takenTimer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(
-    readonly outbox: Outbox,
+    private readonly store: Pick<GatewayStore, 'outbox' | 'queue' | 'results'>,
     private readonly sender: BulkSender,
     /** Told when committing takes failed (they go out again after a restart). */
     private readonly failed: (error: unknown) => void,
@@ -82,7 +84,7 @@ export class SendingService {
    * Checks the request, normalises and routes its numbers with the gateway's lines and routing
    * groups, and stores it (see submitBatch). An InputError with a reason the sender can act on.
    */
-  submit(request: SubmitRequest): Submitted {
+  async submit(request: SubmitRequest): Promise<Submitted> {
     const { knownLines, router } = this.composing;
     const batch = composeBatch(request, request.rule ?? E164, knownLines(), router());
     const fields = composeQueueFields(
@@ -93,16 +95,16 @@ export class SendingService {
   }
 
   /**
-   * Stores a composed batch durably (returns only once committed) and wakes the sender. Recipients
+   * Stores a composed batch durably (resolves only once committed) and wakes the sender. Recipients
    * on the block list end blocked at once. An InputError when `fields.batchId` is in the store already.
    */
-  submitBatch(nodeId: string, batch: ComposedBatch, meta: Record<string, unknown>, fields?: QueueFields): Submitted {
-    if (fields?.batchId != null && this.outbox.queue.status(fields.batchId) !== null) {
+  async submitBatch(nodeId: string, batch: ComposedBatch, meta: Record<string, unknown>, fields?: QueueFields): Promise<Submitted> {
+    if (fields?.batchId != null && (await this.store.queue.status(fields.batchId)) !== null) {
       throw new InputError(`batchId "${fields.batchId}" is already in the queue: use another one`);
     }
     const batchId = fields?.batchId ?? randomUUID();
     const recipients = batch.numbers.map((number, i) => ({ messageId: randomUUID(), number, group: batch.groups[i] }));
-    const blocked = this.outbox.enqueue({
+    const blocked = await this.store.outbox.enqueue({
       batchId,
       text: batch.text,
       line: batch.line,
@@ -121,21 +123,21 @@ export class SendingService {
   }
 
   /** Counts of the store, or of one batch (null when unknown). */
-  status(batchId?: string): QueueStatus | null {
-    return this.outbox.queue.status(batchId);
+  status(batchId?: string): Promise<QueueStatus | null> {
+    return this.store.queue.status(batchId);
   }
 
   /** Queued recipients of the target end cancelled now (after their commit, before any further SEND); null when unknown. */
-  cancel(target: QueueTarget): CancelAnswer | null {
-    const result = this.outbox.queue.cancel(target);
+  async cancel(target: QueueTarget): Promise<CancelAnswer | null> {
+    const result = await this.store.queue.cancel(target);
     if (result === null) return null;
     this.settled(result.cancelled);
     return { cancelled: result.cancelled.length, inFlight: result.inFlight };
   }
 
   /** The batch's failed and expired recipients go back to the queue as new attempts; null when unknown. */
-  retry(batchId: string): { queued: number; blocked: number } | null {
-    const result = this.outbox.queue.retry(batchId);
+  async retry(batchId: string): Promise<{ queued: number; blocked: number } | null> {
+    const result = await this.store.queue.retry(batchId);
     if (result === null) return null;
     this.settled(result.blocked);
     this.sender.kick();
@@ -143,18 +145,18 @@ export class SendingService {
   }
 
   /** Puts numbers on the block list; their queued recipients end blocked now. Returns how many did. */
-  block(numbers: readonly string[], source?: { keyword: string; line: string }): number {
-    const blocked = this.outbox.queue.block(numbers, source);
+  async block(numbers: readonly string[], source?: { keyword: string; line: string }): Promise<number> {
+    const blocked = await this.store.queue.block(numbers, source);
     this.settled(blocked);
     return blocked.length;
   }
 
-  unblock(numbers: readonly string[]): number {
-    return this.outbox.queue.unblock(numbers);
+  unblock(numbers: readonly string[]): Promise<number> {
+    return this.store.queue.unblock(numbers);
   }
 
-  blocked(): BlockedNumber[] {
-    return this.outbox.queue.blocked();
+  blocked(): Promise<BlockedNumber[]> {
+    return this.store.queue.blocked();
   }
 
   /**
@@ -163,7 +165,7 @@ export class SendingService {
    */
   onResult(nodeId: string, listener: ResultListener): () => void {
     this.listeners.set(nodeId, listener);
-    setImmediate(() => this.replay(nodeId, listener, null));
+    setImmediate(() => void this.replay(nodeId, listener, null));
     return () => {
       if (this.listeners.get(nodeId) === listener) this.listeners.delete(nodeId);
     };
@@ -174,8 +176,9 @@ export class SendingService {
     return () => this.progressListeners.delete(listener);
   }
 
-  pending(): { queued: number; claimed: number } {
-    return { queued: this.outbox.queuedCount(), claimed: this.outbox.claimedCount() };
+  async pending(): Promise<{ queued: number; claimed: number }> {
+    const [queued, claimed] = await Promise.all([this.store.outbox.queuedCount(), this.store.outbox.claimedCount()]);
+    return { queued, claimed };
   }
 
   /** Recipients the queue ended outside the sender (committed): their results go out. */
@@ -205,30 +208,37 @@ export class SendingService {
   }
 
   /** One page of the owner's results never taken, then the next on a later turn (a large backlog does not stall the process). */
-  private replay(nodeId: string, listener: ResultListener, after: ResultCursor | null): void {
+  private async replay(nodeId: string, listener: ResultListener, after: ResultCursor | null): Promise<void> {
     if (this.closed || this.listeners.get(nodeId) !== listener) return;
-    const page = this.outbox.results.unreported(nodeId, after, REPLAY_PAGE);
+    let page;
+    try {
+      page = await this.store.results.unreported(nodeId, after, REPLAY_PAGE);
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    if (this.closed || this.listeners.get(nodeId) !== listener) return;
     for (const recipient of page.recipients) if (!this.inHand.has(recipient.messageId)) this.hand(listener, recipient);
-    if (page.next !== null) setImmediate(() => this.replay(nodeId, listener, page.next));
+    const next = page.next;
+    if (next !== null) setImmediate(() => void this.replay(nodeId, listener, next));
   }
 
-  private readonly commitTaken = (): void => {
+  /** The takes so far in one commit, after the one before (a store across the network answers later). */
+  private readonly commitTaken = (): Promise<void> => {
     if (this.takenTimer !== null) clearTimeout(this.takenTimer);
     this.takenTimer = null;
     const ids = this.takenIds;
     this.takenIds = [];
-    try {
-      this.outbox.results.taken(ids);
-    } catch (err) {
-      this.failed(err);
-    }
+    if (ids.length === 0) return this.committing;
+    this.committing = this.committing.then(() => this.store.results.taken(ids)).catch((err: unknown) => this.failed(err));
+    return this.committing;
   };
 
-  /** Commits the takes so far; nothing is read or written after (call before the outbox closes). */
-  close(): void {
+  /** Commits the takes so far; nothing is read or written after (call before the store closes). */
+  async close(): Promise<void> {
     if (this.closed) return;
-    this.commitTaken();
     this.closed = true;
+    await this.commitTaken();
   }
 
   private readonly tellProgress = (): void => {

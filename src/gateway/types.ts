@@ -1,5 +1,6 @@
 /** GoipGateway's options, status and events. */
 import type { AddressInfo } from 'node:net';
+import type { GatewayStore } from '../outbox/store-ports';
 import type { Outbox } from '../outbox/types';
 import type { GoipEvent, GoipServerOptions } from '../link';
 import type { BulkOptions } from '../outbound';
@@ -14,10 +15,13 @@ export interface GoipGatewayOptions {
   /** Routing groups, line policy, balance and number checks. */
   fleet?: FleetOptions;
   /**
-   * The durable outbox: a SQLite file (`:memory:` keeps it in memory), an Outbox the gateway then
-   * owns (and closes), or null/absent: sending unavailable (see GoipGateway.sendingError).
+   * The durable store: a SQLite file (`:memory:` keeps it in memory), an Outbox or a GatewayStore
+   * (the shared PostgreSQL one: src/outbox/postgres/pg-store.ts) the gateway then owns (and
+   * closes), or null/absent: sending unavailable (see GoipGateway.sendingError).
    */
-  store?: string | Outbox | null;
+  store?: string | Outbox | GatewayStore | null;
+  /** On a shared store: how long lines stay this instance's without a renewal, default 30 s. */
+  leaseMs?: number;
   /** First wait before binding again after a bind failure that may pass (port in use, ...), default 1 s. */
   bindRetryMs?: number;
   /** The wait doubles per failure up to this, default 30 s. */
@@ -32,7 +36,7 @@ export interface GoipGatewayOptions {
   queue?: QueueOptions;
   /**
    * Store every received SMS and delivery report before its ack (src/gateway/inbox), default true;
-   * needs the SQLite store. False acks them on arrival and keeps them in memory only.
+   * needs a store. False acks them on arrival and keeps them in memory only.
    */
   inbox?: boolean;
   /** msg.goip.inReplyTo: the last SMS sent to the sender within this window, default 168 h; 0 = off. */
@@ -52,8 +56,13 @@ export type GatewayStatus =
   /** Not started yet, or stopped. */
   | { state: 'idle' }
   | { state: 'starting' }
-  /** `inboxError`: the store cannot write, so received SMS are not acked (the GoIP resends them). */
-  | { state: 'listening'; address: AddressInfo; online: number; lines: number; inboxError?: Error }
+  /** The store does not answer yet (a PostgreSQL down or refusing): tried again, the socket waits. */
+  | { state: 'waiting-store'; error: Error; retryInMs: number }
+  /**
+   * `storeError`: a shared store stopped answering (sends pause; tried again by itself).
+   * `inboxError`: the store cannot write, so received SMS are not acked (the GoIP resends them).
+   */
+  | { state: 'listening'; address: AddressInfo; online: number; lines: number; storeError?: Error; inboxError?: Error }
   /** The bind failed for a reason that may pass (port in use, address not up yet); it is tried again. */
   | { state: 'retrying'; error: BindError; retryInMs: number }
   /** The bind failed for good (an unresolvable address, ...). */
@@ -73,7 +82,9 @@ export type WarningSource =
   /** Holding a part of a long SMS in the store failed: it went out at once, unjoined. */
   | 'parts'
   /** The inbox could not store received messages, or commit what the flow took. */
-  | 'inbox';
+  | 'inbox'
+  /** A shared store did not answer a renewal of this instance's lines. */
+  | 'store';
 
 export interface GatewayWarning {
   source: WarningSource;

@@ -103,7 +103,7 @@ export interface DeliveryPayload {
  * Finds the outbound message a delivery report of `line` belongs to (by sms_no and recency) and
  * returns its messageId, or null. Called once per report (never for a resent duplicate).
  */
-export type DeliveryCorrelator = (line: string, delivery: Readonly<DeliveryPayload>) => string | null;
+export type DeliveryCorrelator = (line: string, delivery: Readonly<DeliveryPayload>) => Promise<string | null>;
 
 export interface ServerCounters {
   datagrams: number;

@@ -204,3 +204,42 @@ export function quietHoursOptions(props: QueueProperties): Partial<BulkOptions> 
     throw new ConfigError('goip-config.errors.quietHours', { value: text });
   }
 }
+
+export interface DatabaseProperties {
+  /** `sqlite` (default) or `postgres`. */
+  database?: unknown;
+  /** This instance's name in the cluster; empty = the host name. */
+  instance?: unknown;
+  /** The PostgreSQL schema, default goip. */
+  schema?: unknown;
+  /** How long lines stay this instance's without a renewal, default 30 s. */
+  leaseSeconds?: unknown;
+}
+
+/** A shared store's settings; null for the embedded SQLite file. */
+export interface SharedStoreSettings {
+  instance: string;
+  schema: string;
+  leaseMs: number;
+  /** Empty: the PG* environment variables. */
+  connectionString: string;
+}
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+const LEASE_S = { default: 30, min: 3, max: 3600 };
+
+/** Which store the node keeps its queue and inbox in; null = the SQLite file (`store`). */
+export function sharedStoreSettings(props: DatabaseProperties, connectionString: string | undefined, hostName: string): SharedStoreSettings | null {
+  const database = String(props.database ?? '').trim() || 'sqlite';
+  if (database === 'sqlite') return null;
+  if (database !== 'postgres') throw new ConfigError('goip-config.errors.database', { value: database });
+  const schema = String(props.schema ?? '').trim() || 'goip';
+  if (!SCHEMA_NAME.test(schema)) throw new ConfigError('goip-config.errors.schema', { value: schema });
+  const instance = String(props.instance ?? '').trim() || hostName;
+  const rawLease = props.leaseSeconds;
+  const lease = rawLease === undefined || rawLease === '' ? LEASE_S.default : Number(rawLease);
+  if (!Number.isFinite(lease) || lease < LEASE_S.min || lease > LEASE_S.max) {
+    throw new ConfigError('goip-config.errors.leaseSeconds', { value: String(rawLease), min: LEASE_S.min, max: LEASE_S.max });
+  }
+  return { instance, schema, leaseMs: lease * 1000, connectionString: (connectionString ?? '').trim() };
+}

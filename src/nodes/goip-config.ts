@@ -3,15 +3,18 @@
  * commands), shared with the flow nodes: options from the editor, credentials, status, logs and
  * the /goip/:id/lines admin endpoint.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { type GatewayStatus, GoipGateway, type WarningSource } from '../gateway';
 import { SqliteUnavailableError } from '../outbox';
+import { pgStore } from '../outbox/postgres/pg-store';
 import {
   bulkOptions,
   type CommandProperties,
   commandOptions,
   ConfigError,
   type ConfigProperties,
+  type DatabaseProperties,
   type InboxProperties,
   inboxOptions,
   parseDevices,
@@ -22,6 +25,7 @@ import {
   quietHoursOptions,
   type SendingProperties,
   serverOptions,
+  sharedStoreSettings,
 } from './config-options';
 import type { GoipConfigNode } from './config-node';
 import { type FleetProperties, fleetBulkOptions, fleetOptions } from './fleet-options';
@@ -41,6 +45,7 @@ const WARNING_KEYS: Readonly<Record<WarningSource, string>> = {
   fleet: 'goip-config.fleet.warning',
   parts: 'goip-config.warnings.parts',
   inbox: 'goip-config.warnings.inbox',
+  store: 'goip-config.warnings.store',
 };
 
 type Translate = NodeAPI['_'];
@@ -84,13 +89,24 @@ export = function register(RED: NodeAPI): void {
 
     try {
       const devices = parseDevices(node.credentials?.devices);
-      const storePath = storeFile(def, RED.settings.userDir, node.id);
+      const shared = sharedStoreSettings(def as DatabaseProperties, node.credentials?.connectionString, os.hostname());
+      const storePath = shared === null ? storeFile(def, RED.settings.userDir, node.id) : null;
+      // The password stays in the credential: the pool gets it, no log or status shows it.
+      const store =
+        shared === null
+          ? (storePath as string)
+          : pgStore(
+              { connectionString: shared.connectionString, schema: shared.schema, instance: shared.instance, leaseMs: shared.leaseMs },
+              (err) => node.warn(RED._('goip-config.warnings.store', { message: (err as Error).message })),
+              (from, to) => node.log(RED._('goip-config.log.migrated', { schema: shared.schema, from, to })),
+            );
       const gateway = new GoipGateway({
         server: serverOptions(def as ConfigProperties, devices),
         sending: { ...bulkOptions(def as SendingProperties), ...fleetBulkOptions(def as FleetProperties), ...quietHoursOptions(def as QueueProperties) },
         commands: commandOptions(def as CommandProperties),
         fleet: fleetOptions(def as FleetProperties, devices.map((device) => device.id)),
-        store: storePath,
+        store,
+        ...(shared === null ? {} : { leaseMs: shared.leaseMs }),
         ...receiveOptions(def as ReceiveProperties),
         ...inboxOptions(def as InboxProperties),
         queue: queueOptions(def as QueueProperties),
@@ -102,6 +118,7 @@ export = function register(RED: NodeAPI): void {
       stopObserving = observeGateway(RED, node, gateway, def);
       const driver = gateway.storeDriver();
       if (driver !== null) node.log(RED._('goip-config.log.store', { path: storePath, driver }));
+      if (shared !== null) node.log(RED._('goip-config.log.sharedStore', { schema: shared.schema, instance: shared.instance }));
       const storeError = gateway.sendingError;
       if (storeError !== null) {
         const message = storeError.message;
@@ -151,7 +168,7 @@ export = function register(RED: NodeAPI): void {
   }
 
   RED.nodes.registerType('goip-config', GoipConfig as (this: Node, def: NodeDef) => void, {
-    credentials: { devices: { type: 'text' } },
+    credentials: { devices: { type: 'text' }, connectionString: { type: 'password' } },
   });
 
   RED.httpAdmin.get('/goip/:id/lines', RED.auth.needsPermission('goip-config.read'), (req, res) => {
@@ -180,10 +197,13 @@ function statusView(status: GatewayStatus, _: Translate): NodeStatus {
       return nodeStatus('waiting', _('goip-config.status.starting'));
     case 'retrying':
       return nodeStatus('failed', _('goip-config.status.retrying', { reason: shortReason(status.error.message) }));
+    case 'waiting-store':
+      return nodeStatus('failed', _('goip-config.status.storeDown', { reason: shortReason(status.error.message) }));
     case 'failed':
       return nodeStatus('failed', shortReason(status.error.message));
     case 'listening': {
-      const { address, online, lines, inboxError } = status;
+      const { address, online, lines, storeError, inboxError } = status;
+      if (storeError !== undefined) return nodeStatus('failed', _('goip-config.status.storeDown', { reason: shortReason(storeError.message) }));
       if (inboxError !== undefined) return nodeStatus('failed', _('goip-config.status.inboxFailed', { reason: shortReason(inboxError.message) }));
       if (lines === 0) return nodeStatus('waiting', _('goip-config.status.noLines', { port: address.port }));
       return nodeStatus(online > 0 ? 'ok' : 'waiting', _('goip-config.status.listening', { port: address.port, online, lines }));

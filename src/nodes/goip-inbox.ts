@@ -17,17 +17,16 @@ export = function register(RED: NodeAPI): void {
     node.on('input', (msg, send, done) => {
       const inbox = inboxOf(RED, config);
       if (typeof inbox === 'string') return failInput(done, Object.assign(new Error(inbox), { code: 'unavailable' }));
-      let page;
-      try {
-        page = inbox.query(msg.payload);
-      } catch (err) {
-        return failInput(done, err as Error);
-      }
-      msg.payload = page.items;
-      if (page.next === undefined) delete msg.next;
-      else msg.next = page.next;
-      send(msg);
-      done();
+      inbox.query(msg.payload).then(
+        (page) => {
+          msg.payload = page.items;
+          if (page.next === undefined) delete msg.next;
+          else msg.next = page.next;
+          send(msg);
+          done();
+        },
+        (err: Error) => failInput(done, err),
+      );
     });
     node.on('close', (_removed: boolean, done: () => void) => {
       config.deregister(node);

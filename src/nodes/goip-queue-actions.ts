@@ -33,35 +33,35 @@ function optionalId(value: unknown): string | undefined {
   return id === '' ? undefined : id;
 }
 
-export function runQueueAction(action: QueueAction, msg: NodeMessage, sending: SendingService, rule: NumberRule, texts: ActionTexts): unknown {
+export async function runQueueAction(action: QueueAction, msg: NodeMessage, sending: SendingService, rule: NumberRule, texts: ActionTexts): Promise<unknown> {
   const batchId = optionalId(msg.batchId);
   const messageId = optionalId(msg.messageId);
   switch (action) {
     case 'status': {
-      const status = sending.status(batchId);
+      const status = await sending.status(batchId);
       if (status === null) throw new InputError(texts.unknownBatch(batchId as string));
       return status;
     }
     case 'cancel': {
       const target: QueueTarget | null = batchId !== undefined ? { batchId } : messageId !== undefined ? { messageId } : null;
       if (target === null) throw new InputError(texts.needsTarget());
-      const answer = sending.cancel(target);
+      const answer = await sending.cancel(target);
       if (answer === null) throw new InputError(batchId !== undefined ? texts.unknownBatch(batchId) : texts.unknownMessage(messageId as string));
       return { ...target, ...answer };
     }
     case 'retry': {
       if (batchId === undefined) throw new InputError(texts.needsBatch());
-      const answer = sending.retry(batchId);
+      const answer = await sending.retry(batchId);
       if (answer === null) throw new InputError(texts.unknownBatch(batchId));
       return { batchId, ...answer };
     }
     case 'block': {
       const numbers = numbersOf(msg.payload, rule, texts);
-      return { numbers, blocked: sending.block(numbers) };
+      return { numbers, blocked: await sending.block(numbers) };
     }
     case 'unblock': {
       const numbers = numbersOf(msg.payload, rule, texts);
-      return { numbers, unblocked: sending.unblock(numbers) };
+      return { numbers, unblocked: await sending.unblock(numbers) };
     }
     case 'blocked':
       return sending.blocked();

@@ -60,16 +60,20 @@ export = function register(RED: NodeAPI): void {
       if (sending === null) {
         return failInput(done, RED._('goip-queue.errors.noQueue', { reason: config.sendingError ?? RED._('goip-queue.errors.noStore') }));
       }
-      try {
-        const action = queueAction(fixedAction !== '' ? fixedAction : msg.action, texts);
-        const answer = runQueueAction(action, msg, sending, rule, texts);
-        node.status(outcome(action, answer as Record<string, unknown>));
-        msg.payload = answer;
-        send(msg);
-        done();
-      } catch (err) {
+      const fail = (err: unknown): void => {
         node.status(nodeStatus('failed', RED._('goip-queue.status.failed')));
         failInput(done, err instanceof InputError ? RED._('goip-queue.errors.badInput', { reason: err.message }) : (err as Error));
+      };
+      try {
+        const action = queueAction(fixedAction !== '' ? fixedAction : msg.action, texts);
+        runQueueAction(action, msg, sending, rule, texts).then((answer) => {
+          node.status(outcome(action, answer as Record<string, unknown>));
+          msg.payload = answer;
+          send(msg);
+          done();
+        }, fail);
+      } catch (err) {
+        fail(err);
       }
     });
   }

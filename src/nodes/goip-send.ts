@@ -40,9 +40,13 @@ export = function register(RED: NodeAPI): void {
         node.status(nodeStatus('failed', config.sendingError ?? RED._('goip-send.status.noQueue')));
         return;
       }
-      const { queued, claimed } = sending.pending();
-      if (queued + claimed === 0) node.status(nodeStatus('ok', RED._('goip-send.status.idle')));
-      else node.status(nodeStatus('busy', RED._('goip-send.status.pending', { queued, sending: claimed })));
+      sending.pending().then(
+        ({ queued, claimed }) => {
+          if (queued + claimed === 0) node.status(nodeStatus('ok', RED._('goip-send.status.idle')));
+          else node.status(nodeStatus('busy', RED._('goip-send.status.pending', { queued, sending: claimed })));
+        },
+        (err: Error) => node.status(nodeStatus('failed', RED._('goip-send.status.storeFailed', { reason: err.message }))),
+      );
     };
     const scheduleStatus = (): void => {
       statusTimer ??= setTimeout(showStatus, STATUS_INTERVAL_MS);
@@ -69,14 +73,17 @@ export = function register(RED: NodeAPI): void {
       if (sending === null) {
         return failInput(done, RED._('goip-send.errors.noQueue', { reason: config.sendingError ?? RED._('goip-send.errors.noStore') }));
       }
+      const fail = (err: unknown): void =>
+        failInput(done, err instanceof InputError ? RED._('goip-send.errors.badInput', { reason: err.message }) : (err as Error));
       try {
         const meta: Record<string, unknown> = { _msgid: msg._msgid };
         if (typeof msg.topic === 'string') meta.topic = msg.topic;
-        sending.submit({ owner: node.id, rule, meta, ...sendInputs(msg, fromNode) });
-        scheduleStatus();
-        done();
+        sending.submit({ owner: node.id, rule, meta, ...sendInputs(msg, fromNode) }).then(() => {
+          scheduleStatus();
+          done();
+        }, fail);
       } catch (err) {
-        failInput(done, err instanceof InputError ? RED._('goip-send.errors.badInput', { reason: err.message }) : (err as Error));
+        fail(err);
       }
     });
 

@@ -18,11 +18,12 @@ export function registerInboxRoute(RED: NodeAPI): void {
       res.status(503).json({ error: inbox, code: 'unavailable' });
       return;
     }
-    try {
-      res.json(inbox.query(req.query ?? {}));
-    } catch (err) {
-      const status = err instanceof InboxQueryError ? 400 : 500;
-      res.status(status).json({ error: (err as Error).message, code: err instanceof InboxQueryError ? err.code : 'store' });
-    }
+    inbox.query(req.query ?? {}).then(
+      (page) => res.json(page),
+      (err: Error) => {
+        const status = err instanceof InboxQueryError ? 400 : 500;
+        res.status(status).json({ error: err.message, code: err instanceof InboxQueryError ? err.code : 'store' });
+      },
+    );
   });
 }

@@ -18,9 +18,15 @@ export function startSidebarFeed(RED: NodeAPI, configId: string, name: string, g
   const view = new FleetView(gateway, { showTexts });
   const topic = fleetTopic(configId);
   let pending: NodeJS.Timeout | null = null;
+  let closed = false;
   const publish = (): void => {
     pending = null;
-    RED.comms.publish(topic, { id: configId, name, showTexts, ...view.snapshot() }, true);
+    view.snapshot().then(
+      (snapshot) => {
+        if (!closed) RED.comms.publish(topic, { id: configId, name, showTexts, ...snapshot }, true);
+      },
+      () => undefined, // the store is away: the status says so, the next refresh tries again
+    );
   };
   const soon = (): void => {
     pending ??= setTimeout(publish, PUBLISH_MS);
@@ -31,6 +37,7 @@ export function startSidebarFeed(RED: NodeAPI, configId: string, name: string, g
   refresh.unref?.();
   soon();
   return () => {
+    closed = true;
     if (pending !== null) clearTimeout(pending);
     clearInterval(refresh);
     gateway.off('status', soon);

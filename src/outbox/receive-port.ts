@@ -4,14 +4,8 @@
  * once the WAL's fdatasync (on the threadpool) has it, so the group commit costs what it did.
  */
 import type { InboxCommit, InboxWrites, ReceiveStore, ReceivingStore } from './types';
+import { settled } from './store-ports';
 
-function settled<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-}
 
 export function receivePortOf(store: ReceivingStore, warn: (err: unknown) => void): ReceiveStore {
   const log = store.inbox();

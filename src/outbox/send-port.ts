@@ -5,14 +5,8 @@
  * `durable()` syncs them in one go; any other Outbox is durable call by call.
  */
 import { hasDeferredSync, type Outbox, type SendStore } from './types';
+import { settled } from './store-ports';
 
-function settled<T>(work: () => T): Promise<T> {
-  try {
-    return Promise.resolve(work());
-  } catch (err) {
-    return Promise.reject(err instanceof Error ? err : new Error(String(err)));
-  }
-}
 
 export function sendPortOf(outbox: Outbox): SendStore {
   const deferred = hasDeferredSync(outbox) ? outbox : null;

@@ -24,7 +24,7 @@ describe('FleetView (the sidebar model)', () => {
   });
   afterEach(() => clock.restore());
 
-  it('keeps the newest signal of each minute for an hour, and skips unknown signals', () => {
+  it('keeps the newest signal of each minute for an hour, and skips unknown signals', async () => {
     const view = new FleetView(gateway);
     gateway.emit('event', keepalive(20));
     clock.tick(10_000);
@@ -33,15 +33,15 @@ describe('FleetView (the sidebar model)', () => {
     clock.tick(MINUTE);
     gateway.emit('event', keepalive(25));
     const minute = (at: number): number => at - (at % MINUTE);
-    const history = view.snapshot().lines[0].signalHistory;
+    const history = (await view.snapshot()).lines[0].signalHistory;
     assert.deepEqual(history.map(([, s]) => s), [18, 25]);
     assert.equal(history[1][0], minute(Date.now()));
     clock.tick(60 * MINUTE - 1);
-    assert.deepEqual(view.snapshot().lines[0].signalHistory.map(([, s]) => s), [25], 'older than an hour is gone');
+    assert.deepEqual((await view.snapshot()).lines[0].signalHistory.map(([, s]) => s), [25], 'older than an hour is gone');
     view.close();
   });
 
-  it('counts SMS in per day, lists events newest first up to the limit, and hides texts unless asked', () => {
+  it('counts SMS in per day, lists events newest first up to the limit, and hides texts unless asked', async () => {
     const hidden = new FleetView(gateway, { maxEvents: 3 });
     const shown = new FleetView(gateway, { showTexts: true });
     let changes = 0;
@@ -51,7 +51,7 @@ describe('FleetView (the sidebar model)', () => {
     gateway.emit('event', keepalive(20));
     gateway.emit('event', { event: 'delivery', line: 'goip01', payload: { to: '+1', state: 0, status: 'delivered', smsNo: 7, messageId: 'm1' }, fields: {}, receivedAt: Date.now() });
     gateway.emit('event', { event: 'ussn', line: 'goip01', payload: 'balance 12.00', fields: {}, receivedAt: Date.now() });
-    const snapshot = hidden.snapshot();
+    const snapshot = await hidden.snapshot();
     assert.equal(changes, 5);
     assert.equal(snapshot.lines[0].smsInToday, 2);
     assert.equal(snapshot.lines[0].smsOutToday, 0);
@@ -61,9 +61,9 @@ describe('FleetView (the sidebar model)', () => {
       ['delivery', 'to: +1, state: 0, status: delivered, smsNo: 7, messageId: m1'],
       ['sms', '+8613800138000 · 3 parts'],
     ]);
-    assert.deepEqual(shown.snapshot().events.map((e) => e.summary).filter((s) => /secret|balance/.test(s)), ['balance 12.00', '+8613800138000 · first secret']);
+    assert.deepEqual((await shown.snapshot()).events.map((e) => e.summary).filter((s) => /secret|balance/.test(s)), ['balance 12.00', '+8613800138000 · first secret']);
     clock.tick(24 * 60 * MINUTE);
-    assert.equal(hidden.snapshot().lines[0].smsInToday, 0, 'a new day starts from 0');
+    assert.equal((await hidden.snapshot()).lines[0].smsInToday, 0, 'a new day starts from 0');
     hidden.close();
     shown.close();
   });

@@ -41,7 +41,7 @@ describe('GoipGateway inbox', () => {
     assert.equal((await line.request(receive(1, 'hello'), port)).text, 'RECEIVE 1 OK');
     const [event] = await published;
     assert.equal(typeof event.inboxId, 'number');
-    assert.deepEqual(gateway.inbox?.query({ limit: 5 }).items.map((item) => item.text), ['hello']);
+    assert.deepEqual((await gateway.inbox?.query({ limit: 5 }))?.items.map((item) => item.text), ['hello']);
   });
 
   it('sends no ack while the store cannot write, says why in the status, and acks the resend once it writes again', async () => {
@@ -59,7 +59,7 @@ describe('GoipGateway inbox', () => {
     const recovered = nextEvent<[{ inboxError?: Error }]>(gateway, 'status', (s) => s.inboxError === undefined);
     assert.equal((await line.request(receive(2, 'kept'), port)).text, 'RECEIVE 2 OK');
     await recovered;
-    assert.deepEqual(gateway.inbox?.query({ limit: 5 }).items.map((item) => item.text), ['kept']);
+    assert.deepEqual((await gateway.inbox?.query({ limit: 5 }))?.items.map((item) => item.text), ['kept']);
   });
 
   it('stores a resend whose ack was lost across a restart only once', async () => {
@@ -68,7 +68,7 @@ describe('GoipGateway inbox', () => {
     await first.gateway.stop();
     const again = await started();
     assert.equal((await again.line.request(receive(3, 'once'), again.port)).text, 'RECEIVE 3 OK');
-    assert.deepEqual(again.gateway.inbox?.query({ limit: 5 }).items.map((item) => item.text), ['once']);
+    assert.deepEqual((await again.gateway.inbox?.query({ limit: 5 }))?.items.map((item) => item.text), ['once']);
   });
 
   it('acks a RECEIVE only once its commit is synced to the disk, and refuses it when the sync fails', async () => {

@@ -11,6 +11,7 @@ import { ConfigError, queueOptions, quietHoursOptions } from '../../src/nodes/co
 import { composeQueueFields } from '../../src/send/compose';
 import { Ledger, SimLine } from '../../src/sim';
 import { MemoryOutbox } from '../helpers/memory-outbox';
+import { asynchronousOf } from '../../src/outbox/store-ports';
 
 const NOW = Date.UTC(2025, 0, 31, 9, 0, 0);
 const fields = (extra: Record<string, unknown>) => composeQueueFields({ priority: undefined, sendAt: undefined, validity: undefined, expiresAt: undefined, batchId: undefined, ...extra }, NOW);
@@ -82,26 +83,26 @@ describe('queue parts', () => {
       const results: Recipient[] = [];
       sending.onResult('n', (r) => results.push(r));
       const batch = (numbers: string[]) => ({ text: 'hi', numbers, groups: numbers.map(() => ''), line: null, bytes: 2, segments: 1, encoding: 'GSM-7' as const });
-      sending.submitBatch('n', batch(['+8613800000001', '+8613800000002']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'normal' });
-      sending.submitBatch('n', batch(['+8613900000001']), {}, { priority: 'high', sendAt: null, expiresAt: null, batchId: 'high' });
+      await sending.submitBatch('n', batch(['+8613800000001', '+8613800000002']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'normal' });
+      await sending.submitBatch('n', batch(['+8613900000001']), {}, { priority: 'high', sendAt: null, expiresAt: null, batchId: 'high' });
       await new Promise<void>((resolve) => ledger.once('sent', () => resolve()));
       await new Promise<void>((resolve) => (results.length > 0 ? resolve() : gateway.sender?.once('result', () => resolve())));
       assert.deepEqual(ledger.sent.map((s) => s.number), ['+8613900000001']);
-      assert.equal(sending.status('normal')?.queued, 2, 'the normal batch waits for the quiet hours to end');
+      assert.equal((await sending.status('normal'))?.queued, 2, 'the normal batch waits for the quiet hours to end');
     });
 
-    it('purges finished recipients older than the retention, never queued or claimed ones, and no sent one inside the delivery window', () => {
+    it('purges finished recipients older than the retention, never queued or claimed ones, and no sent one inside the delivery window', async () => {
       let clock = 1_700_000_000_000;
       const outbox = new MemoryOutbox(() => clock);
-      const schedule = new RetentionSchedule(outbox, 60_000, 120_000, (err) => assert.fail(String(err)), () => clock);
+      const schedule = new RetentionSchedule(asynchronousOf(outbox, ['purge']), 60_000, 120_000, (err) => assert.fail(String(err)), () => clock);
       outbox.enqueue({ batchId: 'b', text: 't', line: null, nodeId: 'n', meta: {}, segments: 1, encoding: 'GSM-7', recipients: [0, 1, 2].map((i) => ({ messageId: `m${i}`, number: `+861380000000${i}` })) });
       const [sent] = outbox.claim('goip01', 1, 1, 1);
       outbox.markSent(sent.messageId, 1, '2023-11-14');
       outbox.queue.cancel({ messageId: 'm2' });
       clock += 90_000;
-      assert.equal(schedule.purgeNow(), 0, 'past the retention, inside the delivery window');
+      assert.equal(await schedule.purgeNow(), 0, 'past the retention, inside the delivery window');
       clock += 40_000;
-      assert.equal(schedule.purgeNow(), 2);
+      assert.equal(await schedule.purgeNow(), 2);
       assert.deepEqual(['m0', 'm1', 'm2'].map((id) => outbox.get(id)?.state), [undefined, 'queued', undefined]);
       assert.equal(schedule.intervalMs, 6000);
     });

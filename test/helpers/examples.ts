@@ -9,6 +9,7 @@
  * Examples are discovered by listing examples/: a new one is at least deployed, driven by the
  * lines and checked for node errors; the behaviour checks below are keyed by example name.
  */
+import { PgCluster, postgresMissing } from './postgres';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -158,6 +159,23 @@ export const behaviour: Record<string, { what: string; check: (run: ExampleRun) 
       assert.deepEqual(shown(run, 'offline alerts', run.since), [], 'no offline alert');
     },
   },
+  'several-instances-postgres': {
+    what: 'on a PostgreSQL store: POST /goip/cluster/sms answers 202 and the SMS is sent; a received SMS reaches the flow; the queue status answers',
+    async check(run) {
+      const since = run.comms.mark();
+      const ok = await run.red.request('POST', '/goip/cluster/sms', { to: '+8613800138000', text: 'shared 你好' });
+      assert.equal(ok.status, 202, ok.body);
+      const result = await debugOf(run, 'results (on the sending instance)', since);
+      assert.deepEqual([result.to, result.status], ['+8613800138000', 'sent']);
+      await ledgerHas(run, 1);
+      await receiveSms(run, '+8613800138001', 'from the cluster');
+      const received = await debugOf(run, 'received SMS', since);
+      assert.equal(received.payload, 'from the cluster');
+      await inject(run, 'Queue status');
+      const status = await debugOf(run, 'queue of the cluster', since);
+      assert.equal(status.sent, 1);
+    },
+  },
   'send-sms-http-endpoint': {
     what: 'POST /goip/sms answers 202 and the SMS is sent; a bad request answers 400 with the reason',
     async check(run) {
@@ -272,11 +290,27 @@ export const behaviour: Record<string, { what: string; check: (run: ExampleRun) 
 };
 
 /** The example with only what a user fills in: the goip-config port, bind, store and lines. */
-function userSetup(name: string, flow: FlowNode[], udpPort: number, store: string): FlowNode[] {
+let examplesCluster: PgCluster | null = null;
+let examplesDatabases = 0;
+
+/** A new database for an example on a shared store, on one throwaway cluster for the whole run. */
+async function exampleDatabase(name: string): Promise<string> {
+  const missing = postgresMissing();
+  if (missing !== null) throw new Error(`${name} runs on PostgreSQL: ${missing}`);
+  if (examplesCluster === null) {
+    examplesCluster = await PgCluster.start();
+    process.once('exit', () => examplesCluster?.stop());
+  }
+  return examplesCluster.createDatabase(`example_${++examplesDatabases}`);
+}
+
+async function userSetup(name: string, flow: FlowNode[], udpPort: number, store: string): Promise<FlowNode[]> {
   const configs = flow.filter((n) => n.type === 'goip-config');
   assert.equal(configs.length, 1, `${name}: one goip-config node`);
   const devices = devicesCredential(lineIds(LINES), PASSWORD);
-  const nodes = flow.map((n) => (n.type === 'goip-config' ? { ...n, bind: '127.0.0.1', port: udpPort, store, credentials: { devices } } : n));
+  const connectionString = configs[0].database === 'postgres' ? await exampleDatabase(name) : undefined;
+  const credentials = connectionString === undefined ? { devices } : { devices, connectionString };
+  const nodes = flow.map((n) => (n.type === 'goip-config' ? { ...n, bind: '127.0.0.1', port: udpPort, store, credentials } : n));
   if (name === 'receive-sms-to-mqtt') {
     // Test probe (see its check): an observer beside the example's nodes, none of them changed.
     const change = nodes.find((n) => n.type === 'change');
@@ -322,7 +356,7 @@ export async function runExample(red: NodeRedProcess, comms: NodeRedComms, name:
 
   const udpPort = await freeUdpPort();
   const store = path.join(red.userDir, `${name}.sqlite`);
-  const flow = userSetup(name, example, udpPort, store);
+  const flow = await userSetup(name, example, udpPort, store);
   const since = comms.mark();
   // POST /flows (full) must answer 204/200, then the flows must report started.
   await comms.deploy(red, flow);

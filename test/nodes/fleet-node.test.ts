@@ -24,7 +24,7 @@ describe('goip-config fleet properties, goip-send msg.group, the lines endpoint'
     const caught = nextInput('caught');
     helper.getNode('send').receive({ payload: 'x', to: '+447911123456', group: 'nope' });
     assert.match((await caught).error.message, /unknown group "nope"/);
-    assert.deepEqual((helper.getNode('cfg') as any).sending.pending(), { queued: 0, claimed: 0 });
+    assert.deepEqual(await (helper.getNode('cfg') as any).sending.pending(), { queued: 0, claimed: 0 });
 
     const result = nextInput('results');
     helper.getNode('send').receive({ payload: 'x', to: '+8613800138000', group: 'cn' });

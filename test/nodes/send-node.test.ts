@@ -70,7 +70,7 @@ describe('goip-send node', function () {
       helper.getNode('send').receive(msg);
       assert.match((await caught).error.message, reason);
     }
-    assert.deepEqual(cfg.sending.pending(), { queued: 0, claimed: 0 });
+    assert.deepEqual(await cfg.sending.pending(), { queued: 0, claimed: 0 });
   });
 
   it('without an SQLite driver says why on goip-send and in the log, fails its input, and receiving goes on', async () => {

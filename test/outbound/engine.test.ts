@@ -3,6 +3,7 @@
  * lines, on the SQLite store and on a memory one (pure parts and timers: lines.test.ts; the
  * session table: session.test.ts).
  */
+import { asynchronousOf } from '../../src/outbox/store-ports';
 import assert from 'node:assert/strict';
 import { sendPortOf, SqliteOutbox } from '../../src/outbox';
 import type { Outbox, Recipient } from '../../src/outbox/types';
@@ -831,13 +832,13 @@ describe('bulk send', () => {
 
     it('correlates each delivery report to the messageId of its send', async () => {
       const { server, outbox, sender } = await start({ sim: { deliveryReportAfterMs: 30, deliveryState: 0 } });
-      const correlate = deliveryCorrelator(outbox, sender.options.deliveryWindowMs, (err) => assert.fail(String(err)));
+      const correlate = deliveryCorrelator(asynchronousOf(outbox, ['correlateDelivery', 'markDelivery', 'findSentTo']), sender.options.deliveryWindowMs, (err) => assert.fail(String(err)));
       const deliveries: DeliveryPayload[] = [];
       const allDelivered = new Promise<void>((resolve) => {
-        server.on('event', (e) => {
+        server.on('event', async (e) => {
           if (e.event !== 'delivery') return;
           const report = e.payload as DeliveryPayload;
-          deliveries.push({ ...report, messageId: correlate(e.line, report) });
+          deliveries.push({ ...report, messageId: await correlate(e.line, report) });
           if (deliveries.length === 4) resolve();
         });
       });

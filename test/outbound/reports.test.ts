@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { asynchronousOf } from '../../src/outbox/store-ports';
 import { formatKeepalive } from '../../src/protocol';
 import { SqliteOutbox } from '../../src/outbox';
 import type { Outbox } from '../../src/outbox/types';
@@ -77,7 +78,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       outbox = openOutbox(() => clock);
       server = new GoipServer({ devices: [{ id: LINE, password: 'pw' }, { id: 'goip02', password: 'pw' }] });
       events = [];
-      watcher = new StatusReportWatcher(server, outbox, { now: () => clock });
+      watcher = new StatusReportWatcher(server, asynchronousOf(outbox, ['findSentTo', 'markDelivery']), { now: () => clock });
       watcher.on('delivery', (event) => events.push(event));
       watcher.start();
       session = 20;
@@ -115,7 +116,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       return events.map((e) => e.payload as DeliveryPayload);
     }
 
-    it('correlates the example traffic, split at odd places and duplicated, to the sent message', () => {
+    it('correlates the example traffic, split at odd places and duplicated, to the sent message', async () => {
       const messageId = sent('+8613853176777');
       clock += 2 * SECOND;
       const stream = [
@@ -135,6 +136,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
         packet(text, LINE, n);
         if (i % 2 === 0) packet(text, LINE, n); // the device resent it: same session and count
       });
+      await flush();
       assert.equal(events.length, 1, JSON.stringify(events));
       const [event] = events;
       assert.equal(event.event, 'delivery');
@@ -150,7 +152,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       assert.deepEqual(watcher.sendsOf(LINE), [{ reference: 8, recipient: '+13853176777', at: clock - 30 * SECOND }]);
     });
 
-    it('reads packets that each hold one line without a line break, and several lines in one packet', () => {
+    it('reads packets that each hold one line without a line break, and several lines in one packet', async () => {
       const first = sent('+8613800138000');
       const second = sent('013900139000');
       const { pdu, octets } = submitPdu('+8613800138000');
@@ -160,6 +162,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       packet(`+CDS: ${report.octets}`);
       packet(report.pdu);
       packet('OK');
+      await flush();
       assert.deepEqual(
         payloads().map((p) => [p.messageId, p.state, p.status]),
         [
@@ -170,7 +173,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       assert.equal(outbox.get(first)?.deliveryState, 48);
     });
 
-    it('tells sends with the same TP-MR apart by recipient after the reference wrapped', () => {
+    it('tells sends with the same TP-MR apart by recipient after the reference wrapped', async () => {
       const early = sent('+447700900001');
       for (const text of sendTraffic('+447700900001', 8)) packet(text);
       clock += HOUR;
@@ -179,6 +182,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       clock += 10 * SECOND;
       for (const text of reportTraffic(8, '+447700900001', 0)) packet(text);
       for (const text of reportTraffic(8, '+447700900002', 70)) packet(text);
+      await flush();
       assert.deepEqual(
         payloads().map((p) => [p.messageId, p.status]),
         [
@@ -188,11 +192,12 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       );
     });
 
-    it('publishes an unknown TP-MR (or a send of another line) with messageId null and leaves the outbox alone', () => {
+    it('publishes an unknown TP-MR (or a send of another line) with messageId null and leaves the outbox alone', async () => {
       const messageId = sent('+8613853176777');
       for (const text of sendTraffic('+8613853176777', 8)) packet(text);
       for (const text of reportTraffic(99, '+8613853176777', 0)) packet(text);
       for (const text of reportTraffic(8, '+8613853176777', 0)) packet(text, 'goip02');
+      await flush();
       assert.deepEqual(payloads(), [
         { to: '+8613853176777', state: 0, status: 'delivered', smsNo: null, messageId: null },
         { to: '+8613853176777', state: 0, status: 'delivered', smsNo: null, messageId: null },
@@ -200,24 +205,26 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       assert.equal(outbox.get(messageId)?.deliveryState, null);
     });
 
-    it('forgets sends after the window, and keeps at most maxSendsPerLine of them', () => {
+    it('forgets sends after the window, and keeps at most maxSendsPerLine of them', async () => {
       const messageId = sent('+8613853176777');
       for (const text of sendTraffic('+8613853176777', 8)) packet(text);
       clock += watcher.options.windowMs + SECOND;
       for (const text of reportTraffic(8, '+8613853176777', 0)) packet(text);
+      await flush();
       assert.equal(payloads()[0].messageId, null);
       assert.equal(outbox.get(messageId)?.deliveryState, null);
       for (let i = 0; i < 3000; i++) packet(`+CMGS: ${i % 256}\r\n`);
       assert.equal(watcher.sendsOf(LINE).length, watcher.options.maxSendsPerLine);
     });
 
-    it('publishes a repeated report once; a later status for the same send again', () => {
+    it('publishes a repeated report once; a later status for the same send again', async () => {
       const messageId = sent('+8613853176777');
       for (const text of sendTraffic('+8613853176777', 8)) packet(text);
       for (const text of reportTraffic(8, '+8613853176777', 48)) packet(text);
       for (const text of reportTraffic(8, '+8613853176777', 48)) packet(text);
       clock += HOUR;
       for (const text of reportTraffic(8, '+8613853176777', 0)) packet(text);
+      await flush();
       assert.deepEqual(
         payloads().map((p) => [p.messageId, p.state]),
         [
@@ -225,19 +232,21 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
           [messageId, 0],
         ],
       );
+      await flush();
       assert.equal(watcher.counters.duplicateReports, 1);
       assert.deepEqual([outbox.get(messageId)?.deliveryState, outbox.get(messageId)?.deliveredAt], [0, clock]);
     });
 
-    it('understands text-mode sends and reports (AT+CMGF=1)', () => {
+    it('understands text-mode sends and reports (AT+CMGF=1)', async () => {
       const messageId = sent('+8613800138000');
       for (const text of ['write:AT+CMGS="+8613800138000"\r', '\r\n> ', 'write:Hello\x1a', '\r\n+CMGS: 12\r\n\r\nOK\r\n']) packet(text);
       packet('\r\n+CDS: 6,12,"+8613800138000",145,"24/05/17,09:30:15+32","24/05/17,09:31:45+32",0\r\n');
+      await flush();
       assert.deepEqual(payloads(), [{ to: '+8613800138000', state: 0, status: 'delivered', smsNo: null, messageId }]);
       assert.equal(events[0].fields.dischargeTime, '2024-05-17T09:31:45+08:00');
     });
 
-    it('decodes +CMT inbound SMS-DELIVERs onto its own sms event, not as a delivery', () => {
+    it('decodes +CMT inbound SMS-DELIVERs onto its own sms event, not as a delivery', async () => {
       const inbound: Array<[string, string, string]> = [];
       watcher.on('sms', (line, message) => inbound.push([line, message.sender, message.text]));
       packet('\r\n+CMT: ,34\r\n00000D91683108108300F00008425071900351230E6D4B8BD577ED4FE100204F60597D\r\n');
@@ -245,7 +254,7 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       assert.equal(events.length, 0);
     });
 
-    it('publishes nothing for garbage and never throws; the stream recovers', () => {
+    it('publishes nothing for garbage and never throws; the stream recovers', async () => {
       const warnings: Error[] = [];
       watcher.on('warning', (err) => warnings.push(err));
       const messageId = sent('+8613853176777');
@@ -270,10 +279,11 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       assert.ok(watcher.counters.invalid >= 4, `invalid ${watcher.counters.invalid}`);
       assert.ok(warnings.length >= 4);
       for (const text of reportTraffic(8, '+8613853176777', 0)) packet(`\r\n${text}`);
+      await flush();
       assert.deepEqual(payloads().map((p) => p.messageId), [messageId]);
     });
 
-    it('drops an unfinished line when packets were lost or a new AT session began', () => {
+    it('drops an unfinished line when packets were lost or a new AT session began', async () => {
       sent('+8613853176777');
       for (const text of sendTraffic('+8613853176777', 8)) packet(text);
       const { pdu, octets } = reportPdu(8, '+8613853176777', 0);
@@ -284,18 +294,23 @@ for (const [outboxName, openOutbox] of OUTBOXES) {
       packet(`\r\n+CDS: ${octets}\r\n${pdu.slice(0, 20)}`, LINE, 1);
       session = 22;
       packet(`${pdu.slice(20)}\r\n`, LINE, 1);
+      await flush();
       assert.equal(events.length, 0);
       packet(`\r\n+CDS: ${octets}\r\n${pdu}\r\n`, LINE, 2);
+      await flush();
       assert.equal(events.length, 1);
     });
   });
 }
 
+/** The watcher's store calls answer on a later microtask: let them settle. */
+const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe('StatusReportWatcher over UDP (GoipServer + AT packets)', () => {
   it('turns AT packets from a registered line into a correlated delivery event; resent packets change nothing', async () => {
     const outbox = new MemoryOutbox();
     const server = new GoipServer({ bind: '127.0.0.1', port: 0, devices: [{ id: LINE, password: 'secret' }] });
-    const watcher = new StatusReportWatcher(server, outbox);
+    const watcher = new StatusReportWatcher(server, asynchronousOf(outbox, ['findSentTo', 'markDelivery']));
     watcher.start();
     const peer = await UdpPeer.open();
     try {
@@ -330,7 +345,7 @@ describe('AtLineReassembler', () => {
     return packets.flatMap((text) => stream.take(text));
   }
 
-  it('rebuilds module lines across packets and frames an announced PDU by its length', () => {
+  it('rebuilds module lines across packets and frames an announced PDU by its length', async () => {
     const stream = new AtLineReassembler();
     assert.deepEqual(lines(stream, '\r\n+CMG', 'S: 8\r\n\r\nOK\r\n', '\r\n+CDS: 2', `6\r\n${SEED_REPORT.slice(0, 17)}`, SEED_REPORT.slice(17).toLowerCase()), [
       { kind: 'text', text: '+CMGS: 8', announces: null },
@@ -344,7 +359,7 @@ describe('AtLineReassembler', () => {
     ]);
   });
 
-  it('drops duplicates by session and count, and the unfinished line after a gap or a new session', () => {
+  it('drops duplicates by session and count, and the unfinished line after a gap or a new session', async () => {
     const stream = new AtLineReassembler();
     assert.equal(stream.accept({ session: 20, count: 1 }), true);
     assert.deepEqual(lines(stream, '\r\n+CMGS: 1'), []);

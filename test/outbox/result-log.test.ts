@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import sinon from 'sinon';
 import { SendingService } from '../../src/gateway/sending';
+import { sqliteStore } from '../../src/outbox/sqlite-store';
 import { GroupRouter } from '../../src/send/routing';
 import type { HookEvent, MessagingHooks } from '../../src/nodes/red';
 import { ResultHandover } from '../../src/nodes/result-handover';
@@ -123,9 +124,9 @@ describe('SendingService results', () => {
 
   it('emits to a later owner what ended while it was away, and after a restart what it never took', async () => {
     const outbox = new MemoryOutbox();
-    const first = new SendingService(outbox, sender(), failed, NO_FLEET);
-    first.submitBatch('send1', composed(['+8613800000001', '+8613800000002', '+8613800000003']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
-    assert.equal(first.cancel({ batchId: 'b' })?.cancelled, 3);
+    const first = new SendingService(sqliteStore(outbox, failed), sender(), failed, NO_FLEET);
+    await first.submitBatch('send1', composed(['+8613800000001', '+8613800000002', '+8613800000003']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
+    assert.equal((await first.cancel({ batchId: 'b' }))?.cancelled, 3);
     const seen: Array<[Recipient, () => void]> = [];
     first.onResult('send1', (recipient, taken) => seen.push([recipient, taken]));
     await nextTurn();
@@ -133,28 +134,28 @@ describe('SendingService results', () => {
     seen[0][1]();
     seen[2][1]();
     seen[2][1]();
-    first.close();
+    await first.close();
 
-    const restarted = new SendingService(outbox, sender(), failed, NO_FLEET);
+    const restarted = new SendingService(sqliteStore(outbox, failed), sender(), failed, NO_FLEET);
     const again: Recipient[] = [];
     restarted.onResult('send1', (recipient) => again.push(recipient));
     await nextTurn();
     assert.deepEqual(ids(again), [seen[1][0].messageId]);
-    restarted.close();
+    await restarted.close();
   });
 
   it('emits a result once per process, however often its owner subscribes again', async () => {
-    const service = new SendingService(new MemoryOutbox(), sender(), failed, NO_FLEET);
-    service.submitBatch('send1', composed(['+8613800000001']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
+    const service = new SendingService(sqliteStore(new MemoryOutbox(), failed), sender(), failed, NO_FLEET);
+    await service.submitBatch('send1', composed(['+8613800000001']), {}, { priority: 'normal', sendAt: null, expiresAt: null, batchId: 'b' });
     const seen: Recipient[] = [];
     const stop = service.onResult('send1', (recipient) => seen.push(recipient));
-    service.cancel({ batchId: 'b' });
+    await service.cancel({ batchId: 'b' });
     await nextTurn();
     stop();
     service.onResult('send1', (recipient) => seen.push(recipient));
     await nextTurn();
     assert.equal(seen.length, 1, 'in hand, not taken: not again in this process');
-    service.close();
+    await service.close();
   });
 });
 

@@ -5,7 +5,8 @@
  * kill -9 or a consumer deployed later gets it from the store (replay, in receive order).
  * A consumer that follows again (a redeploy) gets again what its former self had not taken.
  */
-import type { InboxFilter, InboxKind, InboxLog } from '../../outbox/types';
+import type { InboxReads } from '../../outbox/store-ports';
+import type { InboxFilter, InboxKind } from '../../outbox/types';
 import type { GoipEvent } from '../../link';
 
 /** `taken` once the flow is done with the message; `redelivered` when it may have been emitted before. */
@@ -97,10 +98,14 @@ export class InboxConsumers {
   private readonly inFlight = new Map<number, InFlight>();
   private takes: Takes = { done: [], partial: [] };
   private commitTimer: NodeJS.Timeout | null = null;
+  private committing: Promise<void> = Promise.resolve();
+  /** Replays reading now: a message taken for good meanwhile is not handed again from their page. */
+  private replaying = 0;
+  private readonly doneWhileReplaying = new Set<number>();
   private closed = false;
 
   constructor(
-    private readonly log: InboxLog,
+    private readonly log: InboxReads,
     /** Committing takes failed: those messages go out again after a restart. */
     private readonly failed: (err: unknown) => void,
   ) {}
@@ -109,7 +114,7 @@ export class InboxConsumers {
   follow(id: string, filter: InboxFilter, listener: InboxListener): () => void {
     const consumer: Consumer = { filter, listener, token: {} };
     this.consumers.set(id, consumer);
-    setImmediate(() => this.replay(id, consumer, 0));
+    setImmediate(() => void this.replay(id, consumer, 0));
     return () => {
       if (this.consumers.get(id) === consumer) this.consumers.delete(id);
     };
@@ -139,12 +144,18 @@ export class InboxConsumers {
     for (const [id, consumer] of takers) this.give(id, consumer, flight, event, false);
   }
 
+  /** Every consumer reads again what it has still to take (messages another instance left, adopted now). */
+  rescan(): void {
+    for (const [id, consumer] of this.consumers) setImmediate(() => void this.replay(id, consumer, 0));
+  }
+
   /** Commits the takes so far; nothing is written after (call before the store closes). */
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.commit();
     this.closed = true;
     this.consumers.clear();
+    await this.committing;
   }
 
   private flightOf(inboxId: number, takenBefore: readonly string[]): InFlight {
@@ -166,6 +177,7 @@ export class InboxConsumers {
         this.takes.partial.push({ inboxId, nodeId: id });
       } else {
         this.inFlight.delete(inboxId);
+        if (this.replaying > 0) this.doneWhileReplaying.add(inboxId);
         this.takes.done.push(inboxId);
       }
       this.commitTimer ??= setTimeout(this.commit, TAKES_WAIT_MS);
@@ -173,25 +185,33 @@ export class InboxConsumers {
   }
 
   /** One page of what `id` has still to take, then the next on a later turn (a backlog does not stall the process). */
-  private replay(id: string, consumer: Consumer, after: number): void {
+  private async replay(id: string, consumer: Consumer, after: number): Promise<void> {
     if (this.closed || this.consumers.get(id) !== consumer) return;
-    let page;
+    this.replaying++;
     try {
-      page = this.log.untaken(id, consumer.filter, after, REPLAY_PAGE);
+      const page = await this.log.untaken(id, consumer.filter, after, REPLAY_PAGE);
+      for (const message of page) {
+        let known = this.inFlight.get(message.inboxId);
+        let takenBefore: readonly string[] = NONE;
+        if (known === undefined) {
+          takenBefore = await this.log.takesOf(message.inboxId);
+          known = this.inFlight.get(message.inboxId);
+        }
+        if (this.closed || this.consumers.get(id) !== consumer) return;
+        if (this.doneWhileReplaying.has(message.inboxId)) continue;
+        const handedNow = known?.handedTo(id);
+        if (handedNow === consumer.token || handedNow === TAKEN) continue;
+        const flight = known ?? this.flightOf(message.inboxId, takenBefore);
+        if (known === undefined) for (const [other, c] of this.consumers) if (accepts(c.filter, message.event) && flight.handedTo(other) !== TAKEN) flight.pend(other);
+        flight.pend(id);
+        this.give(id, consumer, flight, message.event, message.handed || handedNow !== undefined);
+      }
+      if (page.length === REPLAY_PAGE) setImmediate(() => void this.replay(id, consumer, page[page.length - 1].inboxId));
     } catch (err) {
       this.failed(err);
-      return;
+    } finally {
+      if (--this.replaying === 0) this.doneWhileReplaying.clear();
     }
-    for (const message of page) {
-      const known = this.inFlight.get(message.inboxId);
-      const handedNow = known?.handedTo(id);
-      if (handedNow === consumer.token || handedNow === TAKEN) continue;
-      const flight = known ?? this.flightOf(message.inboxId, this.log.takesOf(message.inboxId));
-      if (known === undefined) for (const [other, c] of this.consumers) if (accepts(c.filter, message.event) && flight.handedTo(other) !== TAKEN) flight.pend(other);
-      flight.pend(id);
-      this.give(id, consumer, flight, message.event, message.handed || handedNow !== undefined);
-    }
-    if (page.length === REPLAY_PAGE) setImmediate(() => this.replay(id, consumer, page[page.length - 1].inboxId));
   }
 
   /** The takes so far, for the inbox commit that carries them (putBack them if it did not commit). */
@@ -208,15 +228,16 @@ export class InboxConsumers {
     this.takes = { done: takes.done.concat(this.takes.done), partial: takes.partial.concat(this.takes.partial) };
   }
 
+  /** The takes so far in one commit of their own, after the one before. */
   private readonly commit = (): void => {
     const takes = this.pendingTakes();
     if (takes.done.length === 0 && takes.partial.length === 0) return;
-    try {
-      this.log.taken(takes.done, takes.partial);
-    } catch (err) {
-      this.putBack(takes);
-      this.failed(err);
-    }
+    this.committing = this.committing
+      .then(() => this.log.taken(takes.done, takes.partial))
+      .catch((err: unknown) => {
+        this.putBack(takes);
+        this.failed(err);
+      });
   };
 }
 

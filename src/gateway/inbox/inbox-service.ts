@@ -8,15 +8,16 @@
  * store cannot write, nothing of the commit is acked (the GoIP resends later), the failure is told,
  * and the next commit that succeeds tells the recovery.
  */
-import type { HeldPart, HeldPartStore, InboxLog, InboxRecord, InboxWrites, ReceiveStore } from '../../outbox/types';
+import type { InboxReads, ReceivePorts } from '../../outbox/store-ports';
+import type { HeldPart, InboxRecord, InboxWrites, ReceiveStore } from '../../outbox/types';
 import type { DeliveryPayload, GoipEvent, ReplyTo } from '../../link';
-import type { PartJoiner } from '../parts/part-joiner';
+import type { JoinerStore, PartJoiner } from '../parts/part-joiner';
 import { InboxConsumers } from './inbox-consumers';
 import { type InboxItem, inboxItem, parseInboxQuery } from './inbox-filter';
 
 export interface InboxPorts {
   /** The inbox's rows as the consumers and the history read them. */
-  log: InboxLog;
+  log: InboxReads;
   /** The group commit's reads and writes. */
   store: ReceiveStore;
   /** A committed message goes out to the gateway's listeners. */
@@ -78,7 +79,7 @@ export class InboxService {
   }
 
   /** The joiner's held parts: read from `store`, written with the commit being decided. */
-  heldParts(store: HeldPartStore): HeldPartStore {
+  heldParts(store: ReceivePorts['heldParts']): JoinerStore {
     return {
       durable: true,
       all: () => store.all(),
@@ -142,15 +143,15 @@ export class InboxService {
   }
 
   /** A history page, newest first; an InboxQueryError (code 'input') for a bad filter. */
-  query(filters: unknown): { items: InboxItem[]; next?: string } {
-    const page = this.ports.log.query(parseInboxQuery(filters));
+  async query(filters: unknown): Promise<{ items: InboxItem[]; next?: string }> {
+    const page = await this.ports.log.query(parseInboxQuery(filters));
     const items = page.rows.map(inboxItem);
     return page.next === null ? { items } : { items, next: page.next };
   }
 
-  close(): void {
+  close(): Promise<void> {
     this.closed = true;
-    this.consumers.close();
+    return this.consumers.close();
   }
 
   private readonly flush = (): void => {

@@ -13,6 +13,9 @@ import type { HeldPart, HeldPartStore } from '../../outbox/types';
 import type { GoipEvent } from '../../link';
 import { partKind } from './part-length';
 
+/** The held parts as the joiner uses them: written at once, read now or later. */
+export type JoinerStore = Omit<HeldPartStore, 'all'> & { all(): HeldPart[] | Promise<HeldPart[]> };
+
 /** A concatenated SMS has at most 255 parts (the header's count is one octet). */
 const MAX_PARTS = 255;
 
@@ -21,7 +24,8 @@ export interface PartJoinerOptions {
   enabled: boolean;
   /** goip-config `joinWindow` in ms: how long a part waits for the next one. */
   windowMs: number;
-  store: HeldPartStore;
+  /** Its `all()` may answer later (a store across the network): start() resolves once the parts are taken up. */
+  store: JoinerStore;
   publish: (event: GoipEvent) => void;
   /** The store failed: the part went out at once instead of being held. */
   warn: (err: unknown) => void;
@@ -52,21 +56,41 @@ export class PartJoiner {
   constructor(private readonly options: PartJoinerOptions) {}
 
   /** Takes up the parts held before (by an earlier run): each waits out what is left of its window. */
-  start(): void {
-    if (this.running) return;
+  start(): Promise<void> {
+    if (this.running) return Promise.resolve();
     this.running = true;
-    this.load();
+    return this.load();
   }
 
   /** Forgets the chains in memory and takes them up again from the store (a transaction was rolled back). */
   reload(): void {
     for (const chain of this.chains.values()) if (chain.timer !== null) clearTimeout(chain.timer);
     this.chains.clear();
-    if (this.running) this.load(RELEASE_RETRY_MS);
+    if (this.running) void this.load(RELEASE_RETRY_MS);
   }
 
-  private load(leastWaitMs = 0): void {
-    for (const part of this.options.store.all()) {
+  private load(leastWaitMs = 0): Promise<void> {
+    let held;
+    try {
+      held = this.options.store.all();
+    } catch (err) {
+      this.options.warn(err);
+      return Promise.resolve();
+    }
+    if (Array.isArray(held)) {
+      this.takeUp(held, leastWaitMs);
+      return Promise.resolve();
+    }
+    return held.then(
+      (parts) => {
+        if (this.running) this.takeUp(parts, leastWaitMs);
+      },
+      (err: unknown) => this.options.warn(err),
+    );
+  }
+
+  private takeUp(held: readonly HeldPart[], leastWaitMs: number): void {
+    for (const part of held) {
       const chain = this.chainOf(part.line, part.from);
       chain.parts.push(part.event);
       chain.heldAt = Math.max(chain.heldAt, part.heldAt);

@@ -6,20 +6,21 @@
  *   (same line and recipient, sent near the `+CMGS:`). Its `delivery` event is shaped like a
  *   DELIVER report's, with `fields.source = 'pdu'`.
  */
-import type { Outbox } from '../../outbox/types';
+import type { DeliveryCalls } from '../../outbox/store-ports';
+import type { Asynchronous } from '../../outbox/types';
 import type { DeliveryCorrelator, DeliveryPayload, GoipEvent } from '../../link/goip-server';
 import type { StatusReport } from '../../pdu';
 import { deliveryStatus, type Fields } from '../../protocol';
 import type { SendRecord } from './at-lines';
 
-export function deliveryCorrelator(outbox: Outbox, windowMs: number, warn: (err: unknown) => void): DeliveryCorrelator {
-  return (line, delivery) => {
+export function deliveryCorrelator(outbox: Asynchronous<DeliveryCalls>, windowMs: number, warn: (err: unknown) => void): DeliveryCorrelator {
+  return async (line, delivery) => {
     if (delivery.smsNo === null) return null;
     try {
       const now = Date.now();
-      const recipient = outbox.correlateDelivery(line, delivery.smsNo, windowMs, now);
+      const recipient = await outbox.correlateDelivery(line, delivery.smsNo, windowMs, now);
       if (recipient === null) return null;
-      if (delivery.state !== null) outbox.markDelivery(recipient.messageId, delivery.state, now);
+      if (delivery.state !== null) await outbox.markDelivery(recipient.messageId, delivery.state, now);
       return recipient.messageId;
     } catch (err) {
       warn(err);
@@ -29,7 +30,7 @@ export function deliveryCorrelator(outbox: Outbox, windowMs: number, warn: (err:
 }
 
 /** The part of the outbox the watcher uses. */
-export type StatusReportOutbox = Pick<Outbox, 'findSentTo' | 'markDelivery'>;
+export type StatusReportOutbox = Asynchronous<Pick<DeliveryCalls, 'findSentTo' | 'markDelivery'>>;
 
 /** Payload of the `delivery` events the watcher publishes: a DELIVER report's, smsNo null. */
 export type PduDeliveryPayload = DeliveryPayload;
@@ -54,19 +55,19 @@ export class RecentReports {
  * The outbox message of `send` (same line, recipient, sent at most `slackMs` from its `+CMGS:`),
  * with the report's TP-Status recorded at `now`; null when none. Outbox errors are thrown.
  */
-export function recordDelivery(
+export async function recordDelivery(
   outbox: StatusReportOutbox,
   line: string,
   send: SendRecord,
   report: StatusReport,
   now: number,
   slackMs: number,
-): string | null {
+): Promise<string | null> {
   const numbers = [send.recipient, report.recipient].filter((n): n is string => n !== null && n !== '');
   for (const number of new Set(numbers)) {
-    const recipient = outbox.findSentTo(line, number, send.at, slackMs);
+    const recipient = await outbox.findSentTo(line, number, send.at, slackMs);
     if (recipient === null) continue;
-    outbox.markDelivery(recipient.messageId, report.status, now);
+    await outbox.markDelivery(recipient.messageId, report.status, now);
     return recipient.messageId;
   }
   return null;

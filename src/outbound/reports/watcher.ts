@@ -255,16 +255,22 @@ export class StatusReportWatcher extends EventEmitter<StatusReportWatcherEvents>
     }
     const now = this.options.now();
     const send = watch.sends.find(report.reference, report.recipient, now);
-    const messageId = send === null ? null : this.correlate(line, send, report, now);
-    if (messageId !== null) this.counters.correlated++;
+    const session = watch.stream.session;
     this.counters.reports++;
-    this.publish(deliveryEvent(line, report, messageId, key, watch.stream.session));
+    if (send === null || this.outbox === null) {
+      this.publish(deliveryEvent(line, report, null, key, session));
+      return;
+    }
+    void this.correlate(line, send, report, now).then((messageId) => {
+      if (messageId !== null) this.counters.correlated++;
+      this.publish(deliveryEvent(line, report, messageId, key, session));
+    });
   }
 
-  private correlate(line: string, send: SendRecord, report: StatusReport, now: number): string | null {
-    if (this.outbox === null) return null;
+  /** The report's send in the store, its state recorded; a store failure is a warning and no messageId. */
+  private async correlate(line: string, send: SendRecord, report: StatusReport, now: number): Promise<string | null> {
     try {
-      return recordDelivery(this.outbox, line, send, report, now, this.options.sendSlackMs);
+      return await recordDelivery(this.outbox as StatusReportOutbox, line, send, report, now, this.options.sendSlackMs);
     } catch (err) {
       this.warn(err);
       return null;

@@ -12,7 +12,7 @@ type DeliveryCalls = Pick<Outbox, 'correlateDelivery' | 'markDelivery' | 'findSe
 
 export class PgDeliveries implements Asynchronous<DeliveryCalls> {
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: Pick<pg.PoolClient, 'query'>,
     private readonly now: () => number = Date.now,
   ) {}
 

@@ -42,7 +42,7 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
   private readonly now: () => number;
 
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly pool: Pick<pg.PoolClient, 'query'>,
     options: PgInboxOptions,
   ) {
     this.instance = options.instance;
@@ -172,7 +172,7 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
 export class PgHeldParts implements Asynchronous<HeldPartStore> {
   readonly durable = true;
 
-  constructor(private readonly pool: pg.Pool) {}
+  constructor(private readonly pool: Pick<pg.PoolClient, 'query'>) {}
 
   async all(): Promise<HeldPart[]> {
     const { rows } = await this.pool.query<{ line: string; sender: string; event: GoipEvent; held_at: number }>(
