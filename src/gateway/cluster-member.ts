@@ -3,7 +3,8 @@
  * (LineLease: renewed a third of the lease apart, and at once when a line comes online), tells the
  * others which lines and groups it is configured for, resumes the sessions of lines it took over
  * from an instance whose lease lapsed, adopts that instance's untaken inbox rows for its own
- * goip-in nodes, and starts sending when another instance queued work. While the store does not
+ * goip-in nodes and the results it left untaken for the goip-send nodes of the same id here, and
+ * starts sending when another instance queued work. While the store does not
  * answer, `failure` says why (the status turns red); it clears at the next answer.
  */
 import type { GoipServer } from '../link';
@@ -18,8 +19,8 @@ export interface ClusterDeps {
   taken: (lines: string[]) => void;
   /** Another instance queued work. */
   work: () => void;
-  /** Inbox rows of a lapsed instance became this one's: the consumers read again. */
-  adopted: () => void;
+  /** An instance's lease lapsed (its inbox rows became this one's): the flow's consumers read the store again. */
+  lapsed: () => void;
   /** The store's health changed. */
   health: () => void;
   warn: (err: unknown) => void;
@@ -30,6 +31,7 @@ export class ClusterMember {
   private timer: NodeJS.Timeout | null = null;
   private failed: Error | null = null;
   private running = false;
+  private live: ReadonlySet<string> = new Set();
 
   constructor(
     private readonly cluster: StoreCluster,
@@ -85,8 +87,11 @@ export class ClusterMember {
       const { lines, groups } = this.deps.configured();
       await this.cluster.announce(lines, groups);
       const adopted = await this.cluster.adoptOrphans();
+      const live = new Set(await this.cluster.liveInstances());
+      const lapsed = [...this.live].some((instance) => !live.has(instance));
+      this.live = live;
       this.recover();
-      if (adopted > 0) this.deps.adopted();
+      if (adopted > 0 || lapsed) this.deps.lapsed();
     } catch (err) {
       this.fail(err);
     }

@@ -237,7 +237,10 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
           this.sender?.kick();
         },
         work: () => this.sender?.kick(),
-        adopted: () => this.inbox?.consumers.rescan(),
+        lapsed: () => {
+          this.inbox?.consumers.rescan();
+          this.sending?.replayAll();
+        },
         health: () => this.tellStatus(),
         warn: (err) => this.warn('store', err),
       },

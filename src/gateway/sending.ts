@@ -171,6 +171,11 @@ export class SendingService {
     };
   }
 
+  /** Every owner gets again what the store holds untaken for it (results another instance left when it died). */
+  replayAll(): void {
+    for (const [nodeId, listener] of this.listeners) setImmediate(() => void this.replay(nodeId, listener, null));
+  }
+
   onProgress(listener: () => void): () => void {
     this.progressListeners.add(listener);
     return () => this.progressListeners.delete(listener);

@@ -33,6 +33,8 @@ export interface StoreCluster {
   release(lines: readonly string[]): Promise<void>;
   /** The untaken inbox rows of instances whose lease lapsed become this one's; how many. */
   adoptOrphans(): Promise<number>;
+  /** The instances whose lease holds now. */
+  liveInstances(): Promise<string[]>;
   /** How often to renew (ms). */
   readonly renewEveryMs: number;
   /** `listener` is told whenever another instance queued work. */

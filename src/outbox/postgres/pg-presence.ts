@@ -56,6 +56,15 @@ export class LinePresence {
     await this.pool.query('DELETE FROM line_presence WHERE instance = $1 AND line = ANY ($2::text[])', [this.instance, [...lines]]);
   }
 
+  /** The instances whose lease holds now, this one included once it announced itself. */
+  async liveInstances(): Promise<string[]> {
+    const { rows } = await this.pool.query<{ instance: string }>('SELECT instance FROM instances WHERE renewed_at >= $1::bigint - $2::bigint ORDER BY instance', [
+      this.now(),
+      this.leaseMs,
+    ]);
+    return rows.map((row) => row.instance);
+  }
+
   async owner(line: string): Promise<LineOwner | null> {
     const { rows } = await this.pool.query<{ instance: string; renewed_at: number }>(
       'SELECT instance, renewed_at FROM line_presence WHERE line = $1',

@@ -67,6 +67,7 @@ export function pgStore(options: PgGatewayStoreOptions, warn: (err: unknown) => 
     announce: (lines, groups) => presence.announce(lines, groups),
     release: (lines) => presence.release(lines),
     adoptOrphans: () => inbox.adoptOrphans(),
+    liveInstances: () => presence.liveInstances(),
     onWork: (listener) => void workListeners.add(listener),
   };
   return {
