@@ -18,6 +18,7 @@ import type {
   InboxQuery,
   InboxRecord,
   InboxRowOut,
+  InboxWrites,
   RecentReport,
   SentTo,
   UntakenMessage,
@@ -27,6 +28,24 @@ import type {
 const QUERY_CHUNK_ROWS = 500;
 const QUERY_SCAN_ROWS = 20_000;
 const RECENT_REPORTS_READ = 100_000;
+
+type Takes = InboxWrites['takes'];
+const NO_TAKES: Takes = { done: [], partial: [] };
+
+/**
+ * The flow's takes as common table expressions over $1 (done inboxIds), $2 and $3 (partial takes'
+ * inboxIds and node ids): done messages leave the pending list and their partial takes; a partial
+ * take is kept until its message is done.
+ */
+const TAKES_CTE = `dropped AS (DELETE FROM inbox_pending WHERE inbox_id = ANY ($1::bigint[])),
+  untaken AS (DELETE FROM inbox_takes WHERE inbox_id = ANY ($1::bigint[])),
+  took AS (INSERT INTO inbox_takes (inbox_id, node_id)
+    SELECT t.id, t.node FROM unnest($2::bigint[], $3::text[]) AS t(id, node) WHERE NOT (t.id = ANY ($1::bigint[]))
+    ON CONFLICT DO NOTHING)`;
+
+function takeParams(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): unknown[] {
+  return [[...done], partial.map((take) => take.inboxId), partial.map((take) => take.nodeId)];
+}
 
 export interface PgInboxOptions {
   /** This instance: the rows it stores are its own to hand out. */
@@ -50,12 +69,20 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
     this.now = options.now ?? Date.now;
   }
 
-  /** Stores messages in one statement (one round trip, one commit), in order; their inboxIds. */
-  async insert(records: readonly InboxRecord[]): Promise<number[]> {
-    if (records.length === 0) return [];
+  /**
+   * Stores messages in one statement (one round trip, one commit), in order, with the flow's takes
+   * since the last commit in the same statement; their inboxIds.
+   */
+  async insert(records: readonly InboxRecord[], takes: Takes = NO_TAKES): Promise<number[]> {
+    if (records.length === 0) {
+      await this.taken(takes.done, takes.partial);
+      return [];
+    }
     const column = <T>(pick: (record: InboxRecord) => T): T[] => records.map(pick);
+    const withTakes = takes.done.length > 0 || takes.partial.length > 0;
     const { rows } = await this.pool.query<{ inbox_id: number }>(
-      `WITH stored AS (
+      `WITH ${withTakes ? `${TAKES_CTE.replaceAll('$1', '$14').replaceAll('$2', '$15').replaceAll('$3', '$16')},` : ''}
+      stored AS (
         INSERT INTO inbox (kind, line, sender, sender_tail, text, received_at, parts, message_id, status, event, report_key, handed, instance)
         SELECT kind, line, sender, tail, text, received_at, parts, message_id, status, event, report_key, handed, $13
         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::jsonb[], $11::bigint[], $12::boolean[])
@@ -68,6 +95,7 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
         column((r) => r.kind), column((r) => r.line), column((r) => r.sender), column((r) => numberTail(r.sender)), column((r) => r.text),
         column((r) => r.receivedAt), column((r) => r.parts), column((r) => r.messageId), column((r) => r.status),
         column((r) => JSON.stringify(r.event)), column((r) => r.reportKey), column((r) => r.handed), this.instance,
+        ...(withTakes ? takeParams(takes.done, takes.partial) : []),
       ],
     );
     return rows.map((row) => row.inbox_id);
@@ -115,14 +143,7 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
   /** Takes in one statement: `done` taken by every consumer that accepts them, `partial` by one of several. */
   async taken(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): Promise<void> {
     if (done.length === 0 && partial.length === 0) return;
-    await this.pool.query(
-      `WITH dropped AS (DELETE FROM inbox_pending WHERE inbox_id = ANY ($1::bigint[])),
-       untaken AS (DELETE FROM inbox_takes WHERE inbox_id = ANY ($1::bigint[]))
-       INSERT INTO inbox_takes (inbox_id, node_id)
-       SELECT t.id, t.node FROM unnest($2::bigint[], $3::text[]) AS t(id, node) WHERE NOT (t.id = ANY ($1::bigint[]))
-       ON CONFLICT DO NOTHING`,
-      [[...done], partial.map((take) => take.inboxId), partial.map((take) => take.nodeId)],
-    );
+    await this.pool.query(`WITH ${TAKES_CTE} SELECT 1`, takeParams(done, partial));
   }
 
   /** A history page, newest first: candidates by the indexed columns a chunk at a time, sender and text compared in full here. */

@@ -1,7 +1,8 @@
 /**
  * The receive path's store port on PostgreSQL: a group commit's reads are one query each, and its
- * writes (the flow's takes, held parts, delivery states, the new inbox rows) are one transaction
- * on one connection; committed means on the server's disk, so there is no later sync to wait for.
+ * writes (the flow's takes, held parts, delivery states, the new inbox rows) are one statement, or
+ * one transaction on one connection when parts or delivery states are among them; committed means
+ * on the server's disk, so there is no later sync to wait for.
  */
 import type pg from 'pg';
 import type { InboxWrites, ReceiveStore } from '../types';
@@ -15,7 +16,6 @@ export function pgReceivePort(pool: pg.Pool, options: PgInboxOptions, warn: (err
   const write = async (client: pg.PoolClient, writes: InboxWrites): Promise<number[]> => {
     const log = new PgInboxLog(client, options);
     const parts = new PgHeldParts(client);
-    await log.taken(writes.takes.done, writes.takes.partial);
     for (const change of writes.held) {
       if ('hold' in change) await parts.hold(change.hold);
       else await parts.release(change.release.line, change.release.from);
@@ -32,11 +32,14 @@ export function pgReceivePort(pool: pg.Pool, options: PgInboxOptions, warn: (err
         warn(err);
       }
     }
-    return log.insert(writes.records);
+    return log.insert(writes.records, writes.takes);
   };
+  /** The usual commit (new rows and the flow's takes) is one statement, one round trip; held parts or delivery states make it a transaction. */
+  const commit = (writes: InboxWrites): Promise<number[]> =>
+    writes.held.length === 0 && writes.deliveries.length === 0 ? inbox.insert(writes.records, writes.takes) : inTransaction(pool, (client) => write(client, writes));
   return {
     lastSentTo: (number, since) => inbox.lastSentTo(number, since),
     deliverySend: async (line, smsNo, windowMs, now) => (await deliveries.correlateDelivery(line, smsNo, windowMs, now))?.messageId ?? null,
-    commit: async (writes) => ({ inboxIds: await inTransaction(pool, (client) => write(client, writes)), syncError: null }),
+    commit: async (writes) => ({ inboxIds: await commit(writes), syncError: null }),
   };
 }
