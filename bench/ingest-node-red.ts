@@ -13,6 +13,17 @@ import { freeUdpPort, NodeRedProcess } from '../test/helpers/node-red-process';
 const ID = { tab: 'b0e1c2d3e4f50001', config: 'b0e1c2d3e4f50002', in: 'b0e1c2d3e4f50003', count: 'b0e1c2d3e4f50004', statsIn: 'b0e1c2d3e4f50005', stats: 'b0e1c2d3e4f50006', out: 'b0e1c2d3e4f50007', unseenIn: 'b0e1c2d3e4f50008', unseen: 'b0e1c2d3e4f50009' };
 export const STORE_FILE = 'goip-store.sqlite';
 
+/** goip-config's store: the SQLite file in the user directory (default), or a shared PostgreSQL. */
+export interface StoreSetting {
+  fields: Record<string, unknown>;
+  credentials: Record<string, string>;
+}
+const SQLITE: StoreSetting = { fields: {}, credentials: {} };
+
+export function postgresSetting(connectionString: string): StoreSetting {
+  return { fields: { database: 'postgres', instance: 'bench', schema: 'goip' }, credentials: { connectionString } };
+}
+
 // The generator's report ids are one serial over all its lines, so an id alone tells a repeat.
 const COUNT_INIT = "flow.set('benchStats', { count: 0, distinct: 0, twice: 0, seen: new Uint8Array(1 << 21) });";
 const COUNT_FUNC = `const stats = flow.get('benchStats');
@@ -38,7 +49,7 @@ msg.payload = unseen;
 return msg;`;
 const STATS_FUNC = "const s = flow.get('benchStats');\nmsg.payload = { count: s.count, distinct: s.distinct, twice: s.twice };\nreturn msg;";
 
-function receiveFlow(udpPort: number, lines: number): unknown[] {
+function receiveFlow(udpPort: number, lines: number, store: StoreSetting): unknown[] {
   const ids = Array.from({ length: lines }, (_, i) => `goip${i}`);
   const fn = (id: string, name: string, func: string, initialize: string, wires: string[][]): Record<string, unknown> => ({
     id,
@@ -56,7 +67,7 @@ function receiveFlow(udpPort: number, lines: number): unknown[] {
   });
   return [
     { id: ID.tab, type: 'tab', label: 'bench receive' },
-    goipConfigNode({ id: ID.config, port: udpPort, store: STORE_FILE, credentials: { devices: devicesCredential(ids, 'pw') } }),
+    goipConfigNode({ id: ID.config, port: udpPort, store: STORE_FILE, ...store.fields, credentials: { devices: devicesCredential(ids, 'pw'), ...store.credentials } }),
     { id: ID.in, type: 'goip-in', z: ID.tab, name: '', server: ID.config, events: 'sms', line: '', wires: [[ID.count]] },
     fn(ID.count, 'count', COUNT_FUNC, COUNT_INIT, [[]]),
     { id: ID.statsIn, type: 'http in', z: ID.tab, name: '', url: '/bench/stats', method: 'get', upload: false, swaggerDoc: '', wires: [[ID.stats]] },
@@ -96,13 +107,13 @@ export class NodeRedReceiver {
   ) {}
 
   /** Starts Node-RED, deploys the flow with `lines` lines in goip-config's devices and waits until its socket listens. */
-  static async start(lines: number): Promise<NodeRedReceiver> {
+  static async start(lines: number, store: StoreSetting = SQLITE): Promise<NodeRedReceiver> {
     // BENCH_NODE_ARGS (space-separated) profiles the process users run, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof.
     const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
     const red = await NodeRedProcess.start({ logLevel: 'warn', nodeArgs });
     try {
       const port = await freeUdpPort();
-      await red.deploy(receiveFlow(port, lines));
+      await red.deploy(receiveFlow(port, lines, store));
       const receiver = new NodeRedReceiver(red, port);
       const deadline = Date.now() + 30_000;
       // A deploy answers before its nodes have started: 404 until goip-config exists.

@@ -5,7 +5,7 @@
  * measurement peer), and a bare echo socket (the floor of the machine).
  *
  * Alone: `node dist-test/bench/ingest-targets.js` (after `npm run build:test`); BENCH_INGEST picks
- * targets by name, comma-separated (server, gateway, node-red, peer, echo).
+ * targets by name, comma-separated (server, gateway, node-red, node-red-pg, peer, echo).
  */
 import dgram from 'node:dgram';
 import fs from 'node:fs';
@@ -16,7 +16,8 @@ import { GoipGateway, type GoipGatewayOptions } from '../src/gateway';
 import { GoipServer } from '../src/link';
 import { freeUdpPort } from '../test/helpers/node-red-process';
 import { drive, formatSummary, formatTarget, type IngestSettings, ingestSettings, LINES, type Phase, phases, RECEIVES_PER_KEEPALIVE, type TargetReport } from './ingest';
-import { NodeRedReceiver } from './ingest-node-red';
+import { NodeRedReceiver, postgresSetting } from './ingest-node-red';
+import { PgCluster } from '../test/helpers/postgres';
 
 /** A receiver listening on 127.0.0.1:port; finish() stops it and returns the notes for its table. */
 interface Receiver {
@@ -116,6 +117,38 @@ const nodeRed: Target = {
   },
 };
 
+const nodeRedPg: Target = {
+  name: 'Node-RED on PostgreSQL (goip-config database postgres + goip-in + function)',
+  title: `Ingest: a real Node-RED process (Node-RED 4, Node ${process.versions.node}) running goip-config on a shared PostgreSQL (throwaway cluster on loopback, fsync on, ${LINES} lines) + goip-in (sms) + a counting function node`,
+  phases: ({ seconds, deviceSeconds }) => [phases.warmUp(), phases.offered2k(seconds), phases.offered5k(seconds), phases.device(deviceSeconds), phases.saturated(seconds)],
+  async start() {
+    const cluster = await PgCluster.start({ durable: true });
+    let receiver: NodeRedReceiver;
+    try {
+      receiver = await NodeRedReceiver.start(LINES, postgresSetting(cluster.createDatabase('ingest')));
+    } catch (err) {
+      cluster.stop();
+      throw err;
+    }
+    const cpuBefore = receiver.cpuSeconds();
+    const started = performance.now();
+    return {
+      port: receiver.port,
+      async finish() {
+        const cpu = (receiver.cpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
+        const stats = await receiver.stats();
+        const memory = receiver.memory();
+        await receiver.stop();
+        cluster.stop();
+        return [
+          `sms reaching the function node: ${stats.count} (${stats.twice} of them twice)`,
+          `Node-RED process CPU ${percent(cpu)} of one core over the run; RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakRssMb.toFixed(0)} MB)`,
+        ];
+      },
+    };
+  },
+};
+
 /** The parts of the `goip` package (0.2.0, no type declarations) this benchmark uses. */
 interface PeerServer {
   onReceive(callback: (message: unknown) => void): void;
@@ -185,7 +218,7 @@ const echo: Target = {
   },
 };
 
-export const TARGETS = { server, gateway, 'node-red': nodeRed, peer, echo } as const;
+export const TARGETS = { server, gateway, 'node-red': nodeRed, 'node-red-pg': nodeRedPg, peer, echo } as const;
 export type TargetKey = keyof typeof TARGETS;
 
 async function measure(target: Target, settings: IngestSettings): Promise<TargetReport> {
@@ -217,7 +250,7 @@ export async function runIngestTargets(keys: TargetKey[] = selectedTargets(), se
     reports.push(report);
     console.log(`${formatTarget(report)}\n`);
   }
-  console.log(formatSummary(reports, nodeRed.name, peer.name));
+  console.log(formatSummary(reports, nodeRed.name, peer.name, nodeRedPg.name));
   return reports;
 }
 

@@ -23,6 +23,7 @@ export const DEVICE_INTERVAL_S = 3;
 
 export const PHASE = {
   warmUp: 'warm-up 5,000/s',
+  offered2k: 'offered 2,000/s (open loop)',
   offered5k: 'offered 5,000/s (open loop)',
   offered20k: 'offered 20,000/s (open loop)',
   saturated: 'saturated (closed loop, 4 in flight per line)',
@@ -51,6 +52,7 @@ export function ingestSettings(): IngestSettings {
 /** A target runs these in the order warm-up, offered, device timing, saturated: the closed loop leaves a backlog that would land in the next phase. */
 export const phases = {
   warmUp: (): Phase => ({ name: PHASE.warmUp, rate: 5_000, window: 0, durationMs: 1000 }),
+  offered2k: (seconds: number): Phase => ({ name: PHASE.offered2k, rate: 2_000, window: 0, durationMs: seconds * 1000 }),
   offered5k: (seconds: number): Phase => ({ name: PHASE.offered5k, rate: 5_000, window: 0, durationMs: seconds * 1000 }),
   offered20k: (seconds: number): Phase => ({ name: PHASE.offered20k, rate: 20_000, window: 0, durationMs: seconds * 1000 }),
   saturated: (seconds: number): Phase => ({ name: PHASE.saturated, rate: 0, window: 4, durationMs: seconds * 1000 }),
@@ -116,7 +118,7 @@ export function formatTarget(report: TargetReport): string {
 const row = (report: TargetReport, name: string): PhaseResult | undefined => report.results.find((r) => r.name === name);
 
 /** One line per target: capacity and the latencies at the shared offered rates, then Node-RED's capacity against the peer's. */
-export function formatSummary(reports: TargetReport[], nodeRed: string, peer: string): string {
+export function formatSummary(reports: TargetReport[], nodeRed: string, peer: string, nodeRedPg?: string): string {
   const latency = (r: PhaseResult | undefined): string => (r === undefined ? '-' : `${ms(r.p50Ms)} / ${ms(r.p99Ms)}`);
   const lines = [
     `Receive path summary (same generator, ${LINES} lines on loopback; unacked = no ack within 1 s in the closed loop, or by 0.3 s after an open-loop phase)`,
@@ -135,6 +137,11 @@ export function formatSummary(reports: TargetReport[], nodeRed: string, peer: st
   const peerRate = other === undefined ? undefined : row(other, PHASE.saturated)?.perSecond;
   if (redRate !== undefined && peerRate !== undefined && peerRate > 0) {
     lines.push('', `Node-RED closed-loop capacity: ${count(redRate)} acks/s = ${(redRate / peerRate).toFixed(2)} x the peer's (${peer}: ${count(peerRate)} acks/s)`);
+  }
+  const pg = reports.find((r) => r.name === nodeRedPg);
+  const pgRate = pg === undefined ? undefined : row(pg, PHASE.saturated)?.perSecond;
+  if (pg !== undefined && pgRate !== undefined && peerRate !== undefined && peerRate > 0) {
+    lines.push(`Node-RED on PostgreSQL: ${count(pgRate)} acks/s = ${(pgRate / peerRate).toFixed(2)} x the peer's; at 2,000/s p50 / p99 ${latency(row(pg, PHASE.offered2k))} ms`);
   }
   return lines.join('\n');
 }

@@ -26,7 +26,7 @@ export function receivePortOf(store: ReceivingStore, warn: (err: unknown) => voi
     return writes.records.map((record) => log.insert(record));
   };
   return {
-    lastSentTo: (number, since) => settled(() => log.lastSentTo(number, since)),
+    lastSentToEach: (asks) => settled(() => asks.map(({ number, since }) => log.lastSentTo(number, since))),
     deliverySend: (line, smsNo, windowMs, now) => settled(() => store.correlateDelivery(line, smsNo, windowMs, now)?.messageId ?? null),
     commit: (writes) =>
       new Promise<InboxCommit>((resolve, reject) => {

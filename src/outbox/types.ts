@@ -402,8 +402,8 @@ export interface InboxCommit {
  * synchronously, its sync off the event loop).
  */
 export interface ReceiveStore {
-  /** The last SMS sent to `number` since `since` (reply correlation). */
-  lastSentTo(number: string, since: number): Promise<SentTo | null>;
+  /** For each ask, the last SMS sent to its number since its time (reply correlation): one read for a commit's SMS. */
+  lastSentToEach(asks: ReadonlyArray<{ number: string; since: number }>): Promise<Array<SentTo | null>>;
   /** The messageId of `line`'s latest send with `smsNo` within `windowMs` before `now` (a DELIVER report's). */
   deliverySend(line: string, smsNo: number, windowMs: number, now: number): Promise<string | null>;
   /** The writes in one transaction; rejects when it did not commit. */

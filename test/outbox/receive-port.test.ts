@@ -76,7 +76,7 @@ describe('receive store port', () => {
     const [claimed] = outbox.claim('l1', 1, 1, 1);
     outbox.markSent(claimed.messageId, 12, '2026-12-07');
     const order: string[] = [];
-    const reads = Promise.all([port.lastSentTo('+4930111', 0), port.deliverySend('l1', 12, 60_000, Date.now())]).then((answers) => {
+    const reads = Promise.all([port.lastSentToEach([{ number: '+4930111', since: 0 }]).then(([sent]) => sent), port.deliverySend('l1', 12, 60_000, Date.now())]).then((answers) => {
       order.push('answered');
       return answers;
     });

@@ -230,11 +230,7 @@ export class InboxService {
 
   /** Reply correlation for the unit's SMS, and the send of each DELIVER report (its state written with them). */
   private async read(unit: Unit): Promise<void> {
-    for (const message of unit.stored) {
-      if (message.event !== 'sms') continue;
-      const inReplyTo = await this.replyTo(message);
-      if (inReplyTo !== null) message.inReplyTo = inReplyTo;
-    }
+    await this.replyTo(unit.stored.filter((message) => message.event === 'sms' && message.from !== undefined && message.from !== ''));
     for (const { message, record } of unit.delivers) {
       const report = message.payload as DeliveryPayload;
       const now = Date.now();
@@ -305,9 +301,13 @@ export class InboxService {
     this.ports.health(error);
   }
 
-  private async replyTo(message: GoipEvent): Promise<ReplyTo | null> {
-    if (this.options.replyWindowMs <= 0 || message.from === undefined || message.from === '') return null;
-    const sent = await this.ports.store.lastSentTo(message.from, message.receivedAt - this.options.replyWindowMs);
-    return sent === null ? null : { messageId: sent.messageId, batchId: sent.batchId, sentAt: new Date(sent.sentAt).toISOString(), line: sent.line };
+  /** msg.goip.inReplyTo of each SMS: the last SMS sent to its sender within the reply window (one read for all). */
+  private async replyTo(messages: GoipEvent[]): Promise<void> {
+    if (this.options.replyWindowMs <= 0 || messages.length === 0) return;
+    const sent = await this.ports.store.lastSentToEach(messages.map((message) => ({ number: message.from as string, since: message.receivedAt - this.options.replyWindowMs })));
+    messages.forEach((message, i) => {
+      const last = sent[i];
+      if (last !== null) message.inReplyTo = { messageId: last.messageId, batchId: last.batchId, sentAt: new Date(last.sentAt).toISOString(), line: last.line } satisfies ReplyTo;
+    });
   }
 }

@@ -180,13 +180,29 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
   }
 
   async lastSentTo(number: string, since: number): Promise<SentTo | null> {
-    const { rows } = await this.pool.query<{ message_id: string; batch_id: string; sent_at: number; line: string | null; number: string }>(
-      `SELECT r.message_id, b.batch_id, r.sent_at, r.line, r.number FROM recipients r JOIN batches b ON b.seq = r.batch_seq
-       WHERE r.state = 'sent' AND r.number_tail = $1 AND r.sent_at >= $2 ORDER BY r.sent_at DESC LIMIT 50`,
-      [numberTail(number), since],
+    const [sent] = await this.lastSentToEach([{ number, since }]);
+    return sent;
+  }
+
+  /** The last SMS sent to each number since its time, in one statement: candidates by number tail, compared in full here. */
+  async lastSentToEach(asks: ReadonlyArray<{ number: string; since: number }>): Promise<Array<SentTo | null>> {
+    if (asks.length === 0) return [];
+    const { rows } = await this.pool.query<{ n: number; message_id: string; batch_id: string; sent_at: number; line: string | null; number: string }>(
+      `SELECT q.n, s.message_id, s.batch_id, s.sent_at, s.line, s.number
+       FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS q(tail, since, n)
+       CROSS JOIN LATERAL (
+         SELECT r.message_id, b.batch_id, r.sent_at, r.line, r.number FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+         WHERE r.state = 'sent' AND r.number_tail = q.tail AND r.sent_at >= q.since ORDER BY r.sent_at DESC LIMIT 50) s
+       ORDER BY q.n, s.sent_at DESC`,
+      [asks.map((ask) => numberTail(ask.number)), asks.map((ask) => ask.since)],
     );
-    const row = rows.find((candidate) => sameNumber(candidate.number, number));
-    return row === undefined ? null : { messageId: row.message_id, batchId: row.batch_id, sentAt: row.sent_at, line: row.line };
+    const found: Array<SentTo | null> = asks.map(() => null);
+    for (const row of rows) {
+      const i = row.n - 1;
+      if (found[i] !== null || !sameNumber(row.number, asks[i].number)) continue;
+      found[i] = { messageId: row.message_id, batchId: row.batch_id, sentAt: row.sent_at, line: row.line };
+    }
+    return found;
   }
 }
 

@@ -38,7 +38,7 @@ export function pgReceivePort(pool: pg.Pool, options: PgInboxOptions, warn: (err
   const commit = (writes: InboxWrites): Promise<number[]> =>
     writes.held.length === 0 && writes.deliveries.length === 0 ? inbox.insert(writes.records, writes.takes) : inTransaction(pool, (client) => write(client, writes));
   return {
-    lastSentTo: (number, since) => inbox.lastSentTo(number, since),
+    lastSentToEach: (asks) => inbox.lastSentToEach(asks),
     deliverySend: async (line, smsNo, windowMs, now) => (await deliveries.correlateDelivery(line, smsNo, windowMs, now))?.messageId ?? null,
     commit: async (writes) => ({ inboxIds: await commit(writes), syncError: null }),
   };
