@@ -5,3 +5,6 @@ export * from './gateway';
 export * from './outbox';
 export { checkRule, composeBatch, InputError, type ComposedBatch, type NumberFormat, type NumberRule, type SendRequest } from './send/compose';
 export * as sim from './sim';
+export { pgStore, type PgGatewayStoreOptions } from './outbox/postgres/pg-store';
+export { sqliteStore } from './outbox/sqlite-store';
+export type { GatewayStore } from './outbox/store-ports';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { bulkOptions, commandOptions, ConfigError, parseDevices, receiveOptions, serverOptions } from '../../src/nodes/config-options';
+import { bulkOptions, commandOptions, ConfigError, parseDevices, receiveOptions, serverOptions, sharedStoreSettings } from '../../src/nodes/config-options';
 import { translator } from '../helpers/catalog';
 
 const english = translator('goip-config');
@@ -67,5 +67,31 @@ describe('config options: receiving', () => {
   it('refuses a window out of range with the field named', () => {
     assert.throws(() => receiveOptions({ joinWindow: 3601 }), (err: Error) => refusal(err) === 'join window 3601 s is longer than the maximum of 3600 s');
     assert.throws(() => receiveOptions({ joinWindow: '0.01' }), (err: Error) => /below the minimum of 0.05 s/.test(refusal(err)));
+  });
+});
+
+describe('config options: the store', () => {
+  it('keeps the SQLite file by default and for sqlite', () => {
+    assert.equal(sharedStoreSettings({}, undefined, 'host1'), null);
+    assert.equal(sharedStoreSettings({ database: 'sqlite', schema: 'x' }, 'postgres://u:p@h/db', 'host1'), null);
+  });
+
+  it('reads the shared store: the host name as the instance, schema goip and a 30 s lease by default, the credential as is', () => {
+    assert.deepEqual(sharedStoreSettings({ database: 'postgres' }, undefined, 'host1'), { instance: 'host1', schema: 'goip', leaseMs: 30_000, connectionString: '' });
+    assert.deepEqual(sharedStoreSettings({ database: 'postgres', instance: ' site-b ', schema: 'sms_2', leaseSeconds: '10' }, ' postgres://u:p@h/db ', 'host1'), {
+      instance: 'site-b',
+      schema: 'sms_2',
+      leaseMs: 10_000,
+      connectionString: 'postgres://u:p@h/db',
+    });
+  });
+
+  it('refuses an unknown database, a schema that is no plain SQL name and a lease out of range, never naming the password', () => {
+    const secret = 'postgres://u:s3cret@h/db';
+    assert.throws(() => sharedStoreSettings({ database: 'mysql' }, secret, 'h'), (err: Error) => refusal(err) === 'unknown database "mysql" (sqlite, postgres)');
+    assert.throws(() => sharedStoreSettings({ database: 'postgres', schema: 'Goip; DROP' }, secret, 'h'), (err: Error) => /plain lower-case SQL name/.test(refusal(err)));
+    for (const leaseSeconds of ['2', '3601', 'soon']) {
+      assert.throws(() => sharedStoreSettings({ database: 'postgres', leaseSeconds }, secret, 'h'), (err: Error) => /from 3 to 3600/.test(refusal(err)) && !refusal(err).includes('s3cret'));
+    }
   });
 });
