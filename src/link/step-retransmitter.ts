@@ -26,10 +26,15 @@ export class TimerSlot<Handle> implements OneTimer {
 
   arm(ms: number, run: () => void): void {
     this.disarm();
-    this.handle = this.after(ms, () => {
+    const handle = this.after(ms, () => {
+      // A timer that fired while its run waited its turn (the send engine queues it behind a
+      // commit) and was re-armed or disarmed meanwhile is stale: its run would act on a step
+      // that has moved on (a re-ask of a number long answered, which the line may send again).
+      if (this.handle !== handle) return;
       this.handle = null;
       run();
     });
+    this.handle = handle;
   }
 
   disarm(): void {
