@@ -717,6 +717,55 @@ describe('bulk send', () => {
       assert.equal(ledger.sent.length, 40);
     });
 
+    it('a resumed session re-asks only its claimed numbers: it never reuses a telid the line may remember from before the restart', async () => {
+      // One session's telids went on beyond an older number still claimed (accepted long ago, its
+      // result never stored): the line remembers the newer telids, so reusing them after the
+      // restart would be answered from its memory and the new numbers would never be sent.
+      const { outbox, sender, ledger } = await start({ bulk: { sessionsPerLine: 1, numbersPerSession: 100 }, sim: { telidMemory: 10 } });
+      const ids = enqueue(outbox, 30);
+      const firstPart = results(sender, 15, outbox);
+      sender.kick();
+      await firstPart;
+      await sender.stop();
+      const line = (rig as Rig).lines[0];
+      while (line.radioBacklog > 0) await new Promise((resolve) => ledger.once('sent', resolve));
+      const inner = (outbox as unknown as { inner: { recipients?: Map<string, object>; db?: { prepare(sql: string): { run(...args: unknown[]): unknown } } } }).inner;
+      const setState = (messageId: string, state: 'claimed' | 'sent' | 'queued', smsNo: number | null): void => {
+        if (inner.recipients !== undefined) Object.assign(inner.recipients.get(messageId) ?? assert.fail('no stored recipient'), { state, smsNo });
+        else inner.db?.prepare('UPDATE recipients SET state = ?, sms_no = ? WHERE message_id = ?').run(state, smsNo, messageId);
+      };
+      // What was on the radio at the stop is stored as sent, the rest queued again: the session's
+      // newest telids are then all stored final ...
+      const inFlight = new Set(outbox.claimedRecipients().map((r) => r.number));
+      for (const r of outbox.claimedRecipients()) {
+        const onAir = ledger.sent.find((sms) => sms.number === r.number);
+        setState(r.messageId, onAir === undefined ? 'queued' : 'sent', onAir?.smsNo ?? null);
+      }
+      const sent = outbox.all().filter((r) => r.state === 'sent');
+      const session = sent[sent.length - 1].sendId;
+      // ... but for an older one, still claimed: accepted long ago, its result never stored.
+      const older = sent.filter((r) => r.sendId === session).sort((a, b) => (a.telId ?? 0) - (b.telId ?? 0))[0];
+      setState(older.messageId, 'claimed', null);
+      assert.equal(outbox.get(older.messageId)?.state, 'claimed');
+      const finalBefore = outbox.all().filter((r) => r.state === 'sent' || r.state === 'failed').length;
+
+      const restarted = (rig as Rig).newSender();
+      const rest = results(restarted, 30 - finalBefore, outbox);
+      restarted.start();
+      await rest;
+
+      assert.ok(final(outbox, ids).every((r) => r.state === 'sent'));
+      // One sendid/telid is one number: a telid reused for another number is the line's memory answering instead of sending.
+      const numbersOf = new Map<string, Set<string>>();
+      for (const sms of ledger.sent) {
+        const key = `${sms.sendId}/${sms.telId}`;
+        numbersOf.set(key, (numbersOf.get(key) ?? new Set()).add(sms.number));
+      }
+      assert.deepEqual([...numbersOf].filter(([, numbers]) => numbers.size > 1).map(([key, numbers]) => [key, [...numbers]]), [], 'telids reused for another number');
+      assert.deepEqual(ledger.duplicates().filter((d) => !inFlight.has(d.number) && d.number !== older.number).map((d) => d.number), [], 'numbers sent twice');
+      assert.deepEqual(ids.filter((id) => !ledger.sent.some((s) => s.number === (outbox.get(id) as Recipient).number)), [], 'every number on the air');
+    });
+
     it('after a restart, reopens the session of a line that forgot it and sends its numbers there (at least once)', async () => {
       const { outbox, sender, ledger, line } = await start({ sim: { smsRadioTimeMs: 40 } });
       const ids = enqueue(outbox, 12);

@@ -213,7 +213,9 @@ export class BulkSession implements LineSession {
   private next(): void {
     const queued = this.numbers.advance();
     if (queued !== null) return this.ask(queued);
-    if (this.numbers.taken >= this.ports.options.numbersPerSession) return this.close();
+    // A resumed session takes no new number: before the restart it may have used telids beyond its
+    // claimed ones, and the line would answer a reused telid from its memory instead of sending.
+    if (this.resumed || this.numbers.taken >= this.ports.options.numbersPerSession) return this.close();
     const delay = this.ports.gate.sendDelay(this.line);
     if (delay > 0) return this.pace(delay, 'next');
     this.claim('ask');
