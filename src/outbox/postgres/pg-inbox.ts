@@ -33,15 +33,18 @@ type Takes = InboxWrites['takes'];
 const NO_TAKES: Takes = { done: [], partial: [] };
 
 /**
- * The flow's takes as common table expressions over $1 (done inboxIds), $2 and $3 (partial takes'
- * inboxIds and node ids): done messages leave the pending list and their partial takes; a partial
- * take is kept until its message is done.
+ * The flow's takes as common table expressions over three parameters from $first on (done
+ * inboxIds, then the partial takes' inboxIds and node ids, as takeParams gives them): done messages
+ * leave the pending list and their partial takes; a partial take is kept until its message is done.
  */
-const TAKES_CTE = `dropped AS (DELETE FROM inbox_pending WHERE inbox_id = ANY ($1::bigint[])),
-  untaken AS (DELETE FROM inbox_takes WHERE inbox_id = ANY ($1::bigint[])),
+function takesCte(first: number): string {
+  const [done, ids, nodes] = [`$${first}`, `$${first + 1}`, `$${first + 2}`];
+  return `dropped AS (DELETE FROM inbox_pending WHERE inbox_id = ANY (${done}::bigint[])),
+  untaken AS (DELETE FROM inbox_takes WHERE inbox_id = ANY (${done}::bigint[])),
   took AS (INSERT INTO inbox_takes (inbox_id, node_id)
-    SELECT t.id, t.node FROM unnest($2::bigint[], $3::text[]) AS t(id, node) WHERE NOT (t.id = ANY ($1::bigint[]))
+    SELECT t.id, t.node FROM unnest(${ids}::bigint[], ${nodes}::text[]) AS t(id, node) WHERE NOT (t.id = ANY (${done}::bigint[]))
     ON CONFLICT DO NOTHING)`;
+}
 
 function takeParams(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): unknown[] {
   return [[...done], partial.map((take) => take.inboxId), partial.map((take) => take.nodeId)];
@@ -78,25 +81,27 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
       await this.taken(takes.done, takes.partial);
       return [];
     }
-    const column = <T>(pick: (record: InboxRecord) => T): T[] => records.map(pick);
     const withTakes = takes.done.length > 0 || takes.partial.length > 0;
+    // One JSON document for the batch: one native stringify, and the events go in as jsonb without
+    // a second encoding (text arrays would escape every quote of every event).
+    const batch = JSON.stringify(
+      records.map((r, n) => ({
+        n, kind: r.kind, line: r.line, sender: r.sender, tail: numberTail(r.sender), text: r.text, received_at: r.receivedAt, parts: r.parts,
+        message_id: r.messageId, status: r.status, event: r.event, report_key: r.reportKey, handed: r.handed,
+      })),
+    );
     const { rows } = await this.pool.query<{ inbox_id: number }>(
-      `WITH ${withTakes ? `${TAKES_CTE.replaceAll('$1', '$14').replaceAll('$2', '$15').replaceAll('$3', '$16')},` : ''}
+      `WITH ${withTakes ? `${takesCte(3)},` : ''}
       stored AS (
         INSERT INTO inbox (kind, line, sender, sender_tail, text, received_at, parts, message_id, status, event, report_key, handed, instance)
-        SELECT kind, line, sender, tail, text, received_at, parts, message_id, status, event, report_key, handed, $13
-        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::int[], $8::text[], $9::text[], $10::jsonb[], $11::bigint[], $12::boolean[])
-          WITH ORDINALITY AS m(kind, line, sender, tail, text, received_at, parts, message_id, status, event, report_key, handed, n)
+        SELECT kind, line, sender, tail, text, received_at, parts, message_id, status, event, report_key, handed, $2
+        FROM json_to_recordset($1::json) AS m(n int, kind text, line text, sender text, tail text, text text, received_at bigint, parts int,
+          message_id text, status text, event jsonb, report_key bigint, handed boolean)
         ORDER BY n
         RETURNING inbox_id),
       pending AS (INSERT INTO inbox_pending (inbox_id) SELECT inbox_id FROM stored)
       SELECT inbox_id FROM stored ORDER BY inbox_id`,
-      [
-        column((r) => r.kind), column((r) => r.line), column((r) => r.sender), column((r) => numberTail(r.sender)), column((r) => r.text),
-        column((r) => r.receivedAt), column((r) => r.parts), column((r) => r.messageId), column((r) => r.status),
-        column((r) => JSON.stringify(r.event)), column((r) => r.reportKey), column((r) => r.handed), this.instance,
-        ...(withTakes ? takeParams(takes.done, takes.partial) : []),
-      ],
+      [batch, this.instance, ...(withTakes ? takeParams(takes.done, takes.partial) : [])],
     );
     return rows.map((row) => row.inbox_id);
   }
@@ -143,7 +148,7 @@ export class PgInboxLog implements Asynchronous<Omit<InboxLog, 'insert'>> {
   /** Takes in one statement: `done` taken by every consumer that accepts them, `partial` by one of several. */
   async taken(done: readonly number[], partial: ReadonlyArray<{ inboxId: number; nodeId: string }>): Promise<void> {
     if (done.length === 0 && partial.length === 0) return;
-    await this.pool.query(`WITH ${TAKES_CTE} SELECT 1`, takeParams(done, partial));
+    await this.pool.query(`WITH ${takesCte(1)} SELECT 1`, takeParams(done, partial));
   }
 
   /** A history page, newest first: candidates by the indexed columns a chunk at a time, sender and text compared in full here. */
