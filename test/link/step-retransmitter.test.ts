@@ -36,7 +36,8 @@ describe('TimerSlot', () => {
     const timers = new DeferredTimers();
     const slot = new TimerSlot(timers.after, timers.cancel);
     const ran: string[] = [];
-    slot.arm(10, () => ran.push('a'));
+    const record = (what: string) => (): void => void ran.push(what);
+    slot.arm(10, record('a'));
     assert.equal(slot.armed, true);
     timers.fire();
     timers.runFired();
@@ -48,17 +49,18 @@ describe('TimerSlot', () => {
     const timers = new DeferredTimers();
     const slot = new TimerSlot(timers.after, timers.cancel);
     const ran: string[] = [];
-    slot.arm(10, () => ran.push('re-ask an answered number'));
+    const record = (what: string) => (): void => void ran.push(what);
+    slot.arm(10, record('re-ask an answered number'));
     timers.fire(); // fired, its run queued behind a commit
-    slot.arm(10, () => ran.push('the next step'));
+    slot.arm(10, record('the next step'));
     timers.runFired();
-    assert.deepEqual(ran, [], 'the stale run did nothing');
+    assert.equal(ran.length, 0, 'the stale run did nothing');
     assert.equal(slot.armed, true, 'the new timer is still armed');
     timers.fire();
     timers.runFired();
     assert.deepEqual(ran, ['the next step']);
 
-    slot.arm(10, () => ran.push('disarmed'));
+    slot.arm(10, record('disarmed'));
     timers.fire();
     slot.disarm();
     timers.runFired();
