@@ -11,7 +11,7 @@ export interface PgStoreOptions {
   connectionString?: string;
   /** The schema holding the store's tables (default goip). */
   schema?: string;
-  /** Connections at most (default 4). */
+  /** Connections at most (default 8: the inbox reads the next commit while the last one writes, beside the send engine). */
   maxConnections?: number;
   /**
    * An idle connection failed (the server restarted or went away). The pool drops it and connects
@@ -41,7 +41,7 @@ export function openPool(options: PgStoreOptions): pg.Pool {
   const connectionString = options.connectionString === '' ? undefined : options.connectionString;
   const pool = new pg.Pool({
     connectionString,
-    max: options.maxConnections ?? 4,
+    max: options.maxConnections ?? 8,
     options: `-c search_path=${schema}`,
     types,
   });
