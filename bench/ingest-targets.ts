@@ -92,28 +92,33 @@ const gateway: Target = {
   },
 };
 
+/** A started Node-RED receiver measured as a target: its flow's count, its server's counters, its CPU and memory. */
+function measuredNodeRed(receiver: NodeRedReceiver, afterStop: () => void = () => undefined): Receiver {
+  const cpuBefore = receiver.cpuSeconds();
+  const started = performance.now();
+  return {
+    port: receiver.port,
+    async finish() {
+      const cpu = (receiver.cpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
+      const stats = await receiver.stats();
+      const counters = await receiver.counters();
+      const memory = receiver.memory();
+      await receiver.stop();
+      afterStop();
+      return [
+        `sms reaching the function node: ${stats.count} (${stats.twice} of them twice); server datagrams ${counters.datagrams}, events ${counters.emitted}`,
+        `Node-RED process CPU ${percent(cpu)} of one core over the run; RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakRssMb.toFixed(0)} MB)`,
+      ];
+    },
+  };
+}
+
 const nodeRed: Target = {
   name: 'Node-RED (goip-config + goip-in + function)',
   title: `Ingest: a real Node-RED process (Node-RED 4, Node ${process.versions.node}) running goip-config (${LINES} lines, store in the user dir) + goip-in (sms) + a counting function node`,
   phases: ({ seconds, deviceSeconds }) => [phases.warmUp(), phases.offered5k(seconds), phases.device(deviceSeconds), phases.saturated(seconds)],
   async start() {
-    const receiver = await NodeRedReceiver.start(LINES);
-    const cpuBefore = receiver.cpuSeconds();
-    const started = performance.now();
-    return {
-      port: receiver.port,
-      async finish() {
-        const cpu = (receiver.cpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
-        const stats = await receiver.stats();
-        const counters = await receiver.counters();
-        const memory = receiver.memory();
-        await receiver.stop();
-        return [
-          `sms reaching the function node: ${stats.count} (${stats.twice} of them twice); server datagrams ${counters.datagrams}, events ${counters.emitted}`,
-          `Node-RED process CPU ${percent(cpu)} of one core over the run; RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakRssMb.toFixed(0)} MB)`,
-        ];
-      },
-    };
+    return measuredNodeRed(await NodeRedReceiver.start(LINES));
   },
 };
 
@@ -123,29 +128,12 @@ const nodeRedPg: Target = {
   phases: ({ seconds, deviceSeconds }) => [phases.warmUp(), phases.offered2k(seconds), phases.offered5k(seconds), phases.device(deviceSeconds), phases.saturated(seconds)],
   async start() {
     const cluster = await PgCluster.start({ durable: true });
-    let receiver: NodeRedReceiver;
     try {
-      receiver = await NodeRedReceiver.start(LINES, postgresSetting(cluster.createDatabase('ingest')));
+      return measuredNodeRed(await NodeRedReceiver.start(LINES, postgresSetting(cluster.createDatabase('ingest'))), () => cluster.stop());
     } catch (err) {
       cluster.stop();
       throw err;
     }
-    const cpuBefore = receiver.cpuSeconds();
-    const started = performance.now();
-    return {
-      port: receiver.port,
-      async finish() {
-        const cpu = (receiver.cpuSeconds() - cpuBefore) / ((performance.now() - started) / 1000);
-        const stats = await receiver.stats();
-        const memory = receiver.memory();
-        await receiver.stop();
-        cluster.stop();
-        return [
-          `sms reaching the function node: ${stats.count} (${stats.twice} of them twice)`,
-          `Node-RED process CPU ${percent(cpu)} of one core over the run; RSS at the end ${memory.rssMb.toFixed(0)} MB (peak ${memory.peakRssMb.toFixed(0)} MB)`,
-        ];
-      },
-    };
   },
 };
 

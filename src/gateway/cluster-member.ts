@@ -36,16 +36,15 @@ export class ClusterMember {
   constructor(
     private readonly cluster: StoreCluster,
     private readonly deps: ClusterDeps,
-    leaseMs: number,
   ) {
     this.lease = new LineLease(
       {
-        presence: { renew: async (lines) => new Map((await cluster.renew(lines)).map((line) => [line, null])) },
+        presence: cluster,
         onlineLines: () => deps.server.lines().filter((line) => line.online).map((line) => line.id),
         taken: (lines) => deps.taken(lines),
         warn: (err) => this.fail(err),
       },
-      leaseMs,
+      cluster.leaseMs,
     );
     cluster.onWork(() => {
       if (this.running) deps.work();
@@ -63,7 +62,7 @@ export class ClusterMember {
     await this.round();
     this.lease.start();
     this.deps.server.on('lines', this.onLines);
-    this.timer = setInterval(() => void this.round(), this.cluster.renewEveryMs);
+    this.timer = setInterval(() => void this.round(), this.lease.renewEveryMs);
   }
 
   /** Gives the lines up at once, so another instance need not wait out the lease. */

@@ -73,12 +73,14 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
   private readonly optOut: OptOutKeywords;
   private readonly retention: RetentionSchedule | null;
   private readonly correlateDelivery: DeliveryCorrelator;
-  private stopWaiting: () => void = () => undefined;
+  /** The wait before asking a store that did not answer again (start-up). */
+  private readonly storeWait: Backoff;
 
   constructor(private readonly options: GoipGatewayOptions) {
     super();
     this.setMaxListeners(0); // one listener per consumer (goip-in node) is the normal case
     this.backoff = new Backoff(options.bindRetryMs ?? 1000, options.maxBindRetryMs ?? 30_000);
+    this.storeWait = new Backoff(options.bindRetryMs ?? 1000, options.maxBindRetryMs ?? 30_000);
     this.warningIntervalMs = options.warningIntervalMs ?? 10_000;
     this.server = new GoipServer(options.server);
     this.commands = new CommandClient(this.server, options.commands);
@@ -130,7 +132,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     const windowMs = this.sender?.options.deliveryWindowMs;
     this.statusReports = new StatusReportWatcher(this.server, this.store?.deliveries ?? null, windowMs === undefined ? {} : { windowMs });
     const cluster = this.store?.cluster ?? null;
-    this.cluster = cluster === null ? null : this.joinCluster(cluster, options.leaseMs ?? 30_000);
+    this.cluster = cluster === null ? null : this.joinCluster(cluster);
 
     // Registered before the watcher and the sender listen: flows get an `at` packet before the
     // delivery decoded from it, as they always did.
@@ -223,29 +225,25 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     return inbox;
   }
 
-  private joinCluster(cluster: NonNullable<GatewayStore['cluster']>, leaseMs: number): ClusterMember {
-    return new ClusterMember(
-      cluster,
-      {
-        server: this.server,
-        configured: () => {
-          const lines = this.server.lines().map((line) => line.id);
-          return { lines, groups: this.fleet.router.routableGroups(lines) ?? null };
-        },
-        taken: () => {
-          this.sender?.resumeClaimed();
-          this.sender?.kick();
-        },
-        work: () => this.sender?.kick(),
-        lapsed: () => {
-          this.inbox?.consumers.rescan();
-          this.sending?.replayAll();
-        },
-        health: () => this.tellStatus(),
-        warn: (err) => this.warn('store', err),
+  private joinCluster(cluster: NonNullable<GatewayStore['cluster']>): ClusterMember {
+    return new ClusterMember(cluster, {
+      server: this.server,
+      configured: () => {
+        const lines = this.server.lines().map((line) => line.id);
+        return { lines, groups: this.fleet.router.routableGroups(lines) ?? null };
       },
-      leaseMs,
-    );
+      taken: () => {
+        this.sender?.resumeClaimed();
+        this.sender?.kick();
+      },
+      work: () => this.sender?.kick(),
+      lapsed: () => {
+        this.inbox?.consumers.rescan();
+        this.sending?.replayAll();
+      },
+      health: () => this.tellStatus(),
+      warn: (err) => this.warn('store', err),
+    });
   }
 
   /**
@@ -254,25 +252,23 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
    * a restart is acked again, not stored twice), and the held parts of long SMS are taken up.
    * False when stop() came first.
    */
-  private async prepare(options: GoipGatewayOptions): Promise<boolean> {
+  private async prepare(): Promise<boolean> {
     const store = this.store;
     if (store !== null) {
-      const wait = new Backoff(options.bindRetryMs ?? 1000, options.maxBindRetryMs ?? 30_000);
       for (;;) {
         try {
           await store.ready();
           const log = store.receive?.log;
           if (this.inbox !== null && log !== undefined) {
-            for (const report of await log.recentReports(Date.now() - (options.server.dedupWindowMs ?? 600_000))) {
+            for (const report of await log.recentReports(Date.now() - (this.options.server.dedupWindowMs ?? 600_000))) {
               this.server.rememberReport(report.line, report.key, report.at);
             }
           }
           break;
         } catch (err) {
           if (this.stopping !== null) return false;
-          this.setPhase({ state: 'waiting-store', error: err instanceof Error ? err : new Error(String(err)), retryInMs: wait.nextDelayMs });
-          this.stopWaiting = () => wait.cancel();
-          if (!(await wait.wait())) return false;
+          this.setPhase({ state: 'waiting-store', error: err instanceof Error ? err : new Error(String(err)), retryInMs: this.storeWait.nextDelayMs });
+          if (!(await this.storeWait.wait())) return false;
         }
       }
     }
@@ -284,7 +280,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
     this.commands.start();
     this.statusReports.start();
     this.setPhase({ state: 'starting' });
-    if (!(await this.prepare(this.options))) return null;
+    if (!(await this.prepare())) return null;
     this.setPhase({ state: 'starting' });
     for (;;) {
       try {
@@ -310,7 +306,7 @@ export class GoipGateway extends EventEmitter<GoipGatewayEvents> {
 
   private async shutdown(): Promise<void> {
     this.backoff.cancel();
-    this.stopWaiting();
+    this.storeWait.cancel();
     this.fleet.checks.stop();
     this.parts.stop();
     this.statusReports.stop();

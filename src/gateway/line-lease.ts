@@ -31,9 +31,14 @@ export class LineLease {
     private readonly leaseMs: number,
   ) {}
 
+  /** A third of the lease: one lost renewal does not let a line go. */
+  get renewEveryMs(): number {
+    return Math.max(1, Math.floor(this.leaseMs / 3));
+  }
+
   start(): void {
     if (this.timer !== null) return;
-    this.timer = setInterval(() => void this.renewNow(), Math.max(1, Math.floor(this.leaseMs / 3)));
+    this.timer = setInterval(() => void this.renewNow(), this.renewEveryMs);
     void this.renewNow();
   }
 

@@ -20,8 +20,6 @@ export interface GoipGatewayOptions {
    * closes), or null/absent: sending unavailable (see GoipGateway.sendingError).
    */
   store?: string | Outbox | GatewayStore | null;
-  /** On a shared store: how long lines stay this instance's without a renewal, default 30 s. */
-  leaseMs?: number;
   /** First wait before binding again after a bind failure that may pass (port in use, ...), default 1 s. */
   bindRetryMs?: number;
   /** The wait doubles per failure up to this, default 30 s. */

@@ -106,7 +106,6 @@ export = function register(RED: NodeAPI): void {
         commands: commandOptions(def as CommandProperties),
         fleet: fleetOptions(def as FleetProperties, devices.map((device) => device.id)),
         store,
-        ...(shared === null ? {} : { leaseMs: shared.leaseMs }),
         ...receiveOptions(def as ReceiveProperties),
         ...inboxOptions(def as InboxProperties),
         queue: queueOptions(def as QueueProperties),

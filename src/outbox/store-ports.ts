@@ -25,8 +25,8 @@ export interface ReceivePorts {
 export interface StoreCluster {
   /** This instance's name among the others. */
   readonly instance: string;
-  /** Told with the lines this instance has registered now; resolves with those it newly holds. */
-  renew(lines: readonly string[]): Promise<string[]>;
+  /** Renews the lines registered here now; resolves with the lines this instance holds after it (and whom each was taken from). */
+  renew(lines: readonly string[]): Promise<ReadonlyMap<string, string | null>>;
   /** The lines and groups this instance could send on (unsendable is decided over all instances). */
   announce(lines: readonly string[], groups: readonly string[] | null): Promise<void>;
   /** Lines no longer registered here: another instance may take them at once. */
@@ -35,8 +35,8 @@ export interface StoreCluster {
   adoptOrphans(): Promise<number>;
   /** The instances whose lease holds now. */
   liveInstances(): Promise<string[]>;
-  /** How often to renew (ms). */
-  readonly renewEveryMs: number;
+  /** How long lines and this instance stay held without a renewal (ms). */
+  readonly leaseMs: number;
   /** `listener` is told whenever another instance queued work. */
   onWork(listener: () => void): void;
 }

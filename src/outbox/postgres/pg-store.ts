@@ -59,11 +59,8 @@ export function pgStore(options: PgGatewayStoreOptions, warn: (err: unknown) => 
   const gated = <T extends object>(target: T): T => afterOpen(target, opened);
   const cluster: StoreCluster = {
     instance,
-    renewEveryMs: Math.max(1, Math.floor(leaseMs / 3)),
-    renew: async (lines) => {
-      const held = await presence.renew(lines);
-      return [...held.keys()];
-    },
+    leaseMs,
+    renew: (lines) => presence.renew(lines),
     announce: (lines, groups) => presence.announce(lines, groups),
     release: (lines) => presence.release(lines),
     adoptOrphans: () => inbox.adoptOrphans(),

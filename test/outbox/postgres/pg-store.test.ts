@@ -33,7 +33,7 @@ describe('GoipGateway on the shared store (PostgreSQL)', function () {
   function gatewayOn(url: string, extra: { bindRetryMs?: number } = {}): GoipGateway {
     const warnings: unknown[] = [];
     const store = pgStore({ connectionString: url, instance: 'solo', leaseMs: 30_000 }, (err) => warnings.push(err));
-    const gateway = new GoipGateway({ server: { bind: '127.0.0.1', port: 0, devices: DEVICES }, store, leaseMs: 30_000, ...extra });
+    const gateway = new GoipGateway({ server: { bind: '127.0.0.1', port: 0, devices: DEVICES }, store, ...extra });
     cleanups.push(() => gateway.stop());
     return gateway;
   }
