@@ -82,7 +82,7 @@ function readAnswer(answer: CommandAnswer, reply: Reply, args: readonly string[]
     case 'ussd':
       if (reply.verb === 'USSDEXIT') return failure('USSDEXIT', 'the USSD session was closed (USSDEXIT)');
       if (text === USSD_SEND_FAILED) return failure('USSD', USSD_SEND_FAILED);
-      return { ok: true, value: reply.rest };
+      return { ok: true, value: withoutPadding(reply.rest) };
     case 'text':
       return { ok: true, value: cleanValue(text) };
     case 'number': {
@@ -99,6 +99,14 @@ function readAnswer(answer: CommandAnswer, reply: Reply, args: readonly string[]
       // `$sendid ok` (the specification's `$ok`, docs/protocol.md#command-table), `$sendid OK` (AT*), or the bare verb (USSDEXIT).
       return { ok: true, value: true };
   }
+}
+
+/**
+ * Some firmware hands the network's 7-bit USSD answer over with its fill septets, which read as
+ * `@` (GSM-7 code 0), at the end; the vendor's own server drops them (docs/protocol.md#ussd).
+ */
+function withoutPadding(text: string): string {
+  return text.replace(/@+(\r?\n)?$/, '');
 }
 
 function failure(verb: string, text: string): CommandResult {

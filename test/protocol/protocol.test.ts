@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import {
   COMMANDS,
+  definitionFor,
   deliveryStatus,
   formatBulkDone,
   formatBulkMessage,
@@ -12,6 +13,8 @@ import {
   formatReport,
   formatReportAck,
   formatReportError,
+  interpretCommandReply,
+  parseBulkReply,
   parseDeviceMessage,
   parseServerMessage,
   REPORTS,
@@ -289,5 +292,31 @@ describe('protocol: device-side formatting round-trips', () => {
     assert.equal(r.fields.srcnum, '+1');
     const at = report(formatReport('AT', 5, 'goip01', 'pw', { count: '3', receive: 'OK;' }));
     assert.deepEqual(REPORTS.AT.payload(at.fields), { count: 3, text: 'OK;' });
+  });
+});
+
+describe('protocol: vendor firmware quirks, read as the vendor server reads them', () => {
+  it('OK with a trailing space and no sms_no is a sent result with smsNo null', () => {
+    for (const datagram of ['OK 11 3 ', 'OK 11 3 \n', 'OK 11 3 \r\n']) {
+      assert.deepEqual(parseBulkReply(reply(datagram)), { kind: 'sent', sendId: 11, telId: 3, smsNo: null }, JSON.stringify(datagram));
+    }
+  });
+
+  it('USSD answers lose the @ padding at their end, not the @ inside them', () => {
+    const answer = interpretCommandReply('ussd', reply('USSD 10 Balance 12.50 CNY, mail me@example.com@@@@'));
+    assert.deepEqual(answer, { ok: true, value: 'Balance 12.50 CNY, mail me@example.com' });
+    assert.deepEqual(interpretCommandReply('ussd', reply('USSD 10 Balance 3.00@@\n')), { ok: true, value: 'Balance 3.00' });
+  });
+
+  it('NUMRECORD is acked and emitted with its fields, password removed', () => {
+    const m = report('NUMRECORD:1571812901;id:goip01;password:secret;num:+8613800138000;dir:1;time:20');
+    assert.equal(m.verb, 'NUMRECORD');
+    assert.equal(m.id, 'goip01');
+    assert.equal(m.password, 'secret');
+    const definition = definitionFor(m.verb);
+    assert.equal(definition.event, 'numrecord');
+    assert.equal(definition.ack, true);
+    assert.deepEqual(definition.payload(m.fields), { id: 'goip01', num: '+8613800138000', dir: '1', time: '20' });
+    assert.equal(formatReportAck(m.verb, m.reportId), 'NUMRECORD 1571812901 OK');
   });
 });
