@@ -106,7 +106,7 @@ function readAnswer(answer: CommandAnswer, reply: Reply, args: readonly string[]
  * `@` (GSM-7 code 0), at the end; the vendor's own server drops them (docs/protocol.md#ussd).
  */
 function withoutPadding(text: string): string {
-  return text.replace(/@+(\r?\n)?$/, '');
+  return text.replace(/@+$/, '');
 }
 
 function failure(verb: string, text: string): CommandResult {
