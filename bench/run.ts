@@ -3,6 +3,7 @@ import os from 'node:os';
 import { runSoak, soakWanted } from './ingest-soak';
 import { runIngestTargets } from './ingest-targets';
 import { formatParts, runParts } from './parts';
+import { formatPersonalised, runPersonalised } from './personalised';
 import { runPostgres } from './postgres';
 import { run as runRetention } from './retention';
 import { run as runSend } from './send';
@@ -14,6 +15,8 @@ async function main(): Promise<void> {
   console.log(soakWanted() ? await runSoak() : 'Receive soak skipped (BENCH_SOAK=0)');
   console.log('');
   console.log(await runSend());
+  console.log('');
+  console.log(formatPersonalised(await runPersonalised()));
   console.log('');
   console.log(formatParts(await runParts()));
   console.log(runRetention());

@@ -103,7 +103,11 @@ export class SendingService {
       throw new InputError(`batchId "${fields.batchId}" is already in the queue: use another one`);
     }
     const batchId = fields?.batchId ?? randomUUID();
-    const recipients = batch.numbers.map((number, i) => ({ messageId: randomUUID(), number, group: batch.groups[i] }));
+    const recipients = batch.numbers.map((number, i) => {
+      const own = batch.personal?.[i];
+      const recipient = { messageId: randomUUID(), number, group: batch.groups[i] };
+      return own === undefined ? recipient : 'error' in own ? { ...recipient, error: own.error } : { ...recipient, text: own.text, segments: own.segments, encoding: own.encoding };
+    });
     const blocked = await this.store.outbox.enqueue({
       batchId,
       text: batch.text,

@@ -73,8 +73,7 @@ export = function register(RED: NodeAPI): void {
       if (sending === null) {
         return failInput(done, RED._('goip-send.errors.noQueue', { reason: config.sendingError ?? RED._('goip-send.errors.noStore') }));
       }
-      const fail = (err: unknown): void =>
-        failInput(done, err instanceof InputError ? RED._('goip-send.errors.badInput', { reason: err.message }) : (err as Error));
+      const fail = (err: unknown): void => failInput(done, err instanceof InputError ? badInput(err) : (err as Error));
       try {
         const meta: Record<string, unknown> = { _msgid: msg._msgid };
         if (typeof msg.topic === 'string') meta.topic = msg.topic;
@@ -86,6 +85,13 @@ export = function register(RED: NodeAPI): void {
         fail(err);
       }
     });
+
+    /** The reason in the node's words, its code (NOT_GSM7, TOO_LONG) kept for msg.error.code. */
+    function badInput(err: InputError): Error {
+      const error = new Error(RED._('goip-send.errors.badInput', { reason: err.message }));
+      if (err.code !== undefined) Object.assign(error, { code: err.code });
+      return error;
+    }
 
     node.on('close', (_removed: boolean, done: () => void) => {
       if (statusTimer !== null) clearTimeout(statusTimer);

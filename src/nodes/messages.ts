@@ -57,12 +57,23 @@ export function resultMessage(recipient: Recipient): NodeMessage {
       error: recipient.error,
       attempts: recipient.attempts,
       segments: recipient.segments,
+      parts: recipient.segments,
       encoding: recipient.encoding,
       batchId: recipient.batchId,
     },
     parts: { id: recipient.batchId, index: recipient.index, count: recipient.count, type: 'array', len: 1 },
   };
+  const code = failureCode(recipient.error);
+  if (code !== null) (msg.payload as Record<string, unknown>).code = code;
   if (typeof meta.topic === 'string') msg.topic = meta.topic;
   if (typeof meta._msgid === 'string') msg._msgid = meta._msgid;
   return msg;
+}
+
+/** The codes a recipient of a personalised batch fails with before it is queued; its error starts with one. */
+const RECIPIENT_FAILURE_CODES = ['TEMPLATE_VAR', 'NOT_GSM7', 'TOO_LONG'];
+
+function failureCode(error: string | null): string | null {
+  const code = error?.slice(0, error.indexOf(':'));
+  return code !== undefined && RECIPIENT_FAILURE_CODES.includes(code) ? code : null;
 }

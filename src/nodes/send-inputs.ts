@@ -7,7 +7,7 @@
 import type { SubmitRequest } from '../gateway/sending';
 import type { NodeMessage } from './red';
 
-type Input = 'text' | 'to' | 'line' | 'group' | 'priority' | 'sendAt' | 'validity' | 'expiresAt' | 'batchId';
+type Input = 'text' | 'to' | 'line' | 'group' | 'encoding' | 'maxParts' | 'missing' | 'priority' | 'sendAt' | 'validity' | 'expiresAt' | 'batchId';
 
 interface InputSource {
   /** The node's property of this name (a typed input is evaluated against the message). */
@@ -21,6 +21,9 @@ export const SEND_INPUTS: Readonly<Record<Input, InputSource>> = {
   to: { node: true, message: true, payload: true },
   line: { node: true, message: true, payload: true },
   group: { node: false, message: true, payload: true },
+  encoding: { node: true, message: false, payload: true },
+  maxParts: { node: true, message: false, payload: true },
+  missing: { node: false, message: false, payload: true },
   priority: { node: false, message: true, payload: false },
   sendAt: { node: false, message: true, payload: false },
   validity: { node: false, message: true, payload: false },

@@ -286,7 +286,7 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
         claimNext: (session, telId, claimed) => {
           if (!this.running || !this.gate.mayClaim(session)) return claimed(null);
           const lowest = this.gate.lowestPriority(Date.now());
-          const claim = this.store.claim(session.line, session.sendId, telId, 1, session.batchId, lowest, this.fleet.groupsOf(session.line));
+          const claim = this.store.claim(session.line, session.sendId, telId, 1, session.batchId, lowest, this.fleet.groupsOf(session.line), session.text);
           this.commit.track(claim.then(([first]) => this.safely(() => claimed(first ?? null))));
         },
         sent: (tel, smsNo) => outcomes.sent(tel.recipient, smsNo),

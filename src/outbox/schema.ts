@@ -188,6 +188,12 @@ export const MIGRATIONS = [
   -- the editor's sidebar reads the day's sends of every line at once
   CREATE INDEX line_usage_by_day ON line_usage (day);
   `,
+  // Personalised batches: a recipient's own rendered text and its measure (NULL: the batch's).
+  `
+  ALTER TABLE recipients ADD COLUMN text TEXT;
+  ALTER TABLE recipients ADD COLUMN segments INTEGER;
+  ALTER TABLE recipients ADD COLUMN encoding TEXT;
+  `,
 ];
 
 /** The user_version of a store this version has migrated. */

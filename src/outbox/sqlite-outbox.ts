@@ -98,14 +98,23 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
         priority,
         sendAt: batch.sendAt ?? null,
       })!;
-      batch.recipients.forEach(({ messageId, number, group }, index) => {
-        this.statements.insertRecipient.run({ messageId, batchSeq: seq, index, number, now, priority, expiresAt, group: group ?? '' });
+      const failed: Recipient[] = [];
+      batch.recipients.forEach(({ messageId, number, group, text, segments, encoding, error }, index) => {
+        this.statements.insertRecipient.run({
+          messageId, batchSeq: seq, index, number, now, priority, expiresAt, group: group ?? '', text: text ?? null, segments: segments ?? null, encoding: encoding ?? null,
+        });
+        if (error === undefined) return;
+        this.statements.failQueued.run({ messageId, reason: error, now });
+        failed.push(this.require(messageId));
       });
-      return this.queue.blockAmong(batch.recipients.map(({ messageId, number }) => ({ message_id: messageId, number })));
+      const sendable = batch.recipients.filter((r) => r.error === undefined);
+      return [...failed, ...this.queue.blockAmong(sendable.map(({ messageId, number }) => ({ message_id: messageId, number })))];
     });
   }
 
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[]): Recipient[] {
+  claim(
+    line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[], text?: string,
+  ): Recipient[] {
     if (limit <= 0) return [];
     const inGroups = groups === undefined ? null : JSON.stringify(groups);
     return this.inTransaction(() => {
@@ -116,7 +125,7 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
           ? this.statements.firstClaimableBatch.get({ line, now, lowest: rank, groups: inGroups })
           : this.sessionBatch(batchId, line, now, rank, inGroups);
       if (!batch) return [];
-      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, now, groups: inGroups }).map(({ message_id }, i) => {
+      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, now, groups: inGroups, text: text ?? null }).map(({ message_id }, i) => {
         this.statements.markClaimed.run({ messageId: message_id, line, sendId, telId: firstTelId + i, now });
         return this.require(message_id);
       });
@@ -127,7 +136,7 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
     const inGroups = groups === undefined ? null : JSON.stringify(groups);
     const batch = this.statements.firstClaimableBatch.get({ line, now: this.now(), lowest: PRIORITIES.indexOf(lowest), groups: inGroups });
     const row = batch && this.statements.batchBySeq.get(batch.seq);
-    return row ? { batchId: row.batch_id, text: row.text } : null;
+    return row ? { batchId: row.batch_id, text: batch.text ?? row.text } : null;
   }
 
   failUnroutable(groups: readonly string[]): Recipient[] {

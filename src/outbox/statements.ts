@@ -36,8 +36,8 @@ export interface RecipientRow {
 }
 
 export const SELECT_RECIPIENT = `
-  SELECT r.message_id, r.batch_seq, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
-         b.node_id, b.meta, b.segments, b.encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no,
+  SELECT r.message_id, r.batch_seq, b.batch_id, r.idx, b.recipient_count, r.number, COALESCE(r.text, b.text) AS text, b.line AS pinned_line,
+         b.node_id, b.meta, COALESCE(r.segments, b.segments) AS segments, COALESCE(r.encoding, b.encoding) AS encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no,
          r.error, r.attempts, r.excluded_lines, r.route_group, r.delivery_state, r.delivered_at, r.updated_at
   FROM recipients r JOIN batches b ON b.seq = r.batch_seq`;
 
@@ -56,6 +56,14 @@ export const SENT_IN_WINDOW = `
 
 /** The recipient's routing group is one of @groups (a JSON array), or @groups is null (any). */
 const IN_GROUPS = `(@groups IS NULL OR r.route_group IN (SELECT value FROM json_each(@groups)))`;
+
+/**
+ * A session carries one text, so in a personalised batch (each recipient its own text) it claims
+ * only the recipients of its text: @text, or without one the text of the first it may send.
+ */
+const OF_SESSION_TEXT = `(r.text IS NULL OR r.text = COALESCE(@text, (
+  SELECT r.text FROM recipients r WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS}
+  ORDER BY r.idx LIMIT 1)))`;
 
 export function toRecipient(row: RecipientRow): Recipient {
   return {
@@ -94,14 +102,14 @@ export function prepareStatements(db: Connection) {
       VALUES (@batchId, @text, @line, @nodeId, @meta, @segments, @encoding, @recipientCount, @now, @priority, @sendAt)
       RETURNING seq`),
     insertRecipient: db.prepare(`
-      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at, priority, expires_at, route_group)
-      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now, @priority, @expiresAt, @group)`),
+      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at, priority, expires_at, route_group, text, segments, encoding)
+      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now, @priority, @expiresAt, @group, @text, @segments, @encoding)`),
     recipientById: db.prepare<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ?`),
     claimedRecipients: db.prepare<RecipientRow>(
       `${SELECT_RECIPIENT} WHERE r.state = 'claimed' ORDER BY r.line, r.send_id, r.tel_id`,
     ),
-    firstClaimableBatch: db.prepare<{ seq: number }>(`
-      SELECT r.batch_seq AS seq FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+    firstClaimableBatch: db.prepare<{ seq: number; text: string | null }>(`
+      SELECT r.batch_seq AS seq, r.text FROM recipients r JOIN batches b ON b.seq = r.batch_seq
       WHERE r.state = 'queued' AND r.priority <= @lowest AND (b.line IS NULL OR b.line = @line) AND ${NOT_EXCLUDED} AND ${IN_GROUPS}
         AND (b.send_at IS NULL OR b.send_at <= @now) AND ${NOT_EXPIRED}
       ORDER BY r.priority, r.batch_seq LIMIT 1`),
@@ -111,7 +119,7 @@ export function prepareStatements(db: Connection) {
       WHERE batch_id = @batchId AND (line IS NULL OR line = @line) AND (send_at IS NULL OR send_at <= @now) AND priority <= @lowest`),
     claimableInBatch: db.prepare<{ message_id: string }>(`
       SELECT r.message_id FROM recipients r
-      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS}
+      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS} AND ${OF_SESSION_TEXT}
       ORDER BY r.idx LIMIT @limit`),
     unroutable: db.prepare<{ message_id: string; route_group: string }>(`
       SELECT r.message_id, r.route_group FROM recipients r

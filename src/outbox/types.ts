@@ -28,8 +28,12 @@ export interface NewBatch {
   meta: Record<string, unknown>;
   segments: number;
   encoding: 'GSM-7' | 'UCS-2';
-  /** `group`: the routing group whose lines may send it (absent or '' = the lines in no group). */
-  recipients: Array<{ messageId: string; number: string; group?: string }>;
+  /**
+   * `group`: the routing group whose lines may send it (absent or '' = the lines in no group).
+   * `text`, `segments`, `encoding`: the recipient's own text of a personalised batch (absent: the
+   * batch's). `error`: it cannot go (ends failed with this reason at once).
+   */
+  recipients: Array<{ messageId: string; number: string; group?: string; text?: string; segments?: number; encoding?: 'GSM-7' | 'UCS-2'; error?: string }>;
   /** Default normal. */
   priority?: Priority;
   /** No SEND before this (ms epoch); null/absent = at once. */
@@ -73,7 +77,7 @@ export interface Recipient {
 export interface Outbox {
   /**
    * Commits the batch and all its recipients in one transaction (durable when it returns).
-   * Returns the recipients that ended at once: blocked, their number on the block list.
+   * Returns the recipients that ended at once: failed (their `error`), or blocked, their number on the block list.
    */
   enqueue(batch: NewBatch): Recipient[];
   /**
@@ -83,10 +87,11 @@ export interface Outbox {
    * (telIds given in order) in the same transaction. Returns the claimed recipients (possibly
    * fewer, maybe none). With `batchId`, only that batch, and nothing while a recipient of higher
    * priority waits for the line (the session yields its line to it). `groups`: only recipients of
-   * these routing groups (absent = any group).
+   * these routing groups (absent = any group). `text`: the session's; in a personalised batch only
+   * recipients of that text (absent: of the first recipient's text), since a session carries one.
    */
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest?: Priority, groups?: readonly string[]): Recipient[];
-  /** The batch claim() would take from for `line` now (its id and text), without claiming; null when none. */
+  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest?: Priority, groups?: readonly string[], text?: string): Recipient[];
+  /** The batch claim() would take from for `line` now (its id and the text its first claim has), without claiming; null when none. */
   nextBatch(line: string, groups?: readonly string[], lowest?: Priority): { batchId: string; text: string } | null;
   /** Fails every queued recipient whose routing group is not among `groups` (no configured line may send it). */
   failUnroutable(groups: readonly string[]): Recipient[];

@@ -5,7 +5,15 @@
 import { type CountryCode, getCountries, parsePhoneNumberFromString } from 'libphonenumber-js';
 
 /** What a flow handed goip-send (or a script the gateway) that cannot be sent as it is. */
-export class InputError extends Error {}
+/** A reason the sender can act on; `code` (msg.error.code) where a flow may branch on it. */
+export class InputError extends Error {
+  constructor(
+    message: string,
+    readonly code?: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * How numbers go on the wire. The specification asks for international format; some carriers want

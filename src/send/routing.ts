@@ -113,7 +113,10 @@ export class GroupRouter {
   }
 }
 
-/** Every recipient routed, duplicates (same wire number) removed; a number no configured line may send is an InputError. */
+/**
+ * Every recipient routed, duplicates (same wire number) removed, the first kept (`kept`: the
+ * index in `raw` of each number); a number no configured line may send is an InputError.
+ */
 export function routeAll(
   raw: readonly string[],
   rule: NumberRule,
@@ -121,21 +124,23 @@ export function routeAll(
   group: unknown,
   line: string | null,
   knownLines: ReadonlySet<string>,
-): { numbers: string[]; groups: string[] } {
+): { numbers: string[]; groups: string[]; kept: number[] } {
   const pinnedGroup = group === undefined || group === null || String(group).trim() === '' ? null : String(group).trim();
   const routable = router.routableGroups([...knownLines]);
   const seen = new Set<string>();
   const numbers: string[] = [];
   const groups: string[] = [];
-  for (const item of raw) {
+  const kept: number[] = [];
+  raw.forEach((item, index) => {
     const routed = router.route(item, rule, pinnedGroup, line);
-    if (seen.has(routed.number)) continue;
+    if (seen.has(routed.number)) return;
     if (routable !== undefined && !routable.includes(routed.group)) {
       throw new InputError(routed.group === NO_GROUP ? `"${item}" matches no group and every line is in a group` : `group "${routed.group}" has no line`);
     }
     seen.add(routed.number);
     numbers.push(routed.number);
     groups.push(routed.group);
-  }
-  return { numbers, groups };
+    kept.push(index);
+  });
+  return { numbers, groups, kept };
 }

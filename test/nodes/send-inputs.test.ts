@@ -25,6 +25,14 @@ describe('goip-send inputs', () => {
   it('reads the queue fields from the message', () => {
     const inputs = sendInputs({ payload: 'x', priority: 'low', sendAt: 5, validity: 60, expiresAt: 9, batchId: 'b' }, none);
     assert.deepEqual([inputs.priority, inputs.sendAt, inputs.validity, inputs.expiresAt, inputs.batchId], ['low', 5, 60, 9, 'b']);
-    assert.deepEqual(Object.keys(SEND_INPUTS).sort(), ['batchId', 'expiresAt', 'group', 'line', 'priority', 'sendAt', 'text', 'to', 'validity']);
+    assert.deepEqual(Object.keys(SEND_INPUTS).sort(), ['batchId', 'encoding', 'expiresAt', 'group', 'line', 'maxParts', 'missing', 'priority', 'sendAt', 'text', 'to', 'validity']);
+  });
+
+  it('reads the text rules from the node, else the payload object', () => {
+    const payload = { text: 'x', encoding: 'gsm7', maxParts: 2, missing: 'empty' };
+    const inputs = sendInputs({ payload, encoding: 'auto', maxParts: 9, missing: 'fail' }, none);
+    assert.deepEqual([inputs.encoding, inputs.maxParts, inputs.missing], ['gsm7', 2, 'empty'], 'not msg.<name>: these belong to the text');
+    const fromNode = (name: string): unknown => ({ encoding: 'transliterate', maxParts: '1' })[name];
+    assert.deepEqual([sendInputs({ payload }, fromNode).encoding, sendInputs({ payload }, fromNode).maxParts], ['transliterate', '1']);
   });
 });

@@ -41,7 +41,7 @@ describe('fleet', () => {
       const batch = composeBatch({ text: 'x', to: ['+8613900139000', '+380961234567', '+86 139 0013 9000'], line: null }, RULE, grouped, router);
       assert.deepEqual(batch.numbers, ['13900139000', '380961234567']);
       assert.deepEqual(batch.groups, ['cn', 'ua']);
-      assert.deepEqual(routeAll(['+447911123456'], RULE, new GroupRouter(), null, null, grouped), { numbers: ['+447911123456'], groups: [''] });
+      assert.deepEqual(routeAll(['+447911123456'], RULE, new GroupRouter(), null, null, grouped), { numbers: ['+447911123456'], groups: [''], kept: [0] });
       assert.throws(() => checkGroups([{ name: 'x', lines: ['goip09'] }], grouped), /line "goip09" is not in the lines list/);
       assert.throws(() => checkGroups([{ name: 'x' }, { name: 'x' }], grouped), /twice/);
     });

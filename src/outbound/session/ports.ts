@@ -58,6 +58,8 @@ export interface LineSession {
 export interface SessionOnLine extends LineSession {
   readonly sendId: number;
   readonly batchId: string;
+  /** The one text the session's MSG gave the line: it claims only recipients of that text. */
+  readonly text: string;
 }
 
 /** The line scheduler's say: whether and when the line takes work, and what it learns of it. */

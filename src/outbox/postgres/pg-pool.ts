@@ -4,7 +4,13 @@
  * driver reads them). Every connection works in the store's own schema (search_path), and reads
  * bigint columns (ms epochs, sequence numbers) as numbers: they stay far below 2^53.
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { optionalModule } from '../../util/optional-module';
+
+type PgModule = typeof pg;
+
+/** The `pg` driver: an optional dependency that only goip-config `database` `postgres` loads. */
+export const pgDriver = optionalModule<PgModule>('pg', 'database postgres');
 
 export interface PgStoreOptions {
   /** postgres://user:password@host:port/database; empty or absent = the PG* variables. */
@@ -31,19 +37,22 @@ export function checkSchemaName(schema: string): string {
   return schema;
 }
 
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === INT8 ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
-};
+function bigintsAsNumbers(driver: PgModule): pg.CustomTypesConfig {
+  return {
+    getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+      oid === INT8 ? (value: string) => Number(value) : driver.types.getTypeParser(oid, format)) as pg.CustomTypesConfig['getTypeParser'],
+  };
+}
 
 export function openPool(options: PgStoreOptions): pg.Pool {
   const schema = checkSchemaName(options.schema ?? DEFAULT_SCHEMA);
   const connectionString = options.connectionString === '' ? undefined : options.connectionString;
-  const pool = new pg.Pool({
+  const driver = pgDriver();
+  const pool = new driver.Pool({
     connectionString,
     max: options.maxConnections ?? 8,
     options: `-c search_path=${schema}`,
-    types,
+    types: bigintsAsNumbers(driver),
   });
   // Unheard, the pool's 'error' would end the process.
   pool.on('error', (err) => options.onIdleError?.(err));

@@ -25,13 +25,14 @@ const SENDABLE = `r.state = 'queued' AND NOT r.excluded_lines ? $1 AND (r.expire
   AND ($3::text[] IS NULL OR r.route_group = ANY ($3::text[]))`;
 /** ... in a batch that may go now on $line, of priority $4 or higher. */
 const BATCH_OPEN = `(b.line IS NULL OR b.line = $1) AND (b.send_at IS NULL OR b.send_at <= $2) AND r.priority <= $4`;
-const FIRST_BATCH = `SELECT r.batch_seq AS seq, r.priority FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+const FIRST_BATCH = `SELECT r.batch_seq AS seq, r.priority, r.text FROM recipients r JOIN batches b ON b.seq = r.batch_seq
   WHERE ${SENDABLE} AND ${BATCH_OPEN} ORDER BY r.priority, r.batch_seq LIMIT 1`;
 
 /**
  * $1 line, $2 now, $3 groups, $4 lowest priority, $5 instance, $6 sendId, $7 first telId, $8 limit,
- * $9 the session's batchId (null: the first batch the line may send). A session keeps its batch
- * unless work of higher priority waits for the line.
+ * $9 the session's batchId (null: the first batch the line may send), $10 the session's text. A
+ * session keeps its batch unless work of higher priority waits for the line. It carries one text,
+ * so in a personalised batch it claims only the recipients of its text (without one, of the first).
  */
 const CLAIM = `
   WITH first AS (${FIRST_BATCH}),
@@ -41,9 +42,12 @@ const CLAIM = `
       AND NOT EXISTS (SELECT 1 FROM first WHERE first.priority < b.priority)
   ),
   target AS (SELECT seq FROM first WHERE $9::text IS NULL UNION ALL SELECT seq FROM session),
+  session_text AS (
+    SELECT COALESCE($10::text, (SELECT r.text FROM recipients r WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE} ORDER BY r.idx LIMIT 1)) AS text
+  ),
   picked AS (
     SELECT r.message_id, r.idx FROM recipients r
-    WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE}
+    WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE} AND (r.text IS NULL OR r.text = (SELECT text FROM session_text))
       AND EXISTS (SELECT 1 FROM line_presence p WHERE p.line = $1 AND p.instance = $5)
     ORDER BY r.idx LIMIT $8
     FOR UPDATE SKIP LOCKED
@@ -94,37 +98,42 @@ export class PgQueue implements SendStore {
         `WITH b AS (
           INSERT INTO batches (batch_id, text, line, node_id, meta, segments, encoding, recipient_count, created_at, priority, send_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq)
-        INSERT INTO recipients (message_id, batch_seq, idx, number, state, error, updated_at, priority, expires_at, route_group)
-        SELECT n.message_id, b.seq, n.i - 1, n.number, CASE WHEN n.blocked THEN 'blocked' ELSE 'queued' END,
-               CASE WHEN n.blocked THEN $16 END, $9, $10, $12, n.grp
-        FROM b, unnest($13::text[], $14::text[], $15::text[], $17::boolean[]) WITH ORDINALITY AS n(message_id, number, grp, blocked, i)`,
+        INSERT INTO recipients (message_id, batch_seq, idx, number, state, error, updated_at, priority, expires_at, route_group, text, segments, encoding)
+        SELECT n.message_id, b.seq, n.i - 1, n.number, CASE WHEN n.failure IS NOT NULL THEN 'failed' WHEN n.blocked THEN 'blocked' ELSE 'queued' END,
+               CASE WHEN n.failure IS NOT NULL THEN n.failure WHEN n.blocked THEN $16 END, $9, $10, $12, n.grp, n.own_text, n.own_segments, n.own_encoding
+        FROM b, unnest($13::text[], $14::text[], $15::text[], $17::boolean[], $18::text[], $19::integer[], $20::text[], $21::text[])
+          WITH ORDINALITY AS n(message_id, number, grp, blocked, own_text, own_segments, own_encoding, failure, i)`,
         [
           batch.batchId, batch.text, batch.line, batch.nodeId, JSON.stringify(batch.meta), batch.segments, batch.encoding,
           batch.recipients.length, now, priority, batch.sendAt ?? null, batch.expiresAt ?? null,
           batch.recipients.map((r) => r.messageId), batch.recipients.map((r) => r.number), batch.recipients.map((r) => r.group ?? ''),
-          QUEUE_REASONS.blocked, blocked,
+          QUEUE_REASONS.blocked, blocked, batch.recipients.map((r) => r.text ?? null), batch.recipients.map((r) => r.segments ?? null),
+          batch.recipients.map((r) => r.encoding ?? null), batch.recipients.map((r) => r.error ?? null),
         ],
       );
       // Delivered at the commit: every instance's engine looks for work at once (./pg-wake.ts).
       await client.query(`SELECT pg_notify('${QUEUE_CHANNEL}', current_schema())`);
-      if (!blocked.includes(true)) return [];
-      const ids = batch.recipients.filter((_, i) => blocked[i]).map((r) => r.messageId);
+      const ended = batch.recipients.filter((r, i) => r.error !== undefined || blocked[i]);
+      if (ended.length === 0) return [];
+      const ids = ended.map((r) => r.messageId);
       const rows = await client.query<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ANY ($1::text[]) ORDER BY r.idx`, [ids]);
       return rows.rows.map(toRecipient);
     });
   }
 
-  async claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[]): Promise<Recipient[]> {
+  async claim(
+    line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[], text?: string,
+  ): Promise<Recipient[]> {
     if (limit <= 0) return [];
     const { rows } = await this.pool.query<RecipientRow>(CLAIM, [
-      line, this.now(), groups ?? null, PRIORITIES.indexOf(lowest), this.instance, sendId, firstTelId, limit, batchId ?? null,
+      line, this.now(), groups ?? null, PRIORITIES.indexOf(lowest), this.instance, sendId, firstTelId, limit, batchId ?? null, text ?? null,
     ]);
     return rows.map(toRecipient).sort((a, b) => (a.telId ?? 0) - (b.telId ?? 0));
   }
 
   async nextBatch(line: string, groups?: readonly string[], lowest: Priority = 'low'): Promise<{ batchId: string; text: string } | null> {
     const { rows } = await this.pool.query<{ batch_id: string; text: string }>(
-      `SELECT b.batch_id, b.text FROM (${FIRST_BATCH}) f JOIN batches b ON b.seq = f.seq`,
+      `SELECT b.batch_id, COALESCE(f.text, b.text) AS text FROM (${FIRST_BATCH}) f JOIN batches b ON b.seq = f.seq`,
       [line, this.now(), groups ?? null, PRIORITIES.indexOf(lowest)],
     );
     return rows.length === 0 ? null : { batchId: rows[0].batch_id, text: rows[0].text };

@@ -28,8 +28,8 @@ export interface RecipientRow {
   updated_at: number;
 }
 
-export const COLUMNS = `r.message_id, r.batch_seq, b.batch_id, r.idx, b.recipient_count, r.number, b.text, b.line AS pinned_line,
-  b.node_id, b.meta, b.segments, b.encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no, r.error,
+export const COLUMNS = `r.message_id, r.batch_seq, b.batch_id, r.idx, b.recipient_count, r.number, COALESCE(r.text, b.text) AS text, b.line AS pinned_line,
+  b.node_id, b.meta, COALESCE(r.segments, b.segments) AS segments, COALESCE(r.encoding, b.encoding) AS encoding, r.state, r.line, r.send_id, r.tel_id, r.sms_no, r.error,
   r.attempts, r.excluded_lines, r.route_group, r.delivery_state, r.delivered_at, r.updated_at`;
 export const SELECT_RECIPIENT = `SELECT ${COLUMNS} FROM recipients r JOIN batches b ON b.seq = r.batch_seq`;
 

@@ -134,6 +134,10 @@ export const PG_MIGRATIONS = [
     renewed_at bigint NOT NULL
   );
   `,
+  // Personalised batches: a recipient's own rendered text and its measure (NULL: the batch's).
+  `
+  ALTER TABLE recipients ADD COLUMN text text, ADD COLUMN segments integer, ADD COLUMN encoding text;
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

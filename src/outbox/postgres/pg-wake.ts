@@ -4,8 +4,8 @@
  * goip-send on one instance starts at once on the lines of all (the engines' poll is only the
  * fallback). A dropped connection is made again with a doubling wait.
  */
-import pg from 'pg';
-import { checkSchemaName, DEFAULT_SCHEMA, type PgStoreOptions } from './pg-pool';
+import type pg from 'pg';
+import { checkSchemaName, DEFAULT_SCHEMA, pgDriver, type PgStoreOptions } from './pg-pool';
 
 /** The channel of every store; the payload names the schema (several stores may share a database). */
 export const QUEUE_CHANNEL = 'goip_queue';
@@ -45,7 +45,7 @@ export class PgWake {
 
   private async connect(): Promise<void> {
     const connectionString = this.options.connectionString === '' ? undefined : this.options.connectionString;
-    const client = new pg.Client({ connectionString });
+    const client = new (pgDriver().Client)({ connectionString });
     client.on('notification', (message) => {
       if (message.channel === QUEUE_CHANNEL && message.payload === this.schema) this.onWork();
     });

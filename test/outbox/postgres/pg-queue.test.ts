@@ -123,6 +123,13 @@ describe('postgres store: the send queue', function () {
       note('expired', shape(await port.expireDue()));
       note('get', shape([(await port.get('low-0')) as Recipient]));
       note('missing', await port.get('nope'));
+      const own = (text: string) => ({ text, segments: 1, encoding: 'GSM-7' as const });
+      const personal = batch('personal', 4).recipients.map((r, n) => ({ ...r, ...(n === 3 ? { error: 'TEMPLATE_VAR: no value for {{code}}' } : own(n === 1 ? 'Hi B' : 'Hi A')) }));
+      note('enqueue personalised (one fails at once)', shape(await enqueue(batch('personal', 4, { priority: 'high', recipients: personal }))));
+      note('next batch: the first recipient text', await port.nextBatch('l2', ['']));
+      note('claim without a text: the first recipient text only', shape(await port.claim('l2', 31, 1, 3, undefined, 'low', [''])));
+      note('claim of text B', shape(await port.claim('l2', 32, 1, 3, 'personal', 'low', [''], 'Hi B')));
+      note('claim of text A: none left', shape(await port.claim('l2', 33, 1, 3, 'personal', 'low', [''], 'Hi A')));
     }
     sqlite.close();
     assert.deepEqual(answers[1], answers[0]);
