@@ -105,7 +105,7 @@ export class SendingService {
     const batchId = fields?.batchId ?? randomUUID();
     const recipients = batch.numbers.map((number, i) => {
       const own = batch.personal?.[i];
-      const recipient = { messageId: randomUUID(), number, group: batch.groups[i] };
+      const recipient = { messageId: randomUUID(), number, group: batch.groups[i], stickyMs: batch.stickyMs?.[i] ?? undefined };
       return own === undefined ? recipient : 'error' in own ? { ...recipient, error: own.error } : { ...recipient, text: own.text, segments: own.segments, encoding: own.encoding };
     });
     const blocked = await this.store.outbox.enqueue({

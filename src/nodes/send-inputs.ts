@@ -7,7 +7,7 @@
 import type { SubmitRequest } from '../gateway/sending';
 import type { NodeMessage } from './red';
 
-type Input = 'text' | 'to' | 'line' | 'group' | 'encoding' | 'maxParts' | 'missing' | 'priority' | 'sendAt' | 'validity' | 'expiresAt' | 'batchId';
+type Input = 'text' | 'to' | 'line' | 'group' | 'encoding' | 'maxParts' | 'missing' | 'sticky' | 'stickyDays' | 'priority' | 'sendAt' | 'validity' | 'expiresAt' | 'batchId';
 
 interface InputSource {
   /** The node's property of this name (a typed input is evaluated against the message). */
@@ -24,6 +24,8 @@ export const SEND_INPUTS: Readonly<Record<Input, InputSource>> = {
   encoding: { node: true, message: false, payload: true },
   maxParts: { node: true, message: false, payload: true },
   missing: { node: false, message: false, payload: true },
+  sticky: { node: true, message: false, payload: false },
+  stickyDays: { node: true, message: false, payload: false },
   priority: { node: false, message: true, payload: false },
   sendAt: { node: false, message: true, payload: false },
   validity: { node: false, message: true, payload: false },

@@ -98,7 +98,7 @@ export class SessionOpener {
       const groups = this.deps.fleet.groupsOf(info.id);
       if (this.deps.lines.trusted(info.id)) {
         const sendId = await store.nextSendId(info.id);
-        const [first] = await store.claim(info.id, sendId, 1, 1, undefined, lowest, groups);
+        const [first] = await store.claim(info.id, sendId, 1, 1, undefined, lowest, groups, undefined, this.deps.gate.availableLines(now));
         if (first === undefined) continue;
         this.deps.register(BulkSession.fresh(this.deps.ports, info.id, sendId, first));
       } else {

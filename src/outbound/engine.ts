@@ -285,8 +285,10 @@ export class BulkSender extends EventEmitter<BulkSenderEvents> {
       outcomes: {
         claimNext: (session, telId, claimed) => {
           if (!this.running || !this.gate.mayClaim(session)) return claimed(null);
-          const lowest = this.gate.lowestPriority(Date.now());
-          const claim = this.store.claim(session.line, session.sendId, telId, 1, session.batchId, lowest, this.fleet.groupsOf(session.line), session.text);
+          const now = Date.now();
+          const lowest = this.gate.lowestPriority(now);
+          const groups = this.fleet.groupsOf(session.line);
+          const claim = this.store.claim(session.line, session.sendId, telId, 1, session.batchId, lowest, groups, session.text, this.gate.availableLines(now));
           this.commit.track(claim.then(([first]) => this.safely(() => claimed(first ?? null))));
         },
         sent: (tel, smsNo) => outcomes.sent(tel.recipient, smsNo),

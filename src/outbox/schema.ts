@@ -194,6 +194,16 @@ export const MIGRATIONS = [
   ALTER TABLE recipients ADD COLUMN segments INTEGER;
   ALTER TABLE recipients ADD COLUMN encoding TEXT;
   `,
+  // Sticky lines: the line that last sent to each number, and how long a recipient keeps to it
+  // (NULL: it does not).
+  `
+  ALTER TABLE recipients ADD COLUMN sticky_ms INTEGER;
+  CREATE TABLE number_lines (
+    number TEXT PRIMARY KEY,
+    line TEXT NOT NULL,
+    at INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The user_version of a store this version has migrated. */

@@ -17,12 +17,13 @@ import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
 import { unroutableReason, unsendableReason } from './failure-reasons';
 import { type Durable, UnitTransaction, WalSync } from './wal-sync';
-import { type DeferredSync, type NewBatch, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
+import { type DeferredSync, MAX_STICKY_DAYS, type NewBatch, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
 const MAX_FIRST_SEND_ID = 9000;
 /** line_sends keeps this much history (the hourly limit's window) ... */
 const LINE_SENDS_KEPT_MS = 3600_000;
+const DAY_MS = 86_400_000;
 /** ... pruned once per this many sends. */
 const LINE_SENDS_PRUNE_EVERY = 1000;
 
@@ -99,9 +100,10 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
         sendAt: batch.sendAt ?? null,
       })!;
       const failed: Recipient[] = [];
-      batch.recipients.forEach(({ messageId, number, group, text, segments, encoding, error }, index) => {
+      batch.recipients.forEach(({ messageId, number, group, text, segments, encoding, error, stickyMs }, index) => {
         this.statements.insertRecipient.run({
           messageId, batchSeq: seq, index, number, now, priority, expiresAt, group: group ?? '', text: text ?? null, segments: segments ?? null, encoding: encoding ?? null,
+          stickyMs: stickyMs ?? null,
         });
         if (error === undefined) return;
         this.statements.failQueued.run({ messageId, reason: error, now });
@@ -114,18 +116,20 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
 
   claim(
     line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[], text?: string,
+    available?: readonly string[],
   ): Recipient[] {
     if (limit <= 0) return [];
     const inGroups = groups === undefined ? null : JSON.stringify(groups);
+    const lines = JSON.stringify(available ?? []);
     return this.inTransaction(() => {
       const now = this.now();
       const rank = PRIORITIES.indexOf(lowest);
       const batch =
         batchId === undefined
-          ? this.statements.firstClaimableBatch.get({ line, now, lowest: rank, groups: inGroups })
-          : this.sessionBatch(batchId, line, now, rank, inGroups);
+          ? this.statements.firstClaimableBatch.get({ line, now, lowest: rank, groups: inGroups, available: lines })
+          : this.sessionBatch(batchId, line, now, rank, inGroups, lines);
       if (!batch) return [];
-      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, now, groups: inGroups, text: text ?? null }).map(({ message_id }, i) => {
+      return this.statements.claimableInBatch.all({ seq: batch.seq, line, limit, now, groups: inGroups, text: text ?? null, available: lines }).map(({ message_id }, i) => {
         this.statements.markClaimed.run({ messageId: message_id, line, sendId, telId: firstTelId + i, now });
         return this.require(message_id);
       });
@@ -134,7 +138,7 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
 
   nextBatch(line: string, groups?: readonly string[], lowest: Priority = 'low'): { batchId: string; text: string } | null {
     const inGroups = groups === undefined ? null : JSON.stringify(groups);
-    const batch = this.statements.firstClaimableBatch.get({ line, now: this.now(), lowest: PRIORITIES.indexOf(lowest), groups: inGroups });
+    const batch = this.statements.firstClaimableBatch.get({ line, now: this.now(), lowest: PRIORITIES.indexOf(lowest), groups: inGroups, available: '[]' });
     const row = batch && this.statements.batchBySeq.get(batch.seq);
     return row ? { batchId: row.batch_id, text: batch.text ?? row.text } : null;
   }
@@ -162,8 +166,10 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
       const recipient = this.require(messageId);
       if (recipient.state === 'sent') return recipient; // a late duplicate OK
       this.expectState(recipient, 'claimed', 'markSent');
-      this.statements.markSent.run({ messageId, smsNo, now: this.now() });
+      const now = this.now();
+      this.statements.markSent.run({ messageId, smsNo, now });
       this.statements.countSent.run(recipient.line, day);
+      this.statements.noteNumberLine.run(recipient.number, recipient.line, now);
       this.noteLineSend(recipient.line as string);
       return this.require(messageId);
     });
@@ -251,6 +257,7 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
       this.statements.purgeEmptyBatches.run();
       this.statements.purgeLineSends.run(now - LINE_SENDS_KEPT_MS);
       this.statements.purgeInbox.run(now - olderThanMs);
+      this.statements.purgeNumberLines.run(now - MAX_STICKY_DAYS * DAY_MS);
       return changes;
     });
   }
@@ -303,10 +310,10 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
    * The session's batch while it may go on, undefined while work of higher priority (that this line
    * may send) waits for the line.
    */
-  private sessionBatch(batchId: string, line: string, now: number, lowest: number, groups: string | null): { seq: number } | undefined {
+  private sessionBatch(batchId: string, line: string, now: number, lowest: number, groups: string | null, available: string): { seq: number } | undefined {
     const batch = this.statements.claimableBatchById.get({ batchId, line, now, lowest });
     if (batch === undefined || batch.priority === 0) return batch;
-    return this.statements.firstClaimableBatch.get({ line, now, lowest: batch.priority - 1, groups }) === undefined ? batch : undefined;
+    return this.statements.firstClaimableBatch.get({ line, now, lowest: batch.priority - 1, groups, available }) === undefined ? batch : undefined;
   }
 
   private require(messageId: string): Recipient {

@@ -57,6 +57,11 @@ export const SENT_IN_WINDOW = `
 /** The recipient's routing group is one of @groups (a JSON array), or @groups is null (any). */
 const IN_GROUPS = `(@groups IS NULL OR r.route_group IN (SELECT value FROM json_each(@groups)))`;
 
+/** A sticky recipient whose number's line is another line that may send now (@available) waits for it. */
+const NOT_STUCK_ELSEWHERE = `(r.sticky_ms IS NULL OR NOT EXISTS (
+  SELECT 1 FROM number_lines n
+  WHERE n.number = r.number AND n.line <> @line AND n.at >= @now - r.sticky_ms AND n.line IN (SELECT value FROM json_each(@available))))`;
+
 /**
  * A session carries one text, so in a personalised batch (each recipient its own text) it claims
  * only the recipients of its text: @text, or without one the text of the first it may send.
@@ -102,8 +107,8 @@ export function prepareStatements(db: Connection) {
       VALUES (@batchId, @text, @line, @nodeId, @meta, @segments, @encoding, @recipientCount, @now, @priority, @sendAt)
       RETURNING seq`),
     insertRecipient: db.prepare(`
-      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at, priority, expires_at, route_group, text, segments, encoding)
-      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now, @priority, @expiresAt, @group, @text, @segments, @encoding)`),
+      INSERT INTO recipients (message_id, batch_seq, idx, number, state, updated_at, priority, expires_at, route_group, text, segments, encoding, sticky_ms)
+      VALUES (@messageId, @batchSeq, @index, @number, 'queued', @now, @priority, @expiresAt, @group, @text, @segments, @encoding, @stickyMs)`),
     recipientById: db.prepare<RecipientRow>(`${SELECT_RECIPIENT} WHERE r.message_id = ?`),
     claimedRecipients: db.prepare<RecipientRow>(
       `${SELECT_RECIPIENT} WHERE r.state = 'claimed' ORDER BY r.line, r.send_id, r.tel_id`,
@@ -111,7 +116,7 @@ export function prepareStatements(db: Connection) {
     firstClaimableBatch: db.prepare<{ seq: number; text: string | null }>(`
       SELECT r.batch_seq AS seq, r.text FROM recipients r JOIN batches b ON b.seq = r.batch_seq
       WHERE r.state = 'queued' AND r.priority <= @lowest AND (b.line IS NULL OR b.line = @line) AND ${NOT_EXCLUDED} AND ${IN_GROUPS}
-        AND (b.send_at IS NULL OR b.send_at <= @now) AND ${NOT_EXPIRED}
+        AND (b.send_at IS NULL OR b.send_at <= @now) AND ${NOT_EXPIRED} AND ${NOT_STUCK_ELSEWHERE}
       ORDER BY r.priority, r.batch_seq LIMIT 1`),
     batchBySeq: db.prepare<{ batch_id: string; text: string }>(`SELECT batch_id, text FROM batches WHERE seq = ?`),
     claimableBatchById: db.prepare<{ seq: number; priority: number }>(`
@@ -119,12 +124,16 @@ export function prepareStatements(db: Connection) {
       WHERE batch_id = @batchId AND (line IS NULL OR line = @line) AND (send_at IS NULL OR send_at <= @now) AND priority <= @lowest`),
     claimableInBatch: db.prepare<{ message_id: string }>(`
       SELECT r.message_id FROM recipients r
-      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS} AND ${OF_SESSION_TEXT}
+      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS} AND ${OF_SESSION_TEXT} AND ${NOT_STUCK_ELSEWHERE}
       ORDER BY r.idx LIMIT @limit`),
     unroutable: db.prepare<{ message_id: string; route_group: string }>(`
       SELECT r.message_id, r.route_group FROM recipients r
       WHERE r.state = 'queued' AND r.route_group NOT IN (SELECT value FROM json_each(@groups))`),
     noteLineSend: db.prepare(`INSERT INTO line_sends (line, at) VALUES (?, ?)`),
+    noteNumberLine: db.prepare(`
+      INSERT INTO number_lines (number, line, at) VALUES (?, ?, ?)
+      ON CONFLICT (number) DO UPDATE SET line = excluded.line, at = excluded.at`),
+    purgeNumberLines: db.prepare(`DELETE FROM number_lines WHERE at < ?`),
     lineSendsSince: db.prepare<{ n: number }>(`SELECT COUNT(*) AS n FROM line_sends WHERE line = ? AND at >= ?`),
     purgeLineSends: db.prepare(`DELETE FROM line_sends WHERE at < ?`),
     purgeInbox: db.prepare(`DELETE FROM inbox WHERE received_at < ?`),

@@ -17,6 +17,9 @@ export type RecipientState = 'queued' | 'claimed' | 'sent' | 'failed' | 'expired
 export type Priority = 'high' | 'normal' | 'low';
 export const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
 
+/** The longest a number keeps to its line (goip-send `stickyDays`); older pairs are purged. */
+export const MAX_STICKY_DAYS = 365;
+
 export interface NewBatch {
   batchId: string;
   text: string;
@@ -31,9 +34,19 @@ export interface NewBatch {
   /**
    * `group`: the routing group whose lines may send it (absent or '' = the lines in no group).
    * `text`, `segments`, `encoding`: the recipient's own text of a personalised batch (absent: the
-   * batch's). `error`: it cannot go (ends failed with this reason at once).
+   * batch's). `error`: it cannot go (ends failed with this reason at once). `stickyMs`: it keeps to
+   * the line that last sent to its number within this many ms, while that line may send.
    */
-  recipients: Array<{ messageId: string; number: string; group?: string; text?: string; segments?: number; encoding?: 'GSM-7' | 'UCS-2'; error?: string }>;
+  recipients: Array<{
+    messageId: string;
+    number: string;
+    group?: string;
+    text?: string;
+    segments?: number;
+    encoding?: 'GSM-7' | 'UCS-2';
+    error?: string;
+    stickyMs?: number;
+  }>;
   /** Default normal. */
   priority?: Priority;
   /** No SEND before this (ms epoch); null/absent = at once. */
@@ -89,8 +102,13 @@ export interface Outbox {
    * priority waits for the line (the session yields its line to it). `groups`: only recipients of
    * these routing groups (absent = any group). `text`: the session's; in a personalised batch only
    * recipients of that text (absent: of the first recipient's text), since a session carries one.
+   * `available`: the lines that may send now; a sticky recipient whose number's line is another of
+   * them waits for that line (absent: none is waited for).
    */
-  claim(line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest?: Priority, groups?: readonly string[], text?: string): Recipient[];
+  claim(
+    line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest?: Priority, groups?: readonly string[], text?: string,
+    available?: readonly string[],
+  ): Recipient[];
   /** The batch claim() would take from for `line` now (its id and the text its first claim has), without claiming; null when none. */
   nextBatch(line: string, groups?: readonly string[], lowest?: Priority): { batchId: string; text: string } | null;
   /** Fails every queued recipient whose routing group is not among `groups` (no configured line may send it). */
@@ -99,7 +117,10 @@ export interface Outbox {
   sentSince(line: string, since: number): number;
   /** Recipients claimed before a restart: resume them with the SAME line/sendId/telId. */
   claimedRecipients(): Recipient[];
-  /** Sent with `smsNo`; the line's count for `day` (YYYY-MM-DD, local) goes up in the same commit. */
+  /**
+   * Sent with `smsNo`; the line's count for `day` (YYYY-MM-DD, local) goes up in the same commit,
+   * and the line becomes the number's line (sticky recipients keep to it).
+   */
   markSent(messageId: string, smsNo: number | null, day: string): Recipient;
   markFailed(messageId: string, reason: string): Recipient;
   /**

@@ -6,7 +6,7 @@ import { type Priority, PRIORITIES } from '../outbox/types';
 import { MAX_MESSAGE_BYTES } from '../protocol';
 import { guardText, type MeasuredText, measureText, type TextRules, textRules } from './encoding';
 import { InputError, type NumberRule } from './numbers';
-import { GroupRouter, routeAll } from './routing';
+import { GroupRouter, routeAll, stickyRule, stickyWindows } from './routing';
 import { missingVars, Template } from './template';
 
 export { checkRule, InputError, normalizeNumber, type NumberFormat, type NumberRule } from './numbers';
@@ -30,6 +30,10 @@ export interface SendRequest {
   maxParts?: unknown;
   /** What a personalised text does with a variable a recipient lacks: fail (default) | empty. */
   missing?: unknown;
+  /** A number goes out on the line that last sent to it (default off; a group's own key wins). */
+  sticky?: unknown;
+  /** How long a number keeps to its line (default 30). */
+  stickyDays?: unknown;
 }
 
 /** One recipient's own text of a personalised batch, or why it cannot go (`code: reason`). */
@@ -45,6 +49,8 @@ export interface ComposedBatch extends MeasuredText {
   line: string | null;
   /** A personalised batch's text of each number (same order); absent for one text to all. */
   personal?: PersonalText[];
+  /** How long each number keeps to its line, ms (same order; null: not sticky); absent when none is. */
+  stickyMs?: Array<number | null>;
 }
 
 /** `to` entries `{number, vars}` make the batch personalised; plain numbers among them get no vars. */
@@ -95,6 +101,7 @@ export function composeBatch(request: SendRequest, rule: NumberRule, knownLines:
   const source = String(request.text);
   if (source.trim() === '') throw new InputError('the SMS text is empty');
   const rules = textRules(request.encoding, request.maxParts);
+  const sticky = stickyRule(request.sticky, request.stickyDays);
   const entries = recipientEntries(request.to);
   const emptyMissing = missingVars(request.missing) === 'empty';
   const template = entries === null ? null : new Template(source);
@@ -108,6 +115,8 @@ export function composeBatch(request: SendRequest, rule: NumberRule, knownLines:
   if (line !== null && !knownLines.has(line)) throw new InputError(`unknown line "${line}": it is not in the GoIP server's lines list`);
   const { numbers, groups, kept } = routeAll(raw, rule, router, request.group, line, knownLines);
   const batch: ComposedBatch = { ...measured, text, numbers, groups, line };
+  const stickyMs = stickyWindows(groups, sticky, router);
+  if (stickyMs.some((ms) => ms !== null)) batch.stickyMs = stickyMs;
   if (template !== null && entries !== null) batch.personal = kept.map((index) => personalText(template, entries.vars[index], rules, emptyMissing));
   return batch;
 }

@@ -3,6 +3,7 @@
  * longest matching E.164 prefix, in that group's number format; `msg.group` pins a group; numbers
  * matching no group use the lines in no group (every line when there are no groups). Pure.
  */
+import { MAX_STICKY_DAYS } from '../outbox/types';
 import { checkRule, InputError, normalizeNumber, type NumberFormat, type NumberRule } from './numbers';
 
 export interface LineGroup {
@@ -13,6 +14,45 @@ export interface LineGroup {
   numberFormat: NumberFormat;
   /** ISO 3166 country for numbers without a country code ('' = the sending node's). */
   country: string;
+  /** Its recipients keep to their number's line (null: as the goip-send node says). */
+  sticky?: boolean | null;
+  /** How long a number keeps to its line (null: as the goip-send node says). */
+  stickyDays?: number | null;
+}
+
+export const DEFAULT_STICKY_DAYS = 30;
+const DAY_MS = 86_400_000;
+
+export interface StickyRule {
+  sticky: boolean;
+  stickyDays: number;
+}
+
+function flag(value: unknown, field: string): boolean | null {
+  if (value === undefined || value === null || value === '') return null;
+  if (value === true || value === 'true') return true;
+  if (value === false || value === 'false') return false;
+  throw new InputError(`${field} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+function days(value: unknown, field: string): number | null {
+  if (value === undefined || value === null || value === '') return null;
+  const n = typeof value === 'string' ? Number(value.trim()) : value;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_STICKY_DAYS) throw new InputError(`${field} must be a whole number of days from 1 to ${MAX_STICKY_DAYS}, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** goip-send's `sticky` and `stickyDays`, checked (default off, 30 days). */
+export function stickyRule(sticky: unknown, stickyDays: unknown): StickyRule {
+  return { sticky: flag(sticky, 'sticky') ?? false, stickyDays: days(stickyDays, 'stickyDays') ?? DEFAULT_STICKY_DAYS };
+}
+
+/** How long each recipient of these groups keeps to its number's line: its group's keys win over `rule`; null = not sticky. */
+export function stickyWindows(groups: readonly string[], rule: StickyRule, router: GroupRouter): Array<number | null> {
+  return groups.map((name) => {
+    const group = router.group(name);
+    return (group?.sticky ?? rule.sticky) ? (group?.stickyDays ?? rule.stickyDays) * DAY_MS : null;
+  });
 }
 
 /** The group of recipients matching no group: the lines in no group take them. */
@@ -43,7 +83,10 @@ export function checkGroups(value: unknown, knownLines: ReadonlySet<string>): Li
     const prefixes = listOf(item.prefixes).map(digitsOf);
     for (const prefix of prefixes) if (!/^\d{1,15}$/.test(prefix)) throw new InputError(`group "${name}": prefix "${prefix}" is not digits`);
     const rule = checkRule({ country: String(item.country ?? ''), format: (String(item.numberFormat ?? '') || 'e164') as NumberFormat });
-    return { name, lines, prefixes, numberFormat: rule.format, country: rule.country };
+    return {
+      name, lines, prefixes, numberFormat: rule.format, country: rule.country,
+      sticky: flag(item.sticky, `group "${name}": sticky`), stickyDays: days(item.stickyDays, `group "${name}": stickyDays`),
+    };
   });
 }
 

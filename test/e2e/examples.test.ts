@@ -3,7 +3,7 @@
  * test helper), on each runtime: see helpers/examples.ts for how an example is set up and checked.
  */
 import assert from 'node:assert/strict';
-import { behaviour, exampleNames, listedExamples, liveNodeRed, runExample } from '../helpers/examples';
+import { behaviour, EXAMPLES_ENV, exampleNames, listedExamples, liveNodeRed, runExample } from '../helpers/examples';
 import { NodeRedProcess } from '../helpers/node-red-process';
 import { RUNTIMES, skipUnavailable } from '../helpers/runtimes';
 
@@ -14,7 +14,7 @@ for (const runtime of RUNTIMES) describe(`examples: every example flow in a real
 
   const live = liveNodeRed((context) => {
     skipUnavailable(context, runtime);
-    return NodeRedProcess.start({ runtime });
+    return NodeRedProcess.start({ runtime, env: EXAMPLES_ENV });
   });
 
   it('lists every example in the editor library', async function () {

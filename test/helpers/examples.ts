@@ -107,6 +107,17 @@ function ledgerHas(run: ExampleRun, count: number): Promise<void> {
   });
 }
 
+/** What the Node-RED of the examples is started with: the login of the dosend.php example. */
+export const EXAMPLES_ENV = { GOIP_HTTP_USER: 'root', GOIP_HTTP_PASSWORD: 'dosend-secret' };
+
+/** A dosend.php request as the vendor's clients make it: GET with a query, or POST with a form. */
+function dosend(run: ExampleRun, method: 'GET' | 'POST', fields: Record<string, string>): Promise<{ status: number; body: string }> {
+  const query = new URLSearchParams({ USERNAME: EXAMPLES_ENV.GOIP_HTTP_USER, PASSWORD: EXAMPLES_ENV.GOIP_HTTP_PASSWORD, method: '2', ...fields }).toString();
+  return method === 'GET'
+    ? run.red.request('GET', `/goip/en/dosend.php?${query}`)
+    : run.red.request('POST', '/goip/en/dosend.php', Buffer.from(query), { 'Content-Type': 'application/x-www-form-urlencoded' });
+}
+
 /** What each example does, checked small; examples not listed here are deployed and driven only. */
 export const behaviour: Record<string, { what: string; check: (run: ExampleRun) => Promise<void> }> = {
   'receive-sms-to-email': {
@@ -193,6 +204,36 @@ export const behaviour: Record<string, { what: string; check: (run: ExampleRun) 
       assert.deepEqual(
         run.fleet.ledger.sent.map((sms) => [sms.number, sms.text]),
         [['+8613800138000', 'Hello 你好']],
+      );
+    },
+  },
+  'migrate-from-vendor-dosend': {
+    what: 'dosend.php by GET and POST sends on the provider group or the named line and answers per number; a bad login, Memo, provider or number is refused',
+    async check(run) {
+      const wrong = await dosend(run, 'GET', { PASSWORD: 'guess', smsnum: '+8613800138000', Memo: 'x' });
+      assert.deepEqual([wrong.status, wrong.body], [401, 'ERROR: USERNAME or PASSWORD is wrong']);
+      const long = await dosend(run, 'GET', { smsnum: '+8613800138000', Memo: 'x'.repeat(1401) });
+      assert.deepEqual([long.status, long.body], [400, 'ERROR: Memo is over 1400 characters']);
+      const provider = await dosend(run, 'GET', { smsprovider: '9', smsnum: '+8613800138000', Memo: 'x' });
+      assert.deepEqual([provider.status, provider.body], [400, 'ERROR: smsprovider 9 is not mapped to a routing group']);
+      const noProvider = await dosend(run, 'GET', { smsnum: '+8613800138000', Memo: 'x' });
+      assert.deepEqual([noProvider.status, noProvider.body], [400, 'ERROR: smsprovider is missing']);
+      const badNumber = await dosend(run, 'POST', { smsprovider: '1', smsnum: '+8613800138000,call-me', Memo: 'x' });
+      assert.equal(badNumber.status, 400);
+      assert.match(badNumber.body, /^ERROR: goip-send: "call-me" is not a phone number/);
+
+      const byProvider = await dosend(run, 'GET', { smsprovider: '2', smsnum: '+8613800138000, +8613900139000', Memo: 'hello from a script' });
+      assert.deepEqual([byProvider.status, byProvider.body], [200, 'Sending to +8613800138000: OK\nSending to +8613900139000: OK\n']);
+      const byLine = await dosend(run, 'POST', { goipname: 'goip01', smsnum: '+8613700137000', Memo: 'posted 你好' });
+      assert.deepEqual([byLine.status, byLine.body], [200, 'Sending to +8613700137000: OK\n']);
+      await ledgerHas(run, 3);
+      assert.deepEqual(
+        run.fleet.ledger.sent.map((sms) => [sms.line, sms.number, sms.text]).sort(),
+        [
+          ['goip01', '+8613700137000', 'posted 你好'],
+          ['goip02', '+8613800138000', 'hello from a script'],
+          ['goip02', '+8613900139000', 'hello from a script'],
+        ],
       );
     },
   },

@@ -42,6 +42,8 @@ export interface NodeRedOptions {
   nodesDir?: string[];
   /** Extra arguments for node before red.js (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
+  /** Environment variables of the Node-RED process, over this process's. */
+  env?: Record<string, string>;
 }
 
 export interface HttpResult {
@@ -95,7 +97,8 @@ export function httpRequest(
   timeoutMs = 30_000,
 ): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    // A Buffer goes as it is (a form, with its Content-Type in `headers`); anything else as JSON.
+    const data = body === undefined ? undefined : Buffer.isBuffer(body) ? body : Buffer.from(JSON.stringify(body));
     const req = http.request(
       {
         host: '127.0.0.1',
@@ -256,7 +259,7 @@ export class NodeRedProcess {
     const child = spawn(runtime.node, [...(this.options.nodeArgs ?? []), runtime.redJs, '--userDir', this.userDir, '--settings', this.settingsFile], {
       cwd: this.userDir,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false' },
+      env: { ...process.env, NODE_RED_ENABLE_PROJECTS: 'false', ...this.options.env },
     });
     const echo = this.options.echo ?? process.env.NODE_RED_TEST_LOG === '1';
     const collect = (chunk: Buffer): void => {

@@ -25,7 +25,7 @@ describe('goip-send inputs', () => {
   it('reads the queue fields from the message', () => {
     const inputs = sendInputs({ payload: 'x', priority: 'low', sendAt: 5, validity: 60, expiresAt: 9, batchId: 'b' }, none);
     assert.deepEqual([inputs.priority, inputs.sendAt, inputs.validity, inputs.expiresAt, inputs.batchId], ['low', 5, 60, 9, 'b']);
-    assert.deepEqual(Object.keys(SEND_INPUTS).sort(), ['batchId', 'encoding', 'expiresAt', 'group', 'line', 'maxParts', 'missing', 'priority', 'sendAt', 'text', 'to', 'validity']);
+    assert.deepEqual(Object.keys(SEND_INPUTS).sort(), ['batchId', 'encoding', 'expiresAt', 'group', 'line', 'maxParts', 'missing', 'priority', 'sendAt', 'sticky', 'stickyDays', 'text', 'to', 'validity']);
   });
 
   it('reads the text rules from the node, else the payload object', () => {

@@ -448,8 +448,8 @@ describe(`SqliteOutbox (${DRIVER})`, () => {
       const db = rawConnection(store.file);
       try {
         assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-        assert.equal(db.pragma('user_version', { simple: true }), 8);
-        assert.equal(SCHEMA_VERSION, 8);
+        assert.equal(db.pragma('user_version', { simple: true }), 9);
+        assert.equal(SCHEMA_VERSION, 9);
       } finally {
         db.close();
       }

@@ -95,9 +95,9 @@ describe('result log in SQLite', () => {
       store.enqueue(batch('old', 2));
       store.queue.cancel({ messageId: 'old-0' });
       store.close();
-      // Back to schema 4: no inbox and no sends-by-day index nor own texts (schemas 6 to 8), no result log (schema 5).
+      // Back to schema 4: no inbox and no sends-by-day index nor own texts and sticky lines (schemas 6 to 9), no result log (schema 5).
       const db = openConnection(file).db;
-      db.exec('ALTER TABLE recipients DROP COLUMN text; ALTER TABLE recipients DROP COLUMN segments; ALTER TABLE recipients DROP COLUMN encoding; DROP INDEX line_usage_by_day; DROP TABLE inbox_takes; DROP TABLE inbox_pending; DROP TABLE inbox; DROP INDEX recipients_sent_by_number; ALTER TABLE recipients DROP COLUMN number_tail');
+      db.exec('DROP TABLE number_lines; ALTER TABLE recipients DROP COLUMN sticky_ms; ALTER TABLE recipients DROP COLUMN text; ALTER TABLE recipients DROP COLUMN segments; ALTER TABLE recipients DROP COLUMN encoding; DROP INDEX line_usage_by_day; DROP TABLE inbox_takes; DROP TABLE inbox_pending; DROP TABLE inbox; DROP INDEX recipients_sent_by_number; ALTER TABLE recipients DROP COLUMN number_tail');
       db.exec('DROP INDEX recipients_unreported; ALTER TABLE recipients DROP COLUMN result_out');
       db.pragma('user_version = 4', { simple: true });
       db.close();

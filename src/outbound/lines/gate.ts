@@ -92,6 +92,14 @@ export class EngineLineGate implements LineGate {
     return this.lines.wantsSession(info, now) && this.withinLimits(info.id, now);
   }
 
+  /** The lines that may send now, within their limits: a sticky number waits only for one of them. */
+  availableLines(now: number): string[] {
+    return this.deps.configured
+      .lines()
+      .filter((info) => this.lines.maySend(info, now) && this.withinLimits(info.id, now))
+      .map((info) => info.id);
+  }
+
   /** The session's line may take its next number now. */
   mayClaim(session: LineSession): boolean {
     const now = Date.now();

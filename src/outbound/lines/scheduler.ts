@@ -146,6 +146,11 @@ export class LineScheduler<S extends SessionOnLine = SessionOnLine> {
     return true;
   }
 
+  /** The line may send now (online, logged in, not parked or quarantined), whatever its sessions. */
+  maySend(info: LineInfo, now: number): boolean {
+    return lineMaySend(info, this.slot(info.id), now);
+  }
+
   /** A backing-off `session` may open (again) on its line now. */
   mayRun(session: LineSession, info: LineInfo | undefined, now: number): boolean {
     const slot = this.slot(session.line);

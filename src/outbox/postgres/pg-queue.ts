@@ -27,15 +27,20 @@ const SENDABLE = `r.state = 'queued' AND NOT r.excluded_lines ? $1 AND (r.expire
 const BATCH_OPEN = `(b.line IS NULL OR b.line = $1) AND (b.send_at IS NULL OR b.send_at <= $2) AND r.priority <= $4`;
 const FIRST_BATCH = `SELECT r.batch_seq AS seq, r.priority, r.text FROM recipients r JOIN batches b ON b.seq = r.batch_seq
   WHERE ${SENDABLE} AND ${BATCH_OPEN} ORDER BY r.priority, r.batch_seq LIMIT 1`;
+/** A sticky recipient whose number's line is another line that may send now ($11) waits for it. */
+const NOT_STUCK_ELSEWHERE = `(r.sticky_ms IS NULL OR NOT EXISTS (SELECT 1 FROM number_lines n
+  WHERE n.number = r.number AND n.line <> $1 AND n.at >= $2::bigint - r.sticky_ms AND n.line = ANY ($11::text[])))`;
+const FIRST_BATCH_TO_CLAIM = `SELECT r.batch_seq AS seq, r.priority, r.text FROM recipients r JOIN batches b ON b.seq = r.batch_seq
+  WHERE ${SENDABLE} AND ${BATCH_OPEN} AND ${NOT_STUCK_ELSEWHERE} ORDER BY r.priority, r.batch_seq LIMIT 1`;
 
 /**
  * $1 line, $2 now, $3 groups, $4 lowest priority, $5 instance, $6 sendId, $7 first telId, $8 limit,
- * $9 the session's batchId (null: the first batch the line may send), $10 the session's text. A
+ * $9 the session's batchId (null: the first batch the line may send), $10 the session's text, $11 the lines that may send now. A
  * session keeps its batch unless work of higher priority waits for the line. It carries one text,
  * so in a personalised batch it claims only the recipients of its text (without one, of the first).
  */
 const CLAIM = `
-  WITH first AS (${FIRST_BATCH}),
+  WITH first AS (${FIRST_BATCH_TO_CLAIM}),
   session AS (
     SELECT b.seq FROM batches b
     WHERE b.batch_id = $9 AND (b.line IS NULL OR b.line = $1) AND (b.send_at IS NULL OR b.send_at <= $2) AND b.priority <= $4
@@ -43,11 +48,11 @@ const CLAIM = `
   ),
   target AS (SELECT seq FROM first WHERE $9::text IS NULL UNION ALL SELECT seq FROM session),
   session_text AS (
-    SELECT COALESCE($10::text, (SELECT r.text FROM recipients r WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE} ORDER BY r.idx LIMIT 1)) AS text
+    SELECT COALESCE($10::text, (SELECT r.text FROM recipients r WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE} AND ${NOT_STUCK_ELSEWHERE} ORDER BY r.idx LIMIT 1)) AS text
   ),
   picked AS (
     SELECT r.message_id, r.idx FROM recipients r
-    WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE} AND (r.text IS NULL OR r.text = (SELECT text FROM session_text))
+    WHERE r.batch_seq = (SELECT seq FROM target LIMIT 1) AND ${SENDABLE} AND (r.text IS NULL OR r.text = (SELECT text FROM session_text)) AND ${NOT_STUCK_ELSEWHERE}
       AND EXISTS (SELECT 1 FROM line_presence p WHERE p.line = $1 AND p.instance = $5)
     ORDER BY r.idx LIMIT $8
     FOR UPDATE SKIP LOCKED
@@ -98,17 +103,17 @@ export class PgQueue implements SendStore {
         `WITH b AS (
           INSERT INTO batches (batch_id, text, line, node_id, meta, segments, encoding, recipient_count, created_at, priority, send_at)
           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING seq)
-        INSERT INTO recipients (message_id, batch_seq, idx, number, state, error, updated_at, priority, expires_at, route_group, text, segments, encoding)
+        INSERT INTO recipients (message_id, batch_seq, idx, number, state, error, updated_at, priority, expires_at, route_group, text, segments, encoding, sticky_ms)
         SELECT n.message_id, b.seq, n.i - 1, n.number, CASE WHEN n.failure IS NOT NULL THEN 'failed' WHEN n.blocked THEN 'blocked' ELSE 'queued' END,
-               CASE WHEN n.failure IS NOT NULL THEN n.failure WHEN n.blocked THEN $16 END, $9, $10, $12, n.grp, n.own_text, n.own_segments, n.own_encoding
-        FROM b, unnest($13::text[], $14::text[], $15::text[], $17::boolean[], $18::text[], $19::integer[], $20::text[], $21::text[])
-          WITH ORDINALITY AS n(message_id, number, grp, blocked, own_text, own_segments, own_encoding, failure, i)`,
+               CASE WHEN n.failure IS NOT NULL THEN n.failure WHEN n.blocked THEN $16 END, $9, $10, $12, n.grp, n.own_text, n.own_segments, n.own_encoding, n.sticky_ms
+        FROM b, unnest($13::text[], $14::text[], $15::text[], $17::boolean[], $18::text[], $19::integer[], $20::text[], $21::text[], $22::bigint[])
+          WITH ORDINALITY AS n(message_id, number, grp, blocked, own_text, own_segments, own_encoding, failure, sticky_ms, i)`,
         [
           batch.batchId, batch.text, batch.line, batch.nodeId, JSON.stringify(batch.meta), batch.segments, batch.encoding,
           batch.recipients.length, now, priority, batch.sendAt ?? null, batch.expiresAt ?? null,
           batch.recipients.map((r) => r.messageId), batch.recipients.map((r) => r.number), batch.recipients.map((r) => r.group ?? ''),
           QUEUE_REASONS.blocked, blocked, batch.recipients.map((r) => r.text ?? null), batch.recipients.map((r) => r.segments ?? null),
-          batch.recipients.map((r) => r.encoding ?? null), batch.recipients.map((r) => r.error ?? null),
+          batch.recipients.map((r) => r.encoding ?? null), batch.recipients.map((r) => r.error ?? null), batch.recipients.map((r) => r.stickyMs ?? null),
         ],
       );
       // Delivered at the commit: every instance's engine looks for work at once (./pg-wake.ts).
@@ -123,10 +128,11 @@ export class PgQueue implements SendStore {
 
   async claim(
     line: string, sendId: number, firstTelId: number, limit: number, batchId?: string, lowest: Priority = 'low', groups?: readonly string[], text?: string,
+    available?: readonly string[],
   ): Promise<Recipient[]> {
     if (limit <= 0) return [];
     const { rows } = await this.pool.query<RecipientRow>(CLAIM, [
-      line, this.now(), groups ?? null, PRIORITIES.indexOf(lowest), this.instance, sendId, firstTelId, limit, batchId ?? null, text ?? null,
+      line, this.now(), groups ?? null, PRIORITIES.indexOf(lowest), this.instance, sendId, firstTelId, limit, batchId ?? null, text ?? null, available ?? [],
     ]);
     return rows.map(toRecipient).sort((a, b) => (a.telId ?? 0) - (b.telId ?? 0));
   }
@@ -194,7 +200,10 @@ export class PgQueue implements SendStore {
       usage AS (
         INSERT INTO line_usage (line, day, count) SELECT line, $4, 1 FROM sent
         ON CONFLICT (line, day) DO UPDATE SET count = line_usage.count + 1),
-      sends AS (INSERT INTO line_sends (line, at) SELECT line, $3 FROM sent)
+      sends AS (INSERT INTO line_sends (line, at) SELECT line, $3 FROM sent),
+      number_line AS (
+        INSERT INTO number_lines (number, line, at) SELECT number, line, $3 FROM sent
+        ON CONFLICT (number) DO UPDATE SET line = excluded.line, at = excluded.at)
       SELECT * FROM sent`,
       [messageId, smsNo, now, day],
     );

@@ -138,6 +138,16 @@ export const PG_MIGRATIONS = [
   `
   ALTER TABLE recipients ADD COLUMN text text, ADD COLUMN segments integer, ADD COLUMN encoding text;
   `,
+  // Sticky lines: the line that last sent to each number, and how long a recipient keeps to it
+  // (NULL: it does not).
+  `
+  ALTER TABLE recipients ADD COLUMN sticky_ms bigint;
+  CREATE TABLE number_lines (
+    number text PRIMARY KEY,
+    line text NOT NULL,
+    at bigint NOT NULL
+  );
+  `,
 ];
 
 export const PG_SCHEMA_VERSION = PG_MIGRATIONS.length;

@@ -130,6 +130,10 @@ describe('postgres store: the send queue', function () {
       note('claim without a text: the first recipient text only', shape(await port.claim('l2', 31, 1, 3, undefined, 'low', [''])));
       note('claim of text B', shape(await port.claim('l2', 32, 1, 3, 'personal', 'low', [''], 'Hi B')));
       note('claim of text A: none left', shape(await port.claim('l2', 33, 1, 3, 'personal', 'low', [''], 'Hi A')));
+      const stuck = batch('sticky', 1, { priority: 'high', recipients: [{ messageId: 'sticky-0', number: claimed[0].number, stickyMs: 86_400_000 }] });
+      note('enqueue sticky to the number l1 sent to', shape(await enqueue(stuck)));
+      note('l2 while l1 may send: not the sticky one', shape(await port.claim('l2', 34, 1, 1, 'sticky', 'low', [''], undefined, ['l1', 'l2'])));
+      note('l2 while l1 may not: it takes it', shape(await port.claim('l2', 35, 1, 1, 'sticky', 'low', [''], undefined, ['l2'])));
     }
     sqlite.close();
     assert.deepEqual(answers[1], answers[0]);

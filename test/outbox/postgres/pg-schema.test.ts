@@ -40,7 +40,7 @@ describe('postgres store: schema and migrations', function () {
     );
     assert.deepEqual(
       rows.map((row) => row.table_name),
-      ['batches', 'blocked_numbers', 'held_parts', 'inbox', 'inbox_pending', 'inbox_takes', 'instances', 'line_presence', 'line_sends', 'line_usage', 'recipients', 'schema_version', 'send_ids'],
+      ['batches', 'blocked_numbers', 'held_parts', 'inbox', 'inbox_pending', 'inbox_takes', 'instances', 'line_presence', 'line_sends', 'line_usage', 'number_lines', 'recipients', 'schema_version', 'send_ids'],
     );
   });
 
