@@ -17,13 +17,12 @@ import { SqliteQueue } from './sqlite-queue';
 import { prepareStatements, type Statements, toRecipient } from './statements';
 import { unroutableReason, unsendableReason } from './failure-reasons';
 import { type Durable, UnitTransaction, WalSync } from './wal-sync';
-import { type DeferredSync, MAX_STICKY_DAYS, type NewBatch, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
+import { type DeferredSync, type NewBatch, NUMBER_LINES_KEPT_MS, type Priority, PRIORITIES, type ReceivingStore, type Recipient, type RecipientState } from './types';
 
 /** A new line starts somewhere in 1..9000, so a wiped store does not replay recent sendids. */
 const MAX_FIRST_SEND_ID = 9000;
 /** line_sends keeps this much history (the hourly limit's window) ... */
 const LINE_SENDS_KEPT_MS = 3600_000;
-const DAY_MS = 86_400_000;
 /** ... pruned once per this many sends. */
 const LINE_SENDS_PRUNE_EVERY = 1000;
 
@@ -257,7 +256,7 @@ export class SqliteOutbox implements ReceivingStore, DeferredSync {
       this.statements.purgeEmptyBatches.run();
       this.statements.purgeLineSends.run(now - LINE_SENDS_KEPT_MS);
       this.statements.purgeInbox.run(now - olderThanMs);
-      this.statements.purgeNumberLines.run(now - MAX_STICKY_DAYS * DAY_MS);
+      this.statements.purgeNumberLines.run(now - NUMBER_LINES_KEPT_MS);
       return changes;
     });
   }

@@ -19,6 +19,8 @@ export const PRIORITIES: readonly Priority[] = ['high', 'normal', 'low'];
 
 /** The longest a number keeps to its line (goip-send `stickyDays`); older pairs are purged. */
 export const MAX_STICKY_DAYS = 365;
+/** How long a store keeps a number's last line: the longest a number may keep to it. */
+export const NUMBER_LINES_KEPT_MS = MAX_STICKY_DAYS * 86_400_000;
 
 export interface NewBatch {
   batchId: string;

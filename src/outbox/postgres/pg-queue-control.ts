@@ -14,7 +14,7 @@ import {
   type BatchStatus,
   type BlockedNumber,
   type CancelResult,
-  MAX_STICKY_DAYS,
+  NUMBER_LINES_KEPT_MS,
   PRIORITIES,
   type QueueControl,
   type QueueStatus,
@@ -41,7 +41,6 @@ type Query = Pick<pg.PoolClient, 'query'>;
 
 /** line_sends keeps the hourly limit's window (as the SQLite store). */
 const LINE_SENDS_KEPT_MS = 3600_000;
-const DAY_MS = 86_400_000;
 
 const BATCH = 'SELECT seq, batch_id, priority, send_at, created_at, recipient_count FROM batches';
 
@@ -166,7 +165,7 @@ export class PgQueueControl implements Asynchronous<QueueControl> {
       await client.query('DELETE FROM batches b WHERE NOT EXISTS (SELECT 1 FROM recipients r WHERE r.batch_seq = b.seq)');
       await client.query('DELETE FROM line_sends WHERE at < $1', [now - LINE_SENDS_KEPT_MS]);
       await client.query('DELETE FROM inbox WHERE received_at < $1', [now - olderThanMs]);
-      await client.query('DELETE FROM number_lines WHERE at < $1', [now - MAX_STICKY_DAYS * DAY_MS]);
+      await client.query('DELETE FROM number_lines WHERE at < $1', [now - NUMBER_LINES_KEPT_MS]);
       return rowCount ?? 0;
     });
   }
