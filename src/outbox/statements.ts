@@ -62,13 +62,14 @@ const NOT_STUCK_ELSEWHERE = `(r.sticky_ms IS NULL OR NOT EXISTS (
   SELECT 1 FROM number_lines n
   WHERE n.number = r.number AND n.line <> @line AND n.at >= @now - r.sticky_ms AND n.line IN (SELECT value FROM json_each(@available))))`;
 
+/** A queued recipient of batch @seq that @line may send now. */
+const SENDABLE_IN_BATCH = `r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS} AND ${NOT_STUCK_ELSEWHERE}`;
+
 /**
  * A session carries one text, so in a personalised batch (each recipient its own text) it claims
  * only the recipients of its text: @text, or without one the text of the first it may send.
  */
-const OF_SESSION_TEXT = `(r.text IS NULL OR r.text = COALESCE(@text, (
-  SELECT r.text FROM recipients r WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS}
-  ORDER BY r.idx LIMIT 1)))`;
+const OF_SESSION_TEXT = `(r.text IS NULL OR r.text = COALESCE(@text, (SELECT r.text FROM recipients r WHERE ${SENDABLE_IN_BATCH} ORDER BY r.idx LIMIT 1)))`;
 
 export function toRecipient(row: RecipientRow): Recipient {
   return {
@@ -124,7 +125,7 @@ export function prepareStatements(db: Connection) {
       WHERE batch_id = @batchId AND (line IS NULL OR line = @line) AND (send_at IS NULL OR send_at <= @now) AND priority <= @lowest`),
     claimableInBatch: db.prepare<{ message_id: string }>(`
       SELECT r.message_id FROM recipients r
-      WHERE r.state = 'queued' AND r.batch_seq = @seq AND ${NOT_EXCLUDED} AND ${NOT_EXPIRED} AND ${IN_GROUPS} AND ${OF_SESSION_TEXT} AND ${NOT_STUCK_ELSEWHERE}
+      WHERE ${SENDABLE_IN_BATCH} AND ${OF_SESSION_TEXT}
       ORDER BY r.idx LIMIT @limit`),
     unroutable: db.prepare<{ message_id: string; route_group: string }>(`
       SELECT r.message_id, r.route_group FROM recipients r

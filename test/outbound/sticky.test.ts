@@ -42,6 +42,16 @@ describe('sticky lines', function () {
       assert.deepEqual(take('l2', ['l2']), ['+4930123400'], 'l1 may not send: l2 takes it');
     });
 
+    it('a personalised batch claimed without a text takes the text of the first recipient the line may send', () => {
+      sendOn('l1', 'first', '+4930123400');
+      const own = (text: string) => ({ text, segments: 1, encoding: 'GSM-7' as const });
+      const batch = stickyBatch('personal', ['+4930123400', '+4930123401']);
+      batch.recipients = batch.recipients.map((r, i) => ({ ...r, ...own(`Hi ${i}`) }));
+      outbox.enqueue(batch);
+      const [taken] = outbox.claim('l2', 2, 1, 2, undefined, 'low', undefined, undefined, ['l1', 'l2']);
+      assert.deepEqual([taken?.number, taken?.text], ['+4930123401', 'Hi 1'], 'the first recipient waits for l1: its text is not l2’s');
+    });
+
     it('forgets a line after the window, and a recipient that is not sticky goes anywhere', () => {
       sendOn('l1', 'first', '+4930123400');
       outbox.enqueue(stickyBatch('plain', ['+4930123400'], null));
